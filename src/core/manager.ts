@@ -1,0 +1,552 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
+import { SessionError, SessionHeadersSentError, SessionStoreError, SessionTooLargeError, SessionUnsupportedError } from "./errors.js";
+import { generateToken, hashToken, isWellFormedToken, signToken, verifySignedToken } from "./ids.js";
+import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
+import { resolveOptions } from "./options.js";
+import { getProvider } from "./providers.js";
+import type { SessionData, SessionHost, SessionInternals } from "./session.js";
+import { INTERNALS, Session, replayChanges } from "./session.js";
+import type { AnyStore, Awaitable, ClientSideStore, SessionStore } from "./store.js";
+import { isClientSideStore } from "./store.js";
+
+/** Where the request came from, for the transport-free `load`. */
+export interface LoadContext {
+  /** The request arrived over TLS; decides Secure when cookie.secure is "auto". Default false. */
+  secure?: boolean;
+  /** The raw Cookie header, needed only by `migrateFrom` to find a legacy cookie. */
+  cookieHeader?: string;
+}
+
+/** A response header to send: ["set-cookie", value] or [options.header, token]. */
+export type SessionHeader = [name: string, value: string];
+
+/** The two halves of a commit: headers known now, the store write still running. */
+export interface PreparedCommit {
+  headers: SessionHeader[];
+  persisted: Promise<void>;
+  /** False when there is no store write to wait for, so the response can go out synchronously. */
+  pending: boolean;
+}
+
+// Browsers drop a Set-Cookie longer than 4096 bytes without a word (RFC 6265bis section 5.6).
+const MAX_COOKIE_BYTES = 4096;
+const MAX_WRITE_ATTEMPTS = 100;
+const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * Loads, tracks and commits sessions. Transport-free at its core (`load`/`commit`), with
+ * node:http (`start`/`release`) and Fetch (`loadRequest`/`commitResponse`) pairs on top.
+ */
+export class SessionManager<T extends object = SessionData> {
+  readonly #options: ResolvedOptions;
+  #store: AnyStore | undefined;
+  #storePromise: Promise<AnyStore> | undefined;
+  readonly #ownsStore: boolean;
+  #gcTimer: NodeJS.Timeout | undefined;
+  readonly #host: SessionHost;
+
+  constructor(options: SessionManagerOptions) {
+    this.#options = resolveOptions(options);
+    if (options.store && options.provider) throw new TypeError('give either option "store" or option "provider", not both');
+    if (options.store) {
+      checkStore(options.store);
+      this.#store = options.store;
+      this.#ownsStore = false;
+      this.#scheduleGc(options.store);
+    } else if (options.provider !== undefined) {
+      const factory = getProvider(options.provider);
+      this.#ownsStore = true;
+      this.#storePromise = Promise.resolve()
+        .then(() => factory(options.providerConfig ?? ""))
+        .then((store) => {
+          checkStore(store);
+          this.#store = store;
+          this.#scheduleGc(store);
+          return store;
+        });
+      this.#storePromise.catch(() => {}); // surfaced by the first load/commit
+    } else {
+      throw new TypeError('option "store" is required (a SessionStore such as new MemoryStore()), or give "provider"');
+    }
+    const now = this.#options.now;
+    const { idleTimeout, absoluteTimeout } = this.#options;
+    this.#host = {
+      newToken: generateToken,
+      now,
+      expiresAt: (state) => Math.min(state.usedAt + idleTimeout, state.createdAt + absoluteTimeout),
+      regenerate: (state) => this.#regenerate(state),
+      destroy: (state) => this.#destroy(state),
+    };
+  }
+
+  /** The resolved cookie name (or header name in header mode) the token travels in. */
+  get tokenName(): string {
+    return this.#options.header ?? this.#options.cookie.name;
+  }
+
+  /**
+   * The session for `token`. Missing, malformed, badly signed, unknown or expired tokens give a
+   * fresh session with a new id; a malformed or badly signed token never reaches the store.
+   */
+  async load(token?: string | null, context: LoadContext = {}): Promise<Session<T>> {
+    const store = this.#store ?? (await this.#resolveStore());
+    const now = this.#options.now();
+    const secure = this.#secure(context.secure === true);
+    if (token) {
+      const found = isClientSideStore(store)
+        ? this.#openCookie(store, token, now, secure)
+        : await this.#loadStored(store, token, now, secure);
+      if (found) return found;
+    }
+    const migration = this.#options.migrateFrom;
+    if (migration && context.cookieHeader) {
+      const migrated = await this.#migrate(context.cookieHeader, now, secure);
+      if (migrated) return migrated;
+    }
+    return this.#session(newState(now, secure), true);
+  }
+
+  /** Persists what changed; resolves to the Set-Cookie values to send (empty when none). */
+  async commit(session: Session<T>): Promise<string[]> {
+    const headers = await this.commitHeaders(session);
+    return headers.filter(([name]) => name === "set-cookie").map(([, value]) => value);
+  }
+
+  /** Like commit, but returns every header to send, including the token header in header mode. */
+  async commitHeaders(session: Session<T>): Promise<SessionHeader[]> {
+    const prepared = this.prepareCommit(session);
+    await prepared.persisted;
+    return prepared.headers;
+  }
+
+  /**
+   * For adapters that must emit headers before the store write ends (a streamed response):
+   * encodes now (throwing SessionEncodeError / SessionTooLargeError synchronously) and starts the write.
+   */
+  prepareCommit(session: Session<T>): PreparedCommit {
+    const store = this.#store;
+    if (!store) throw new SessionError("ERR_SESSION_NOT_LOADED", "commit() called before the store was ready");
+    const state = session[INTERNALS];
+    const extra = state.extraCookies;
+    state.extraCookies = undefined;
+    const prepared = isClientSideStore(store) ? this.#prepareCookie(store, session, state) : this.#prepareStored(store, session, state);
+    if (extra) for (const cookie of extra) prepared.headers.push(["set-cookie", cookie]);
+    return { headers: prepared.headers, persisted: prepared.persisted, pending: prepared.persisted !== DONE };
+  }
+
+  /** node:http: the session for this request (beego's SessionStart). */
+  start(req: IncomingMessage): Promise<Session<T>> {
+    return this.load(this.#nodeToken(req), { secure: isSecureRequest(req), cookieHeader: req.headers.cookie });
+  }
+
+  /**
+   * node:http: commits and sets the headers on `res` (beego's SessionRelease). Call it before
+   * writing the body; rejects with SessionHeadersSentError if a cookie is due but headers are gone.
+   */
+  async release(session: Session<T>, res: ServerResponse): Promise<void> {
+    const prepared = this.prepareCommit(session);
+    if (res.headersSent && prepared.headers.length > 0) {
+      prepared.persisted.catch(() => {});
+      throw new SessionHeadersSentError();
+    }
+    await prepared.persisted;
+    applyNodeHeaders(res, prepared.headers);
+  }
+
+  /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
+  loadRequest(request: Request): Promise<Session<T>> {
+    const cookieHeader = request.headers.get("cookie") ?? undefined;
+    const token = this.#options.header ? request.headers.get(this.#options.header) : readCookie(cookieHeader, this.#options.cookie.name);
+    return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader });
+  }
+
+  /** Fetch API: commits and appends the session headers (and Cache-Control: no-store) to `headers`. */
+  async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
+    const sessionHeaders = await this.commitHeaders(session);
+    if (sessionHeaders.length === 0) return;
+    for (const [name, value] of sessionHeaders) headers.append(name, value);
+    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+  }
+
+  /** True when `token` names a live session. */
+  async exists(token: string): Promise<boolean> {
+    const store = this.#store ?? (await this.#resolveStore());
+    const now = this.#options.now();
+    if (isClientSideStore(store)) return this.#openCookie(store, token, now, false) !== null;
+    return (await this.#loadStored(store, token, now, false)) !== null;
+  }
+
+  /** Number of live sessions (beego's SessionAll). */
+  async count(): Promise<number> {
+    const store = this.#serverStore(await this.#ready(), "count");
+    if (!store.count) throw new SessionUnsupportedError("this store cannot count its sessions (it has no count() method)");
+    return this.#call("count", () => store.count!());
+  }
+
+  /** Removes expired sessions now; resolves to how many. Stores with native expiry report 0. */
+  async gc(): Promise<number> {
+    const store = this.#serverStore(await this.#ready(), "gc");
+    if (!store.gc) return 0;
+    return this.#call("gc", () => store.gc!());
+  }
+
+  /** Stops timers and closes the store if this manager created it (provider option). */
+  async close(): Promise<void> {
+    if (this.#gcTimer) clearInterval(this.#gcTimer);
+    this.#gcTimer = undefined;
+    if (!this.#ownsStore) return;
+    const store = this.#store ?? (await this.#storePromise?.catch(() => undefined));
+    await store?.close?.();
+  }
+
+  // ---- loading ----
+
+  async #loadStored(store: SessionStore, value: string, now: number, secure: boolean): Promise<Session<T> | null> {
+    let token = value;
+    let stale = false;
+    const { secrets } = this.#options;
+    if (secrets) {
+      const verified = verifySignedToken(value, secrets);
+      if (!verified) return null;
+      token = verified.token;
+      stale = verified.stale;
+    } else if (!isWellFormedToken(value)) {
+      return null;
+    }
+    const key = this.#options.hashIds ? hashToken(token) : token;
+    const record = await this.#call("get", () => store.get(key));
+    if (!record || record.expiresAt <= now) return null;
+    const envelope = this.#decode(record.data);
+    if (!envelope || envelope.createdAt + this.#options.absoluteTimeout <= now) return null;
+    const state = newState(now, secure, envelope.createdAt);
+    state.token = token;
+    state.storedKey = key;
+    state.version = record.version;
+    state.data = envelope.data;
+    state.storedExpiresAt = record.expiresAt;
+    state.sendCookie = stale;
+    state.clientHasCookie = true;
+    return this.#session(state, false);
+  }
+
+  #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Session<T> | null {
+    let opened;
+    try {
+      opened = store.open(value, now);
+    } catch {
+      return null; // a hostile cookie is "not found", never an exception to the app
+    }
+    if (!opened) return null;
+    const bar = opened.payload.indexOf("|");
+    const envelope = bar === 43 ? this.#decode(opened.payload.slice(bar + 1)) : null;
+    if (!envelope || envelope.createdAt + this.#options.absoluteTimeout <= now) return null;
+    const state = newState(now, secure, envelope.createdAt);
+    state.token = opened.payload.slice(0, bar);
+    state.data = envelope.data;
+    state.storedExpiresAt = opened.expiresAt;
+    state.sendCookie = opened.stale;
+    state.clientHasCookie = true;
+    return this.#session(state, false);
+  }
+
+  async #migrate(cookieHeader: string, now: number, secure: boolean): Promise<Session<T> | null> {
+    const migration = this.#options.migrateFrom!;
+    const legacy = readCookie(cookieHeader, migration.cookieName);
+    if (!legacy) return null;
+    let data: Record<string, unknown> | null;
+    try {
+      data = await migration.take(legacy);
+    } catch (error) {
+      throw error instanceof SessionError ? error : new SessionStoreError("the legacy session store failed", { cause: error });
+    }
+    if (!data) return null;
+    const session = this.#session(newState(now, secure), true);
+    for (const key of Object.keys(data)) session.set(key as never, data[key] as never);
+    session[INTERNALS].extraCookies = [migration.expireCookie(secure)];
+    return session;
+  }
+
+  // ---- committing ----
+
+  #prepareStored(store: SessionStore, session: Session<T>, state: SessionInternals): Omit<PreparedCommit, "pending"> {
+    const now = this.#options.now();
+    const expiresAt = this.#host.expiresAt(state);
+    if (state.status === "destroyed") return { headers: this.#expireHeaders(state), persisted: DONE };
+    if (state.status === "modified") {
+      const data = this.#encode(state);
+      const headers = this.#cookieHeaders(state, expiresAt, now, session.isNew || state.sendCookie);
+      return { headers, persisted: this.#write(store, session, state, data, expiresAt) };
+    }
+    if (session.isNew) return { headers: [], persisted: DONE };
+    const touchDue = expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
+    if (!touchDue) return { headers: state.sendCookie ? this.#cookieHeaders(state, expiresAt, now, true) : [], persisted: DONE };
+    const headers = this.#cookieHeaders(state, expiresAt, now, state.sendCookie);
+    return { headers, persisted: this.#touch(store, state, expiresAt) };
+  }
+
+  #prepareCookie(store: ClientSideStore, session: Session<T>, state: SessionInternals): Omit<PreparedCommit, "pending"> {
+    if (state.status === "destroyed") return { headers: this.#expireHeaders(state), persisted: DONE };
+    const now = this.#options.now();
+    const expiresAt = this.#host.expiresAt(state);
+    const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
+    if (state.status !== "modified" && !touchDue && !state.sendCookie) return { headers: [], persisted: DONE };
+    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt);
+    const headers = this.#cookieHeaders(state, expiresAt, now, true, sealed);
+    const size = Buffer.byteLength(headers[0]![1]);
+    if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
+    this.#committed(session, state, expiresAt);
+    return { headers, persisted: DONE };
+  }
+
+  async #write(store: SessionStore, session: Session<T>, state: SessionInternals, data: string, expiresAt: number): Promise<void> {
+    const key = state.storedKey ?? this.#keyOf(session.id);
+    let expected = state.storedKey ? state.version : 0;
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const write = { data, expiresAt, version: expected + 1, expectedVersion: expected };
+      if (await this.#call("set", () => store.set(key, write))) {
+        state.storedKey = key;
+        state.version = expected + 1;
+        this.#committed(session, state, expiresAt);
+        return;
+      }
+      // Another request wrote first: replay our changed keys on its data (no lost update).
+      const fresher = await this.#call("get", () => store.get(key));
+      const envelope = fresher && fresher.expiresAt > this.#options.now() ? this.#decode(fresher.data) : null;
+      if (!fresher || !envelope) {
+        state.status = "destroyed"; // destroyed meanwhile: a slower request must not bring it back
+        return;
+      }
+      state.data = replayChanges(envelope.data, state);
+      expected = fresher.version;
+      data = this.#encode(state);
+    }
+    throw new SessionStoreError(`gave up after ${MAX_WRITE_ATTEMPTS} conflicting writes to one session`);
+  }
+
+  async #touch(store: SessionStore, state: SessionInternals, expiresAt: number): Promise<void> {
+    const key = state.storedKey!;
+    if (store.touch) {
+      await this.#call("touch", () => store.touch!(key, expiresAt));
+    } else {
+      const write = { data: this.#encode(state), expiresAt, version: state.version + 1, expectedVersion: state.version };
+      // A conflict means another request just wrote, which moved the expiry anyway.
+      if (await this.#call("set", () => store.set(key, write))) state.version++;
+    }
+    state.storedExpiresAt = expiresAt;
+    state.sendCookie = false;
+  }
+
+  #committed(session: Session<T>, state: SessionInternals, expiresAt: number): void {
+    state.changes.clear();
+    state.cleared = false;
+    state.status = "unmodified";
+    state.sendCookie = false;
+    state.clientHasCookie = true;
+    state.storedExpiresAt = expiresAt;
+    session.isNew = false;
+  }
+
+  #encode(state: SessionInternals): string {
+    const text = `${state.createdAt}|${this.#options.codec.encode(Object.fromEntries(state.data))}`;
+    // Cheap bound first: a UTF-8 string is at most 3 bytes per UTF-16 unit.
+    if (text.length * 3 > this.#options.maxSize) {
+      const size = Buffer.byteLength(text);
+      if (size > this.#options.maxSize) throw new SessionTooLargeError(size, this.#options.maxSize);
+    }
+    return text;
+  }
+
+  #decode(text: string): { createdAt: number; data: Map<string, unknown> } | null {
+    const bar = text.indexOf("|");
+    const createdAt = Number(text.slice(0, bar));
+    if (bar < 1 || !Number.isFinite(createdAt)) return null;
+    try {
+      return { createdAt, data: new Map(Object.entries(this.#options.codec.decode(text.slice(bar + 1)))) };
+    } catch {
+      return null; // corrupt or hostile data: treated as not found
+    }
+  }
+
+  // ---- regenerate and destroy ----
+
+  async #regenerate(state: SessionInternals): Promise<void> {
+    if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
+    const oldKey = state.storedKey;
+    if (oldKey) {
+      const store = this.#serverStoreOrNull();
+      if (store) await this.#call("destroy", () => store.destroy(oldKey));
+    }
+    state.token = generateToken();
+    state.storedKey = undefined;
+    state.version = 0;
+    state.sendCookie = true;
+    state.status = "modified";
+    // The new record is written whole, so no replay is needed.
+    state.changes = new Map(state.data);
+    state.cleared = true;
+  }
+
+  async #destroy(state: SessionInternals): Promise<void> {
+    const key = state.storedKey;
+    if (key) {
+      const store = this.#serverStoreOrNull();
+      if (store) await this.#call("destroy", () => store.destroy(key));
+    }
+    state.data.clear();
+    state.changes.clear();
+    state.status = "destroyed";
+    state.storedKey = undefined;
+    state.version = 0;
+  }
+
+  // ---- headers ----
+
+  #tokenValue(state: SessionInternals): string {
+    const token = (state.token ??= generateToken());
+    return this.#options.secrets ? signToken(token, this.#options.secrets) : token;
+  }
+
+  #cookieHeaders(state: SessionInternals, expiresAt: number, now: number, always: boolean, sealed?: string): SessionHeader[] {
+    const { cookie, header } = this.#options;
+    if (!always && !cookie.persistent && !header) return [];
+    const value = sealed ?? this.#tokenValue(state);
+    if (header) return [[header, value]];
+    const maxAge = cookie.persistent ? Math.max(0, Math.round((expiresAt - now) / 1000)) : undefined;
+    return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, state.secure)]];
+  }
+
+  #expireHeaders(state: SessionInternals): SessionHeader[] {
+    if (!state.clientHasCookie) return [];
+    state.clientHasCookie = false;
+    const { header, cookie } = this.#options;
+    if (header) return [[header, ""]];
+    return [["set-cookie", serializeExpiredCookie(cookie, state.secure)]];
+  }
+
+  // ---- plumbing ----
+
+  #session(state: SessionInternals, isNew: boolean): Session<T> {
+    return new Session<T>(this.#host, state, isNew);
+  }
+
+  #keyOf(token: string): string {
+    return this.#options.hashIds ? hashToken(token) : token;
+  }
+
+  #secure(requestIsTls: boolean): boolean {
+    const { secure } = this.#options.cookie;
+    return secure === "auto" ? requestIsTls : secure;
+  }
+
+  #nodeToken(req: IncomingMessage): string | undefined {
+    const { header, cookie } = this.#options;
+    if (header) {
+      const value = req.headers[header];
+      return Array.isArray(value) ? value[0] : value;
+    }
+    return readCookie(req.headers.cookie, cookie.name);
+  }
+
+  async #ready(): Promise<AnyStore> {
+    return this.#store ?? this.#resolveStore();
+  }
+
+  #resolveStore(): Promise<AnyStore> {
+    return this.#storePromise!.catch((error: unknown) => {
+      throw error instanceof TypeError ? error : new SessionStoreError("the session provider failed to create its store", { cause: error });
+    });
+  }
+
+  #serverStore(store: AnyStore, what: string): SessionStore {
+    if (isClientSideStore(store)) {
+      throw new SessionUnsupportedError(`${what}() is not possible when sessions live in cookies: the server keeps no list of them`);
+    }
+    return store;
+  }
+
+  #serverStoreOrNull(): SessionStore | null {
+    const store = this.#store;
+    return store && !isClientSideStore(store) ? store : null;
+  }
+
+  #scheduleGc(store: AnyStore): void {
+    if (isClientSideStore(store) || !store.gc || this.#options.gcInterval === 0) return;
+    this.#gcTimer = setInterval(() => {
+      this.gc().catch((error: unknown) => process.emitWarning(`sessionkit: periodic gc failed: ${String(error)}`));
+    }, this.#options.gcInterval);
+    this.#gcTimer.unref();
+  }
+
+  /** Runs a store call under `storeTimeout`, turning driver failures into SessionStoreError. */
+  #call<R>(operation: string, run: () => Awaitable<R>): Awaitable<R> {
+    let result: Awaitable<R>;
+    try {
+      result = run();
+    } catch (error) {
+      throw storeError(operation, error);
+    }
+    if (!(result instanceof Promise)) return result;
+    const timeout = this.#options.storeTimeout;
+    if (timeout === 0) return result.catch((error: unknown) => Promise.reject(storeError(operation, error)));
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`)), timeout);
+      result.then(
+        (value) => (clearTimeout(timer), resolve(value)),
+        (error: unknown) => (clearTimeout(timer), reject(storeError(operation, error))),
+      );
+    });
+  }
+}
+
+function storeError(operation: string, error: unknown): SessionError {
+  if (error instanceof SessionError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new SessionStoreError(`store.${operation}() failed: ${reason}`, { cause: error });
+}
+
+function newState(now: number, secure: boolean, createdAt = now): SessionInternals {
+  return {
+    token: undefined,
+    storedKey: undefined,
+    version: 0,
+    data: new Map(),
+    changes: new Map(),
+    cleared: false,
+    status: "unmodified",
+    sendCookie: false,
+    clientHasCookie: false,
+    storedExpiresAt: 0,
+    createdAt,
+    usedAt: now,
+    secure,
+    extraCookies: undefined,
+  };
+}
+
+function checkStore(store: AnyStore): void {
+  if (isClientSideStore(store)) {
+    if (typeof store.seal !== "function" || typeof store.open !== "function") throw new TypeError('option "store": a client-side store needs seal() and open()');
+    return;
+  }
+  for (const method of ["get", "set", "destroy"] as const) {
+    if (typeof store?.[method] !== "function") throw new TypeError(`option "store" must implement SessionStore: ${method}() is missing`);
+  }
+}
+
+/** Express and Koa compute `req.secure` from their trust-proxy setting; plain node:http knows only TLS. */
+function isSecureRequest(req: IncomingMessage): boolean {
+  const { secure } = req as { secure?: unknown };
+  return typeof secure === "boolean" ? secure : (req.socket as { encrypted?: boolean }).encrypted === true;
+}
+
+/** Sets session headers on a node:http response, plus Cache-Control: no-store unless the app chose one. */
+export function applyNodeHeaders(res: ServerResponse, headers: SessionHeader[]): void {
+  if (headers.length === 0) return;
+  for (const [name, value] of headers) {
+    if (name === "set-cookie") res.appendHeader("set-cookie", value);
+    else res.setHeader(name, value);
+  }
+  // A shared cache must never hand one user's session cookie to another (RFC 9111 section 5.2.2.5).
+  if (!res.hasHeader("cache-control")) res.setHeader("cache-control", "no-store");
+}

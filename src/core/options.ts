@@ -1,0 +1,124 @@
+import type { SessionCodec } from "./codec.js";
+import { jsonCodec } from "./codec.js";
+import type { CookieOptions, ResolvedCookieOptions } from "./cookies.js";
+import { resolveCookieOptions } from "./cookies.js";
+import type { Duration } from "./duration.js";
+import { toMilliseconds } from "./duration.js";
+import type { AnyStore } from "./store.js";
+
+/** Moves sessions of another library into sessionkit on first sight (see sessionkit/express-session). */
+export interface SessionMigration {
+  /** The legacy cookie's name. */
+  readonly cookieName: string;
+  /** The legacy session's data, removed from the legacy store; null for a forged, expired or unknown cookie. */
+  take(cookieValue: string): Promise<Record<string, unknown> | null>;
+  /** The Set-Cookie value that removes the legacy cookie. */
+  expireCookie(secure: boolean): string;
+}
+
+export interface SessionManagerOptions {
+  /** Where sessions live. Give either `store` or `provider`. */
+  store?: AnyStore;
+  /** A registered provider name ("memory", "file", "cookie", "redis", "postgresql", "mysql", or your own). */
+  provider?: string;
+  /** The provider's configuration string (beego style). */
+  providerConfig?: string;
+  cookie?: CookieOptions;
+  /** Default "30m": sliding expiry after the last request that used the session (OWASP: 15–30 min for most apps). */
+  idleTimeout?: Duration;
+  /** Default "24h": hard cap from creation, never extended, so a stolen token dies eventually. */
+  absoluteTimeout?: Duration;
+  /** Default "1m": an unmodified session's expiry is re-written at most this often, saving store writes. */
+  touchInterval?: Duration;
+  /** Default undefined: optional HMAC-SHA256 signing of the cookie value; the first signs, all verify. */
+  secrets?: readonly string[];
+  /** Default true: the store sees SHA-256(token), so a store dump holds no usable token. */
+  hashIds?: boolean;
+  /** Default "10m": how often store.gc() runs for stores without native expiry; 0 turns it off. */
+  gcInterval?: Duration;
+  /** Default undefined: read and write the token in this header instead of a cookie (API clients). */
+  header?: string;
+  /** Default JSON plus Date. */
+  codec?: SessionCodec;
+  /** Default 65536: largest encoded session in bytes; larger fails commit with SessionTooLargeError. */
+  maxSize?: number;
+  /** Default "5s": every store call that takes longer rejects with SessionStoreError. 0 = no limit. */
+  storeTimeout?: Duration;
+  /** Default Date.now: the clock, injectable for tests. */
+  now?: () => number;
+  /** Default undefined: adopt sessions of a previous session library (see sessionkit/express-session). */
+  migrateFrom?: SessionMigration;
+}
+
+export interface ResolvedOptions {
+  cookie: ResolvedCookieOptions;
+  idleTimeout: number;
+  absoluteTimeout: number;
+  touchInterval: number;
+  secrets: readonly string[] | undefined;
+  hashIds: boolean;
+  gcInterval: number;
+  header: string | undefined;
+  codec: SessionCodec;
+  maxSize: number;
+  storeTimeout: number;
+  now: () => number;
+  migrateFrom: SessionMigration | undefined;
+}
+
+// fastify/session and OWASP: an HMAC key shorter than 32 characters is guessable offline.
+const MIN_SECRET_LENGTH = 32;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function resolveOptions(options: SessionManagerOptions): ResolvedOptions {
+  if (options === null || typeof options !== "object") throw new TypeError("SessionManager needs an options object");
+  const resolved: ResolvedOptions = {
+    cookie: resolveCookieOptions(options.cookie),
+    idleTimeout: toMilliseconds(options.idleTimeout ?? "30m", "idleTimeout"),
+    absoluteTimeout: toMilliseconds(options.absoluteTimeout ?? "24h", "absoluteTimeout"),
+    touchInterval: toMilliseconds(options.touchInterval ?? "1m", "touchInterval"),
+    secrets: checkSecrets(options.secrets),
+    hashIds: options.hashIds ?? true,
+    gcInterval: toMilliseconds(options.gcInterval ?? "10m", "gcInterval"),
+    header: checkHeader(options.header),
+    codec: options.codec ?? jsonCodec,
+    maxSize: options.maxSize ?? 64 * 1024,
+    storeTimeout: toMilliseconds(options.storeTimeout ?? "5s", "storeTimeout"),
+    now: options.now ?? Date.now,
+    migrateFrom: options.migrateFrom,
+  };
+  if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
+    throw new TypeError('options "idleTimeout" and "absoluteTimeout" must be greater than 0');
+  }
+  if (!Number.isInteger(resolved.maxSize) || resolved.maxSize <= 0) {
+    throw new TypeError(`option "maxSize" must be a positive whole number of bytes; got ${String(options.maxSize)}`);
+  }
+  if (typeof resolved.codec?.encode !== "function" || typeof resolved.codec.decode !== "function") {
+    throw new TypeError('option "codec" must have encode(data) and decode(text) methods');
+  }
+  if (typeof options.hashIds !== "undefined" && typeof options.hashIds !== "boolean") {
+    throw new TypeError('option "hashIds" must be true or false');
+  }
+  return resolved;
+}
+
+function checkSecrets(secrets: readonly string[] | undefined): readonly string[] | undefined {
+  if (secrets === undefined) return undefined;
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new TypeError('option "secrets" must be a non-empty array of strings: [newest, ...older]');
+  }
+  for (const secret of secrets) {
+    if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
+      throw new TypeError(`option "secrets": every secret must be a string of at least ${MIN_SECRET_LENGTH} characters`);
+    }
+  }
+  return [...secrets];
+}
+
+function checkHeader(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== "string" || !HEADER_NAME.test(header)) {
+    throw new TypeError(`option "header" must be an HTTP header name such as "x-session-token"; got ${JSON.stringify(header)}`);
+  }
+  return header.toLowerCase();
+}

@@ -1,0 +1,193 @@
+import { SessionError } from "./errors.js";
+
+/**
+ * The shape of session data. Declare yours once, by module augmentation:
+ *   declare module "sessionkit" { interface SessionData { user?: string } }
+ * or pass it as the type parameter of SessionManager.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface SessionData {}
+
+/** Keys of T that are strings; with an empty T any string is allowed. */
+export type SessionKey<T> = keyof T extends never ? string : Extract<keyof T, string>;
+export type SessionValue<T, K> = K extends keyof T ? T[K] : unknown;
+
+/** What the manager does with a session at commit. */
+export type SessionStatus = "unmodified" | "modified" | "destroyed";
+
+const DELETED: unique symbol = Symbol("deleted");
+
+/** The manager operations a Session needs; implemented by SessionManager. */
+export interface SessionHost {
+  newToken(): string;
+  now(): number;
+  expiresAt(state: SessionInternals): number;
+  regenerate(state: SessionInternals): Promise<void>;
+  destroy(state: SessionInternals): Promise<void>;
+}
+
+/** Internal state shared with the manager; not part of the public API. */
+export interface SessionInternals {
+  token: string | undefined;
+  /** Store key of the persisted record, or undefined when nothing is stored yet. */
+  storedKey: string | undefined;
+  version: number;
+  data: Map<string, unknown>;
+  /** Keys set or deleted since load, replayed on top of a fresher record after a write conflict. */
+  changes: Map<string, unknown>;
+  cleared: boolean;
+  status: SessionStatus;
+  /** The cookie must be sent even if nothing else changed (new id, re-signed, re-sealed). */
+  sendCookie: boolean;
+  /** The client holds a cookie for this session, so a destroy must expire it. */
+  clientHasCookie: boolean;
+  /** Expiry of the stored record as loaded, for touch decisions. */
+  storedExpiresAt: number;
+  createdAt: number;
+  /** When this request began using the session: the start of the idle window. */
+  usedAt: number;
+  secure: boolean;
+  /** Further Set-Cookie values for this response (e.g. expiring a migrated legacy cookie). */
+  extraCookies: string[] | undefined;
+}
+
+export const INTERNALS: unique symbol = Symbol("sessionkit.internals");
+
+/**
+ * One client's session for the span of a request. Reads and writes are synchronous and
+ * stay in memory until the manager commits them.
+ */
+export class Session<T extends object = SessionData> {
+  /** @internal */
+  readonly [INTERNALS]: SessionInternals;
+  readonly #host: SessionHost;
+  /** True until the session has been stored once. */
+  isNew: boolean;
+
+  /** @internal */
+  constructor(host: SessionHost, internals: SessionInternals, isNew: boolean) {
+    this.#host = host;
+    this[INTERNALS] = internals;
+    this.isNew = isNew;
+  }
+
+  get createdAt(): Date {
+    return new Date(this[INTERNALS].createdAt);
+  }
+
+  /** The token the client holds (cookie or header value before signing). Made on first use. */
+  get id(): string {
+    const state = this[INTERNALS];
+    return (state.token ??= this.#host.newToken());
+  }
+
+  /** min(last use + idleTimeout, createdAt + absoluteTimeout). */
+  get expiresAt(): Date {
+    return new Date(this.#host.expiresAt(this[INTERNALS]));
+  }
+
+  get modified(): boolean {
+    return this[INTERNALS].status === "modified";
+  }
+
+  get destroyed(): boolean {
+    return this[INTERNALS].status === "destroyed";
+  }
+
+  get<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined {
+    return this[INTERNALS].data.get(key) as SessionValue<T, K> | undefined;
+  }
+
+  /** Setting undefined deletes the key. After destroy(), the first set starts a fresh session. */
+  set<K extends SessionKey<T>>(key: K, value: SessionValue<T, K>): this {
+    if (value === undefined) {
+      this.delete(key);
+      return this;
+    }
+    const state = this.#writable();
+    state.data.set(key, value);
+    state.changes.set(key, value);
+    state.status = "modified";
+    return this;
+  }
+
+  has(key: SessionKey<T>): boolean {
+    return this[INTERNALS].data.has(key);
+  }
+
+  delete(key: SessionKey<T>): boolean {
+    const state = this[INTERNALS];
+    if (!state.data.has(key)) return false;
+    state.data.delete(key);
+    state.changes.set(key, DELETED);
+    state.status = "modified";
+    return true;
+  }
+
+  /** Reads and removes a value: flash messages. */
+  pop<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined {
+    const value = this.get(key);
+    this.delete(key);
+    return value;
+  }
+
+  /** Removes every value (beego's Flush); the session and its id stay. */
+  clear(): void {
+    const state = this[INTERNALS];
+    if (state.data.size === 0 && !state.cleared) return;
+    state.data.clear();
+    state.changes.clear();
+    state.cleared = true;
+    state.status = "modified";
+  }
+
+  keys(): Array<SessionKey<T>> {
+    return [...this[INTERNALS].data.keys()] as Array<SessionKey<T>>;
+  }
+
+  /** A plain-object copy of the data (own properties only, no prototype surprises). */
+  toJSON(): Partial<T> {
+    return Object.fromEntries(this[INTERNALS].data) as Partial<T>;
+  }
+
+  /** New id, same data; the old id stops loading at once. Call it on login and privilege change. */
+  regenerate(): Promise<void> {
+    return this.#host.regenerate(this[INTERNALS]);
+  }
+
+  /** Removes the session from the store now; the next commit expires the cookie. */
+  destroy(): Promise<void> {
+    return this.#host.destroy(this[INTERNALS]);
+  }
+
+  #writable(): SessionInternals {
+    const state = this[INTERNALS];
+    if (state.status === "destroyed") {
+      // A write after logout (a flash "you are logged out") begins a new session with a new id.
+      state.token = undefined;
+      state.storedKey = undefined;
+      state.version = 0;
+      state.cleared = false;
+      state.sendCookie = true;
+      state.createdAt = state.usedAt = this.#host.now();
+      this.isNew = true;
+    }
+    return state;
+  }
+}
+
+/** Applies changed keys on top of a fresher copy of the data (conflict merge). */
+export function replayChanges(base: Map<string, unknown>, state: SessionInternals): Map<string, unknown> {
+  const merged = state.cleared ? new Map<string, unknown>() : base;
+  for (const [key, value] of state.changes) {
+    if (value === DELETED) merged.delete(key);
+    else merged.set(key, value);
+  }
+  return merged;
+}
+
+export function assertNotDestroyed(state: SessionInternals, action: string): void {
+  if (state.status === "destroyed") {
+    throw new SessionError("ERR_SESSION_DESTROYED", `cannot ${action} a destroyed session`);
+  }
+}

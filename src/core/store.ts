@@ -1,0 +1,87 @@
+/** A value or a promise of it: in-process stores may answer synchronously and skip a tick. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** What a store keeps for one session. */
+export interface StoredSession {
+  /** Opaque text made by the manager (codec output plus metadata). Store it byte for byte. */
+  data: string;
+  /** Epoch milliseconds after which this record must never be returned again. */
+  expiresAt: number;
+  /** Compare-and-set version: the `version` of the write that produced this record. */
+  version: number;
+}
+
+/** One write, as the manager asks for it. */
+export interface SessionWrite extends StoredSession {
+  /**
+   * The version the record must have now for the write to apply; 0 means "no live record".
+   * `version` is always `expectedVersion + 1`.
+   */
+  expectedVersion: number;
+}
+
+/** Passed to every store call; stores that can cancel a request may honour the signal. */
+export interface StoreCallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * The server-side store contract. A store is a keyed map of records with expiry and
+ * compare-and-set writes; it never sees cookies, tokens or options of the manager.
+ *
+ * - `key` is an opaque string of at most 64 characters from [A-Za-z0-9_-] (by default the
+ *   SHA-256 of the client's token). Use it as plain data, never as a path or SQL text.
+ * - `get` returns null for a key that is missing or whose `expiresAt` has passed, even if
+ *   the record has not been garbage-collected yet. Not found is never an error: throw only
+ *   for system failures (connection lost, disk full); the manager wraps them in SessionStoreError.
+ * - `set` applies the write only if the live record's version equals `expectedVersion`
+ *   (a missing or expired record counts as version 0), atomically, and returns whether it
+ *   applied. On false the manager re-reads, merges its changed keys on top, and retries:
+ *   that is how two overlapping requests changing different keys both persist.
+ * - `destroy` removes the record; destroying a missing key is not an error.
+ * - `touch` (optional) moves the expiry of a live record without rewriting data and without
+ *   changing its version; it must not create a record. Without it the manager rewrites the record.
+ * - `count` (optional) returns the exact number of live (unexpired) records.
+ * - `gc` (optional) deletes expired records and returns how many it deleted. Stores with
+ *   native expiry (Redis) leave it out; the manager then never schedules it.
+ * - `close` (optional) releases what the store itself opened; never a client the user passed in.
+ *
+ * Room reserved: a later version may add optional `owner` fields and owner-wide revocation.
+ */
+export interface SessionStore {
+  get(key: string, options?: StoreCallOptions): Awaitable<StoredSession | null>;
+  set(key: string, write: SessionWrite, options?: StoreCallOptions): Awaitable<boolean>;
+  destroy(key: string, options?: StoreCallOptions): Awaitable<void>;
+  touch?(key: string, expiresAt: number, options?: StoreCallOptions): Awaitable<void>;
+  count?(options?: StoreCallOptions): Awaitable<number>;
+  gc?(options?: StoreCallOptions): Awaitable<number>;
+  close?(): Awaitable<void>;
+}
+
+/** What a client-side store's `open` returns. */
+export interface OpenedCookie {
+  payload: string;
+  expiresAt: number;
+  /** Sealed with an older secret: the manager re-seals it with the newest at the next commit. */
+  stale: boolean;
+}
+
+/**
+ * A store that keeps the whole session in the cookie (see sessionkit/cookie). The manager
+ * detects it by `clientSide: true`: the cookie value is `seal(payload)`, there are no store
+ * round trips, and `count`/`gc` are unsupported.
+ */
+export interface ClientSideStore {
+  readonly clientSide: true;
+  /** Encrypts and authenticates the payload together with its expiry. */
+  seal(payload: string, expiresAt: number): string;
+  /** The payload, or null for anything tampered, truncated, foreign or expired at `now`. */
+  open(value: string, now: number): OpenedCookie | null;
+  close?(): Awaitable<void>;
+}
+
+export type AnyStore = SessionStore | ClientSideStore;
+
+export function isClientSideStore(store: AnyStore): store is ClientSideStore {
+  return (store as ClientSideStore).clientSide === true;
+}

@@ -1,0 +1,39 @@
+export { SessionManager, applyNodeHeaders } from "./core/manager.js";
+export type { LoadContext, PreparedCommit, SessionHeader } from "./core/manager.js";
+export { Session } from "./core/session.js";
+export type { SessionData, SessionKey, SessionStatus, SessionValue } from "./core/session.js";
+export type { SessionManagerOptions, SessionMigration } from "./core/options.js";
+export type { CookieOptions } from "./core/cookies.js";
+export { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./core/cookies.js";
+export type { Duration } from "./core/duration.js";
+export { toMilliseconds } from "./core/duration.js";
+export { jsonCodec } from "./core/codec.js";
+export type { SessionCodec } from "./core/codec.js";
+export { generateToken, hashToken, isWellFormedToken } from "./core/ids.js";
+export {
+  SessionEncodeError,
+  SessionError,
+  SessionHeadersSentError,
+  SessionStoreError,
+  SessionTooLargeError,
+  SessionUnsupportedError,
+} from "./core/errors.js";
+export type {
+  AnyStore,
+  Awaitable,
+  ClientSideStore,
+  OpenedCookie,
+  SessionStore,
+  SessionWrite,
+  StoreCallOptions,
+  StoredSession,
+} from "./core/store.js";
+export { isClientSideStore } from "./core/store.js";
+export { registerProvider } from "./core/providers.js";
+export type { ProviderFactory } from "./core/providers.js";
+export { MemoryStore } from "./stores/memory.js";
+export type { MemoryStoreOptions } from "./stores/memory.js";
+
+import { registerProvider } from "./core/providers.js";
+import { MemoryStore } from "./stores/memory.js";
+registerProvider("memory", () => new MemoryStore());

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../src/index.js";
+import { storeConformance } from "../src/testing/index.js";
+
+await storeConformance("MemoryStore", () => new MemoryStore(), { test: it });
+
+describe("MemoryStore", () => {
+  it("evicts the least recently used session beyond maxSessions", () => {
+    const store = new MemoryStore({ maxSessions: 2 });
+    const write = { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
+    store.set("a", write);
+    store.set("b", write);
+    store.get("a"); // a is now more recent than b
+    store.set("c", write);
+    expect(store.get("b")).toBeNull();
+    expect(store.get("a")).not.toBeNull();
+    expect(store.get("c")).not.toBeNull();
+    expect(store.count()).toBe(2);
+  });
+
+  it("frees expired sessions on read and gc, by its clock", () => {
+    let now = 1_000;
+    const store = new MemoryStore({ now: () => now });
+    store.set("a", { data: "x", expiresAt: 2_000, version: 1, expectedVersion: 0 });
+    store.set("b", { data: "x", expiresAt: 3_000, version: 1, expectedVersion: 0 });
+    now = 2_500;
+    expect(store.get("a")).toBeNull();
+    expect(store.count()).toBe(1);
+    now = 3_500;
+    expect(store.gc()).toBe(1);
+    expect(store.count()).toBe(0);
+  });
+
+  it("rejects a maxSessions that is not a positive whole number", () => {
+    expect(() => new MemoryStore({ maxSessions: 0 })).toThrow(TypeError);
+    expect(() => new MemoryStore({ maxSessions: 0 })).toThrow(/maxSessions/);
+  });
+});
