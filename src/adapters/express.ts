@@ -52,6 +52,7 @@ function commitBeforeResponse<T extends object>(manager: SessionManager<T>, sess
     if (!streamed && !this.headersSent) {
       try {
         streamed = manager.prepareCommit(session);
+        streamed.persisted.catch(() => {}); // handled in end(), which may come much later
         applyNodeHeaders(this, streamed.headers);
       } catch (error) {
         streamError = error;

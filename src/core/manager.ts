@@ -135,9 +135,12 @@ export class SessionManager<T extends object = SessionData> {
     return { headers: prepared.headers, persisted: prepared.persisted, pending: prepared.persisted !== DONE };
   }
 
-  /** node:http: the session for this request (beego's SessionStart). */
-  start(req: IncomingMessage): Promise<Session<T>> {
-    return this.load(this.#nodeToken(req), { secure: isSecureRequest(req), cookieHeader: req.headers.cookie });
+  /**
+   * node:http: the session for this request (beego's SessionStart). `secure` defaults to TLS or
+   * Express's `req.secure`; Koa and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
+   */
+  start(req: IncomingMessage, secure: boolean = isSecureRequest(req)): Promise<Session<T>> {
+    return this.load(this.#nodeToken(req), { secure, cookieHeader: req.headers.cookie });
   }
 
   /**
