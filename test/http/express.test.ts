@@ -3,6 +3,7 @@ import express5 from "express";
 import express4 from "express4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionMiddleware } from "../../src/adapters/express.js";
+import type { Session } from "../../src/index.js";
 import { SessionManager } from "../../src/index.js";
 import { CookieClient, listen } from "../support/http.js";
 import { FlakyStore } from "../support/stores.js";
@@ -41,7 +42,7 @@ for (const [label, express] of versions) {
       });
       app.use(async (req, res, next) => {
         try {
-          const [status, body] = await route(req.session, req.url);
+          const [status, body] = await route(req.session as Session<Data>, req.url);
           res.status(status).send(body);
         } catch (error) {
           next(error);
