@@ -42,7 +42,7 @@ for (const [label, express] of versions) {
       });
       app.use(async (req, res, next) => {
         try {
-          const [status, body] = await route(req.session as Session<Data>, req.url);
+          const [status, body] = await route(req.session as unknown as Session<Data>, req.url);
           res.status(status).send(body);
         } catch (error) {
           next(error);
