@@ -1,0 +1,446 @@
+/**
+ * Sessions as files in one directory, shared safely by every process on the machine
+ * (Node cluster workers, several servers behind a proxy on one host).
+ *
+ * - A file name is never taken from the client: the key is checked against the store contract's
+ *   alphabet, then hashed (SHA-256, hex) into `<dir>/<2 hex>/<64 hex>`. Hex, not base64url, because
+ *   macOS and Windows file systems ignore case and would merge keys that differ only in case.
+ *   (beego's file provider joined the client's id into the path: path traversal.)
+ * - Writes go to a temp file in the same directory, then rename(2) over the target: POSIX makes the
+ *   rename atomic, so a process killed at any instant leaves the old file or the new one, never a mix.
+ * - Compare-and-set across processes: a per-key lock file made with O_CREAT|O_EXCL ("wx"), which
+ *   exactly one process can create. Reads take no lock: they see a whole old or a whole new file.
+ * - count() and gc() scan the whole directory: fine for thousands of sessions; for more, or for
+ *   several hosts, use Redis, PostgreSQL or MySQL (see docs/stores/file.md).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { chmod, link, mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join, resolve } from "node:path";
+import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+
+export interface FileStoreOptions {
+  /** The directory (created with mode 0700 if missing). Give each application its own. */
+  dir: string;
+  /**
+   * Default false: fsync each file and its directory before the write counts as done. Off, a
+   * power cut (not a crash: the kernel still holds the data) may lose the last seconds of writes,
+   * but never tears a file. On, every commit waits for the disk (milliseconds on SSD).
+   */
+  fsync?: boolean;
+  /** Default 10000 ms: a lock file this old is abandoned (its owner hung or died on another host). */
+  staleLockAfter?: number;
+  /** Default 5000 ms: how long a write waits for another process's lock before it fails. */
+  lockTimeout?: number;
+  /** Default Date.now: the clock that decides expiry (injectable for tests). */
+  now?: () => number;
+}
+
+// The store contract's key alphabet: anything else is a caller bug, refused before any disk access.
+const KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const SESSION_FILE = /^[0-9a-f]{64}$/;
+const SUB_DIR = /^[0-9a-f]{2}$/;
+const MAGIC = "SKF1";
+const HEADER_PROBE_BYTES = 128;
+const ORPHAN_TEMP_AGE = 60_000;
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+class LockTimeoutError extends Error {
+  constructor(lock: string, waited: number) {
+    super(`FileStore: lock ${lock} still held by another process after ${waited} ms`);
+  }
+}
+
+interface Header {
+  version: number;
+  expiresAt: number;
+  encoding: "r" | "j";
+  length: number;
+  bodyStart: number;
+}
+
+export class FileStore implements SessionStore {
+  readonly #dir: string;
+  readonly #fsync: boolean;
+  readonly #staleLockAfter: number;
+  readonly #lockTimeout: number;
+  readonly #now: () => number;
+  /** In-process queue per key, so this process's own writers wait in line instead of polling the lock file. */
+  readonly #queues = new Map<string, Promise<unknown>>();
+  #rootReady: Promise<void> | undefined;
+
+  constructor(options: FileStoreOptions) {
+    if (!options || typeof options.dir !== "string" || options.dir === "") {
+      throw new TypeError('FileStore: option "dir" must be a directory path, e.g. new FileStore({ dir: "./.sessions" })');
+    }
+    this.#dir = resolve(options.dir);
+    this.#fsync = options.fsync ?? false;
+    this.#staleLockAfter = positive(options.staleLockAfter ?? 10_000, "staleLockAfter");
+    this.#lockTimeout = positive(options.lockTimeout ?? 5_000, "lockTimeout");
+    this.#now = options.now ?? Date.now;
+  }
+
+  async get(key: string): Promise<StoredSession | null> {
+    const path = this.#pathOf(key);
+    const bytes = await readIfExists(path);
+    return bytes ? liveRecord(bytes, this.#now()) : null;
+  }
+
+  set(key: string, write: SessionWrite): Promise<boolean> {
+    const path = this.#pathOf(key);
+    return this.#locked(key, path, async () => {
+      const current = await this.get(key);
+      if ((current?.version ?? 0) !== write.expectedVersion) return false;
+      await this.#writeAtomically(path, write);
+      return true;
+    });
+  }
+
+  destroy(key: string): Promise<void> {
+    const path = this.#pathOf(key);
+    return this.#locked(key, path, () => unlinkIfExists(path).then(() => undefined));
+  }
+
+  touch(key: string, expiresAt: number): Promise<void> {
+    const path = this.#pathOf(key);
+    return this.#locked(key, path, async () => {
+      const current = await this.get(key);
+      if (current) await this.#writeAtomically(path, { ...current, expiresAt });
+    });
+  }
+
+  /** Exact number of live sessions. Cost: a scan of every file's header (O(sessions) reads). */
+  async count(): Promise<number> {
+    const now = this.#now();
+    let live = 0;
+    for (const sub of await this.#subDirs()) {
+      for (const name of await listIfExists(sub)) {
+        if (!SESSION_FILE.test(name)) continue;
+        const header = await readHeader(join(sub, name));
+        if (header && header.expiresAt > now) live++;
+      }
+    }
+    return live;
+  }
+
+  /**
+   * Removes expired sessions (the figure returned), and also temp files orphaned by a killed
+   * writer, abandoned locks, corrupt files and empty sub-directories (not counted).
+   */
+  async gc(): Promise<number> {
+    let removed = 0;
+    for (const sub of await this.#subDirs()) {
+      for (const name of await listIfExists(sub)) {
+        const path = join(sub, name);
+        if (SESSION_FILE.test(name)) removed += await this.#collectSession(name, path);
+        else if (name.endsWith(".tmp") || name.endsWith(".broken")) await this.#collectTemp(path);
+        else if (name.endsWith(".lock")) await this.#breakIfStale(path);
+      }
+      await rmdir(sub).catch(() => {}); // only succeeds when empty; a writer recreates it on demand
+    }
+    return removed;
+  }
+
+  close(): void {}
+
+  // ---- paths ----
+
+  #pathOf(key: string): string {
+    if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
+      throw new TypeError(`FileStore: a key must match ${KEY_PATTERN} (got ${JSON.stringify(String(key).slice(0, 80))})`);
+    }
+    const name = createHash("sha256").update(key).digest("hex");
+    return join(this.#dir, name.slice(0, 2), name);
+  }
+
+  async #subDirs(): Promise<string[]> {
+    const names = await listIfExists(this.#dir);
+    return names.filter((name) => SUB_DIR.test(name)).map((name) => join(this.#dir, name));
+  }
+
+  /** Creates the root and the sub-directory with mode 0700, whatever the umask. */
+  async #ensureDir(sub: string): Promise<void> {
+    this.#rootReady ??= makeDir(this.#dir).catch((error: unknown) => {
+      this.#rootReady = undefined;
+      throw error;
+    });
+    await this.#rootReady;
+    await makeDir(sub);
+  }
+
+  /** Runs `create` and, if the sub-directory is missing (first write, or gc just removed it), makes it and retries. */
+  async #inDir<R>(path: string, create: () => Promise<R>): Promise<R> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await create();
+      } catch (error) {
+        if (code(error) !== "ENOENT" || attempt === 3) throw error;
+        await this.#ensureDir(join(path, ".."));
+      }
+    }
+  }
+
+  // ---- writing ----
+
+  async #writeAtomically(path: string, record: StoredSession): Promise<void> {
+    const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    const bytes = encodeRecord(record);
+    const handle = await this.#inDir(path, () => open(temp, "wx", FILE_MODE));
+    try {
+      await handle.chmod(FILE_MODE); // a umask cannot widen it, but an odd one could narrow it to unreadable
+      await handle.writeFile(bytes);
+      if (this.#fsync) await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await unlinkIfExists(temp);
+      throw error;
+    }
+    await handle.close();
+    try {
+      await rename(temp, path);
+    } catch (error) {
+      await unlinkIfExists(temp);
+      throw error;
+    }
+    if (this.#fsync) await syncDir(join(path, ".."));
+  }
+
+  // ---- locking ----
+
+  /** Serializes work on one key: in this process by a promise chain, across processes by the lock file. */
+  #locked<R>(key: string, path: string, work: () => Promise<R>): Promise<R> {
+    const previous = this.#queues.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(() => this.#withLockFile(path, work));
+    const tail = run.catch(() => {});
+    this.#queues.set(key, tail);
+    void tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
+    return run;
+  }
+
+  async #withLockFile<R>(path: string, work: () => Promise<R>): Promise<R> {
+    const lock = `${path}.lock`;
+    const owner = await this.#acquire(lock);
+    try {
+      return await work();
+    } finally {
+      await releaseLock(lock, owner);
+    }
+  }
+
+  /** O_EXCL create with jittered backoff (1 ms doubling to 64 ms); breaks locks of dead or hung owners. */
+  async #acquire(lock: string): Promise<string> {
+    const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(6).toString("hex")}`;
+    const deadline = Date.now() + this.#lockTimeout;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await this.#inDir(lock, () => open(lock, "wx", FILE_MODE));
+        await writeAndClose(handle, owner);
+        return owner;
+      } catch (error) {
+        if (code(error) !== "EEXIST") throw error;
+      }
+      if (await this.#breakIfStale(lock)) continue;
+      if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
+      await sleep(Math.random() * Math.min(64, 2 ** attempt));
+    }
+  }
+
+  /**
+   * Removes a lock whose owner died (same host, pid gone) or that is older than staleLockAfter.
+   * It is renamed aside first and removed only if it is still the lock judged stale; if a
+   * competing breaker already replaced it with a fresh one, that fresh lock is put back.
+   */
+  async #breakIfStale(lock: string): Promise<boolean> {
+    const content = await readIfExists(lock);
+    if (!content) return true; // released meanwhile: try again at once
+    const info = await stat(lock).catch(() => null);
+    if (!info) return true;
+    const text = content.toString("utf8");
+    // Lock ages are real time, not the injectable session clock: they are about live processes.
+    if (Date.now() - info.mtimeMs < this.#staleLockAfter && !ownerIsDead(text)) return false;
+    const aside = `${lock}.${randomBytes(6).toString("hex")}.broken`;
+    try {
+      await rename(lock, aside);
+    } catch (error) {
+      if (code(error) === "ENOENT") return true;
+      throw error;
+    }
+    const taken = await readIfExists(aside);
+    if (taken && taken.toString("utf8") !== text) {
+      // A competing breaker already replaced it with a fresh lock: give that back, unless a third
+      // process took the free slot meanwhile (link fails then; a rare double holder, see docs).
+      await link(aside, lock).catch(() => {});
+      await unlinkIfExists(aside);
+      return false;
+    }
+    await unlinkIfExists(aside);
+    return true;
+  }
+
+  // ---- gc helpers ----
+
+  async #collectSession(name: string, path: string): Promise<number> {
+    const header = await readHeader(path);
+    if (header && header.expiresAt > this.#now()) return 0;
+    if (!header) {
+      // Unreadable as a session: only removed once old, in case it is a newer format being written.
+      const info = await stat(path).catch(() => null);
+      if (info && Date.now() - info.mtimeMs > ORPHAN_TEMP_AGE) await unlinkIfExists(path);
+      return 0;
+    }
+    // Re-checked under the key's lock, so a session renewed meanwhile by another process survives.
+    return this.#withLockFile(path, async () => {
+      const again = await readHeader(path);
+      if (!again || again.expiresAt > this.#now()) return 0;
+      return (await unlinkIfExists(path)) ? 1 : 0;
+    }).catch((error: unknown) => {
+      if (error instanceof LockTimeoutError) return 0; // busy: the next gc gets it
+      throw error;
+    });
+  }
+
+  async #collectTemp(path: string): Promise<void> {
+    const info = await stat(path).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > ORPHAN_TEMP_AGE) await unlinkIfExists(path);
+  }
+}
+
+// ---- the file format: "SKF1 <version> <expiresAt> <r|j> <byteLength>\n<body>" ----
+
+function encodeRecord(record: StoredSession): Buffer {
+  // Lone UTF-16 surrogates do not survive UTF-8; such data is stored as a JSON string instead.
+  const wellFormed = (record.data as string & { isWellFormed?: () => boolean }).isWellFormed?.() ?? true;
+  const body = Buffer.from(wellFormed ? record.data : JSON.stringify(record.data), "utf8");
+  const header = `${MAGIC} ${record.version} ${record.expiresAt} ${wellFormed ? "r" : "j"} ${body.length}\n`;
+  return Buffer.concat([Buffer.from(header, "latin1"), body]);
+}
+
+function parseHeader(bytes: Buffer): Header | null {
+  const end = bytes.indexOf(10);
+  if (end < 0 || end > HEADER_PROBE_BYTES) return null;
+  const parts = bytes.toString("latin1", 0, end).split(" ");
+  if (parts.length !== 5 || parts[0] !== MAGIC) return null;
+  const [version, expiresAt, length] = [Number(parts[1]), Number(parts[2]), Number(parts[4])];
+  const encoding = parts[3];
+  if (!Number.isSafeInteger(version) || version < 1 || !Number.isFinite(expiresAt)) return null;
+  if (!Number.isSafeInteger(length) || length < 0 || (encoding !== "r" && encoding !== "j")) return null;
+  return { version, expiresAt, encoding, length, bodyStart: end + 1 };
+}
+
+/** The record if the bytes are a whole, well-formed, unexpired file; corrupt is "not found". */
+function liveRecord(bytes: Buffer, now: number): StoredSession | null {
+  const header = parseHeader(bytes);
+  if (!header || header.expiresAt <= now || bytes.length !== header.bodyStart + header.length) return null;
+  const body = bytes.toString("utf8", header.bodyStart);
+  if (header.encoding === "r") return { data: body, expiresAt: header.expiresAt, version: header.version };
+  try {
+    const data: unknown = JSON.parse(body);
+    return typeof data === "string" ? { data, expiresAt: header.expiresAt, version: header.version } : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readHeader(path: string): Promise<Header | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    if (code(error) === "ENOENT") return null;
+    throw error;
+  }
+  try {
+    const probe = Buffer.alloc(HEADER_PROBE_BYTES + 1);
+    const { bytesRead } = await handle.read(probe, 0, probe.length, 0);
+    return parseHeader(probe.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}
+
+// ---- small fs helpers: "missing" is an answer, every other error is a system failure ----
+
+function code(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+async function readIfExists(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if (code(error) === "ENOENT") return null;
+    throw error;
+  }
+}
+
+async function listIfExists(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (code(error) === "ENOENT") return [];
+    throw error;
+  }
+}
+
+async function unlinkIfExists(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if (code(error) === "ENOENT") return false;
+    throw error;
+  }
+}
+
+async function makeDir(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  if (created !== undefined) await chmod(dir, DIR_MODE); // mkdir's mode is masked by the umask
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function writeAndClose(handle: FileHandle, text: string): Promise<void> {
+  try {
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Releases our lock only if it is still ours (a hung holder's lock may have been broken). */
+async function releaseLock(lock: string, owner: string): Promise<void> {
+  const content = await readIfExists(lock);
+  if (content?.toString("utf8") === owner) await unlinkIfExists(lock);
+}
+
+/** True when the lock names a process on this host that no longer exists. */
+function ownerIsDead(lockText: string): boolean {
+  const [pid, host] = lockText.split(" ");
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return code(error) === "ESRCH";
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`FileStore: option "${name}" must be a positive number of milliseconds; got ${String(value)}`);
+  }
+  return value;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,233 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { SessionManager } from "../src/core/manager.js";
+import { FileStore } from "../src/stores/file.js";
+import { storeConformance } from "../src/testing/index.js";
+
+const dirs: string[] = [];
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "sessionkit-file-"));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+await storeConformance("FileStore", async () => new FileStore({ dir: await freshDir() }), { test: it });
+
+const LONG = 3_600_000;
+const write = (data: string, expectedVersion = 0, expiresAt = Date.now() + LONG) => ({ data, expiresAt, version: expectedVersion + 1, expectedVersion });
+
+/** Every file under `dir`, as paths relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+const WORKER = join(import.meta.dirname, "support", "file-store-worker.ts");
+
+function startWorker(args: string[]): { child: ChildProcess; ready: Promise<void>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ["--import", "tsx", WORKER, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());
+    child.once("exit", (code) => reject(new Error(`worker exited (${code}) before ready: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => {
+    if (code !== 0 && code !== null) console.error(stderr);
+    resolve(code);
+  }));
+  return { child, ready, exited };
+}
+
+describe("FileStore", () => {
+  it("creates its directories 0700 and session files 0600, whatever the umask", async () => {
+    const dir = join(await freshDir(), "nested", "sessions");
+    const previous = process.umask(0o000);
+    try {
+      const store = new FileStore({ dir });
+      await store.set("abc", write("x"));
+      const [file] = await filesUnder(dir);
+      expect(file).toBeDefined();
+      expect((await stat(dir)).mode & 0o777).toBe(0o700);
+      expect((await stat(join(file!, ".."))).mode & 0o777).toBe(0o700);
+      expect((await stat(file!)).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it("refuses keys outside [A-Za-z0-9_-]{1,64} before touching the disk", async () => {
+    const dir = join(await freshDir(), "untouched");
+    const store = new FileStore({ dir });
+    for (const key of ["../../etc/passwd", "..", "a/b", "a\\b", "", "x".repeat(65), "a\0b", "é"]) {
+      await expect(async () => store.get(key)).rejects.toThrow(TypeError);
+      await expect(async () => store.set(key, write("x"))).rejects.toThrow(/key must match/);
+      await expect(async () => store.destroy(key)).rejects.toThrow(TypeError);
+    }
+    await expect(stat(dir)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("names files by a hex hash of the key, spread over two-character sub-directories", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("Ab", write("upper"));
+    await store.set("ab", write("lower")); // differ only in case: distinct files even on macOS
+    const files = await filesUnder(dir);
+    expect(files).toHaveLength(2);
+    for (const file of files) expect(file.slice(dir.length)).toMatch(/^\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+    expect((await store.get("Ab"))?.data).toBe("upper");
+    expect((await store.get("ab"))?.data).toBe("lower");
+  });
+
+  it("treats corrupt or truncated files as not found, never as an error", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("k", write("hello"));
+    const [file] = await filesUnder(dir);
+    for (const junk of ["", "garbage", "SKF1 1 99999999999999 r 10\nhello", "SKF1 x 1 r 5\nhello", "\u0000".repeat(300)]) {
+      await writeFile(file!, junk);
+      expect(await store.get("k")).toBeNull();
+    }
+    expect(await store.set("k", write("again", 0)), "a corrupt record counts as version 0").toBe(true);
+    expect((await store.get("k"))?.data).toBe("again");
+  });
+
+  it("keeps lone surrogates and every code point byte for byte", async () => {
+    const store = new FileStore({ dir: await freshDir() });
+    const text = "\uD800 lone \uDFFF, 𝄞, \r\n, \u0000, é";
+    await store.set("s", write(text));
+    expect((await store.get("s"))?.data).toBe(text);
+  });
+
+  it("reports system errors such as EACCES instead of hiding them", async () => {
+    if (process.getuid?.() === 0) {
+      // root ignores permission bits; a path through a regular file gives a system error too
+      const dir = await freshDir();
+      await writeFile(join(dir, "file"), "");
+      const store = new FileStore({ dir: join(dir, "file", "sessions") });
+      await expect(store.set("k", write("x"))).rejects.toMatchObject({ code: "ENOTDIR" });
+      return;
+    }
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("k", write("x"));
+    const { chmod } = await import("node:fs/promises");
+    const [file] = await filesUnder(dir);
+    await chmod(file!, 0o000);
+    await expect(store.get("k")).rejects.toMatchObject({ code: "EACCES" });
+  });
+
+  it("gc removes expired sessions, old temp files, stale locks and empty sub-directories", async () => {
+    const dir = await freshDir();
+    let now = Date.now();
+    const store = new FileStore({ dir, now: () => now });
+    await store.set("live", write("x", 0, now + LONG));
+    await store.set("dead1", write("x", 0, now + 1000));
+    await store.set("dead2", write("x", 0, now + 1000));
+    const [liveFile] = await filesUnder(dir);
+    const sub = join(liveFile!, "..");
+    const oldTemp = join(sub, "x.123.abc.tmp");
+    const newTemp = join(sub, "y.123.abc.tmp");
+    await writeFile(oldTemp, "partial");
+    await writeFile(newTemp, "partial");
+    const old = new Date(Date.now() - 120_000);
+    await utimes(oldTemp, old, old);
+    const staleLock = join(sub, `${"0".repeat(64)}.lock`);
+    await writeFile(staleLock, "1 somewhere-else 0 x");
+    await utimes(staleLock, old, old);
+    now += 2000;
+    expect(await store.count()).toBe(1);
+    expect(await store.gc()).toBe(2);
+    const left = await filesUnder(dir);
+    expect(left).not.toContain(oldTemp);
+    expect(left).toContain(newTemp); // may belong to a write in progress
+    expect(left).not.toContain(staleLock);
+    expect(await store.gc()).toBe(0);
+    expect((await readdir(dir)).length, "sub-directories emptied by gc are removed").toBeLessThanOrEqual(2);
+    expect(await store.get("live")).not.toBeNull();
+  });
+
+  it("breaks a lock left by a dead process at once", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir, lockTimeout: 2000 });
+    await store.set("k", write("v1"));
+    const [file] = await filesUnder(dir);
+    const { hostname } = await import("node:os");
+    await writeFile(`${file}.lock`, `999999999 ${hostname()} ${Date.now()} dead`);
+    const started = Date.now();
+    expect(await store.set("k", write("v2", 1))).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("waits for a live lock and fails with a system error after lockTimeout", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir, lockTimeout: 300 });
+    await store.set("k", write("v1"));
+    const [file] = await filesUnder(dir);
+    const { hostname } = await import("node:os");
+    await writeFile(`${file}.lock`, `${process.pid} ${hostname()} ${Date.now()} mine`);
+    await expect(store.set("k", write("v2", 1))).rejects.toThrow(/still held/);
+    expect((await store.get("k"))?.data, "reads take no lock").toBe("v1");
+  });
+
+  it("leaves only whole files when a writer is SIGKILLed at random moments", async () => {
+    const dir = await freshDir();
+    const keys = ["k1", "k2", "k3"];
+    for (let round = 0; round < 10; round++) {
+      const worker = startWorker(["rewrite", dir, keys.join(",")]);
+      await worker.ready;
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 180));
+      worker.child.kill("SIGKILL");
+      await worker.exited;
+    }
+    const store = new FileStore({ dir, lockTimeout: 2000 });
+    for (const key of keys) {
+      const record = await store.get(key);
+      expect(record, `${key} loads after the kills`).not.toBeNull();
+      const match = /^(k\d):(\d+):((?:é🌍x)+):end:(\d+)$/u.exec(record!.data);
+      expect(match, `${key} is a whole payload`).not.toBeNull();
+      expect(match![1]).toBe(key);
+      expect(match![2]).toBe(match![4]);
+      expect(match![3]!.length / 4).toBe(20_000 + (Number(match![2]) % 7) * 10_000);
+      // a lock left by a killed writer does not block the next write
+      expect(await store.set(key, write("after", record!.version))).toBe(true);
+    }
+    const leftovers = (await filesUnder(dir)).filter((f) => f.endsWith(".tmp"));
+    const old = new Date(Date.now() - 120_000);
+    for (const temp of leftovers) await utimes(temp, old, old);
+    expect(await store.gc()).toBe(0);
+    const after = await filesUnder(dir);
+    expect(after.filter((f) => /\.(tmp|lock|broken)$/.test(f))).toEqual([]);
+    expect(after).toHaveLength(keys.length);
+    console.info(`FileStore kill test: ${leftovers.length} orphan temp file(s) left by 10 SIGKILLs, all collected`);
+  }, 120_000);
+
+  it("loses no update when 4 processes commit distinct keys to one session at once", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    const sessions = new SessionManager<Record<string, unknown>>({ store, gcInterval: 0 });
+    const first = await sessions.load();
+    first.set("start", true);
+    const token = /^sid=([^;]*)/.exec((await sessions.commit(first))[0]!)![1]!;
+    const perWorker = 15;
+    const workers = [0, 1, 2, 3].map((i) => startWorker(["commit", dir, token, String(i), String(perWorker)]));
+    await Promise.all(workers.map((w) => w.ready));
+    const started = Date.now();
+    for (const w of workers) w.child.stdin!.write("go\n");
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0, 0, 0]);
+    const elapsed = Date.now() - started;
+    const final = await sessions.load(token);
+    expect(final.get("start")).toBe(true);
+    for (let w = 0; w < 4; w++) for (let i = 0; i < perWorker; i++) expect(final.get(`w${w}-${i}`), `w${w}-${i}`).toBe(i);
+    expect(final.keys()).toHaveLength(1 + 4 * perWorker);
+    console.info(`FileStore: ${4 * perWorker} commits from 4 processes on one session in ${elapsed} ms`);
+    await sessions.close();
+  }, 60_000);
+});
