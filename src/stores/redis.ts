@@ -1,0 +1,207 @@
+/**
+ * Sessions in Redis, through a client the application already has: node-redis 4+ (`createClient`,
+ * `createCluster`) or ioredis (`Redis`, `Cluster`). No driver is imported: the client is recognised
+ * by its shape, so installing either one is enough.
+ *
+ * One session is one hash `${prefix}${key}` = { d: data, e: expiresAt, v: version } with a
+ * PEXPIREAT at `e`, so Redis deletes it itself (no gc). Every call touches that one key only,
+ * which is why a Cluster needs no hash tags: each session lives whole on the master owning its slot.
+ */
+import { createHash } from "node:crypto";
+import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+
+/** node-redis 4+ `createClient()`. */
+export interface NodeRedisClientLike {
+  sendCommand(args: string[]): Promise<unknown>;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+}
+
+/** node-redis 4+ `createCluster()`. */
+export interface NodeRedisClusterLike {
+  readonly masters: readonly { address: string }[];
+  nodeClient(node: { address: string }): Promise<NodeRedisClientLike> | NodeRedisClientLike;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+}
+
+/** ioredis `new Redis()`; a `new Cluster()` also has `nodes()`. */
+export interface IoRedisLike {
+  call(command: string, args: (string | number)[]): Promise<unknown>;
+  quit(): Promise<unknown>;
+  nodes?(role: "master"): IoRedisLike[];
+}
+
+export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | IoRedisLike;
+
+export interface RedisStoreOptions {
+  /** A connected node-redis or ioredis client or cluster. Required. */
+  client: RedisClientLike;
+  /** Default "sess:": namespace of the keys, so sessions can share a database with other data. */
+  prefix?: string;
+  /** Default false: close() leaves the client open, because the application owns it. True for clients made for the store. */
+  ownsClient?: boolean;
+  /** Default 1000: SCAN's COUNT hint in count(); larger means fewer round trips but longer server pauses. */
+  scanCount?: number;
+}
+
+type Command = (args: string[]) => Promise<unknown>;
+
+interface Driver {
+  /** Sends one command; `key` routes it to the right master in a cluster. */
+  send(key: string, args: string[]): Promise<unknown>;
+  /** One command sender per master (one for a standalone server). */
+  masters(): Promise<Command[]>;
+  quit(): Promise<unknown>;
+}
+
+// Compare-and-set in one round trip. `now` comes from the app so that "expired" means the
+// same here as in get(), even if Redis's clock is a few ms behind its own expiry.
+const SET_SCRIPT = `
+local e = redis.call('HGET', KEYS[1], 'e')
+local v = 0
+if e and tonumber(e) > tonumber(ARGV[5]) then v = tonumber(redis.call('HGET', KEYS[1], 'v')) end
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1`;
+
+// The contract: touch never creates a record and never changes data or version.
+const TOUCH_SCRIPT = `
+local e = redis.call('HGET', KEYS[1], 'e')
+if not e or tonumber(e) <= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1`;
+
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+const SET_SHA = sha1(SET_SCRIPT);
+const TOUCH_SHA = sha1(TOUCH_SCRIPT);
+
+export class RedisStore implements SessionStore {
+  readonly #driver: Driver;
+  readonly #prefix: string;
+  readonly #ownsClient: boolean;
+  readonly #scanCount: number;
+
+  constructor(options: RedisStoreOptions) {
+    if (options === null || typeof options !== "object") throw new TypeError("RedisStore needs an options object: { client }");
+    const { prefix = "sess:", ownsClient = false, scanCount = 1000 } = options;
+    if (typeof prefix !== "string") throw new TypeError(`option "prefix" must be a string; got ${typeof prefix}`);
+    if (typeof ownsClient !== "boolean") throw new TypeError('option "ownsClient" must be true or false');
+    if (!Number.isInteger(scanCount) || scanCount < 1) throw new TypeError(`option "scanCount" must be a positive whole number; got ${String(scanCount)}`);
+    this.#driver = driverFor(options.client);
+    this.#prefix = prefix;
+    this.#ownsClient = ownsClient;
+    this.#scanCount = scanCount;
+  }
+
+  async get(key: string): Promise<StoredSession | null> {
+    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v"]);
+    const [data, expiresAt, version] = reply as (string | null)[];
+    if (typeof data !== "string" || Number(expiresAt) <= Date.now()) return null;
+    return { data, expiresAt: Number(expiresAt), version: Number(version) };
+  }
+
+  async set(key: string, write: SessionWrite): Promise<boolean> {
+    const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now()].map(String);
+    return (await this.#script(SET_SCRIPT, SET_SHA, key, args)) === 1;
+  }
+
+  async destroy(key: string): Promise<void> {
+    await this.#driver.send(this.#key(key), ["DEL", this.#key(key)]);
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    await this.#script(TOUCH_SCRIPT, TOUCH_SHA, key, [String(expiresAt), String(Date.now())]);
+  }
+
+  /**
+   * SCANs every master for the prefix: O(all keys in the database), one round trip per
+   * `scanCount` keys per master. SCAN may return a key twice while Redis resizes its table,
+   * so keys are de-duplicated in memory to keep the figure exact. Meant for dashboards, not per request.
+   */
+  async count(): Promise<number> {
+    const pattern = `${escapeGlob(this.#prefix)}*`;
+    let total = 0;
+    for (const send of await this.#driver.masters()) total += await scanCount(send, pattern, this.#scanCount);
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) await this.#driver.quit();
+  }
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  /** EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node). */
+  async #script(script: string, sha: string, key: string, args: string[]): Promise<unknown> {
+    const fullKey = this.#key(key);
+    try {
+      return await this.#driver.send(fullKey, ["EVALSHA", sha, "1", fullKey, ...args]);
+    } catch (error) {
+      if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
+      return this.#driver.send(fullKey, ["EVAL", script, "1", fullKey, ...args]);
+    }
+  }
+}
+
+async function scanCount(send: Command, pattern: string, batch: number): Promise<number> {
+  const seen = new Set<string>();
+  let cursor = "0";
+  do {
+    const [next, keys] = (await send(["SCAN", cursor, "MATCH", pattern, "COUNT", String(batch)])) as [string, string[]];
+    for (const key of keys) seen.add(key);
+    cursor = String(next);
+  } while (cursor !== "0");
+  return seen.size;
+}
+
+/** A prefix is data, not a pattern: `*`, `?`, `[` and `\` in it must match only themselves. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+function driverFor(client: RedisClientLike): Driver {
+  const shape = client as Partial<NodeRedisClusterLike & IoRedisLike> | null;
+  if (shape && typeof shape.call === "function") return ioredisDriver(client as IoRedisLike);
+  if (shape && Array.isArray(shape.masters) && typeof shape.nodeClient === "function") return nodeRedisClusterDriver(client as NodeRedisClusterLike);
+  if (shape && typeof shape.sendCommand === "function") return nodeRedisDriver(client as NodeRedisClientLike);
+  throw new TypeError('option "client" must be a node-redis client or cluster (createClient/createCluster) or an ioredis Redis or Cluster');
+}
+
+function ioredisDriver(client: IoRedisLike): Driver {
+  const command = (target: IoRedisLike): Command => (args) => target.call(args[0]!, args.slice(1));
+  return {
+    send: (_key, args) => command(client)(args),
+    masters: async () => (typeof client.nodes === "function" ? client.nodes("master") : [client]).map(command),
+    quit: () => client.quit(),
+  };
+}
+
+function nodeRedisDriver(client: NodeRedisClientLike): Driver {
+  const command: Command = (args) => client.sendCommand(args);
+  return { send: (_key, args) => command(args), masters: async () => [command], quit: () => quitNodeRedis(client) };
+}
+
+function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
+  return {
+    send: (key, args) => cluster.sendCommand(key, false, args),
+    masters: () =>
+      Promise.all(
+        cluster.masters.map(async (master) => {
+          const node = await cluster.nodeClient(master);
+          return (args: string[]) => node.sendCommand(args);
+        }),
+      ),
+    quit: () => quitNodeRedis(cluster),
+  };
+}
+
+/** node-redis 5 renamed quit() to close(); 4 only has quit(). */
+function quitNodeRedis(client: { close?(): Promise<unknown>; quit?(): Promise<unknown> }): Promise<unknown> {
+  return typeof client.close === "function" ? client.close() : client.quit!();
+}

@@ -1,0 +1,285 @@
+/**
+ * RedisStore against real servers: the shared Redis at REDIS_URL and the 3-master cluster of
+ * .ci/redis-cluster.sh at REDIS_CLUSTER_NODES, through node-redis and ioredis alike.
+ * Round trips are counted with MONITOR, keeping only commands that name this case's keys.
+ */
+import { randomBytes } from "node:crypto";
+import { Cluster, Redis } from "ioredis";
+import { createClient, createCluster } from "redis";
+import { afterAll, describe, expect, it } from "vitest";
+import { SessionManager } from "../src/core/manager.js";
+import type { RedisClientLike } from "../src/stores/redis.js";
+import { RedisStore } from "../src/stores/redis.js";
+import { storeConformance } from "../src/testing/index.js";
+import { REDIS_CLUSTER_NODES, REDIS_URL, serverAvailable } from "./support/servers.js";
+
+const standaloneUp = await serverAvailable("Redis", "REDIS_URL", REDIS_URL);
+const clusterUp = await serverAvailable("Redis Cluster", "REDIS_CLUSTER_NODES", REDIS_CLUSTER_NODES.split(",")[0]!);
+const clusterNodes = REDIS_CLUSTER_NODES.split(",").map((address) => {
+  const [host, port] = address.split(":");
+  return { host: host!, port: Number(port) };
+});
+const standaloneAddress = (() => {
+  const url = new URL(REDIS_URL);
+  return { host: url.hostname, port: Number(url.port || 6379) };
+})();
+
+interface Kind {
+  name: string;
+  up: boolean;
+  /** Where the keys live: every master, for MONITOR and cleanup. */
+  nodes: { host: string; port: number }[];
+  connect: () => Promise<{ client: RedisClientLike; close: () => Promise<unknown> }>;
+}
+
+const kinds: Kind[] = [
+  {
+    name: "node-redis",
+    up: standaloneUp,
+    nodes: [standaloneAddress],
+    connect: async () => {
+      const client = createClient({ url: REDIS_URL });
+      client.on("error", () => {}); // node-redis throws an unhandled 'error' event otherwise
+      await client.connect();
+      return { client, close: () => client.close() };
+    },
+  },
+  {
+    name: "ioredis",
+    up: standaloneUp,
+    nodes: [standaloneAddress],
+    connect: async () => {
+      const client = new Redis(REDIS_URL);
+      await ready(client);
+      return { client, close: () => client.quit() };
+    },
+  },
+  {
+    name: "node-redis cluster",
+    up: clusterUp,
+    nodes: clusterNodes,
+    connect: async () => {
+      const client = createCluster({ rootNodes: clusterNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })) });
+      client.on("error", () => {});
+      await client.connect();
+      return { client, close: () => client.close() };
+    },
+  },
+  {
+    name: "ioredis cluster",
+    up: clusterUp,
+    nodes: clusterNodes,
+    connect: async () => {
+      const client = new Cluster(clusterNodes);
+      await ready(client);
+      return { client, close: () => client.quit() };
+    },
+  },
+];
+
+function ready(client: Redis | Cluster): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.once("ready", () => resolve());
+    client.once("error", reject);
+  });
+}
+
+/** One connected client per kind, shared by its cases (each case has its own prefix). */
+const shared = new Map<string, Promise<{ client: RedisClientLike; close: () => Promise<unknown> }>>();
+const connection = (kind: Kind) => {
+  if (!shared.has(kind.name)) shared.set(kind.name, kind.connect());
+  return shared.get(kind.name)!;
+};
+afterAll(async () => {
+  for (const pending of shared.values()) await (await pending).close();
+});
+
+const randomPrefix = (name: string) => `sktest:${name.replace(/\W/g, "")}:${randomBytes(6).toString("hex")}:`;
+
+/** Deletes every key under `prefix` on every node, one key per DEL so cluster slots never mix. */
+async function deleteKeys(nodes: Kind["nodes"], prefix: string): Promise<number> {
+  let deleted = 0;
+  for (const node of nodes) {
+    const direct = new Redis({ ...node, lazyConnect: false });
+    try {
+      for await (const keys of direct.scanStream({ match: `${prefix}*`, count: 1000 })) {
+        for (const key of keys as string[]) deleted += await direct.del(key);
+      }
+    } finally {
+      await direct.quit();
+    }
+  }
+  return deleted;
+}
+
+for (const kind of kinds) {
+  const register = kind.up ? it : it.skip;
+  const prefixes = new WeakMap<RedisStore, string>();
+  await storeConformance(
+    `RedisStore (${kind.name})`,
+    async () => {
+      const prefix = randomPrefix(kind.name);
+      const store = new RedisStore({ client: (await connection(kind)).client, prefix });
+      prefixes.set(store, prefix);
+      return store;
+    },
+    {
+      test: register,
+      cleanup: async (store) => {
+        await store.close?.(); // must leave the shared client open: the next case uses it
+        await deleteKeys(kind.nodes, prefixes.get(store as RedisStore)!);
+      },
+    },
+  );
+}
+
+/** Collects, per MONITORed node, the commands naming `prefix` that clients (not Lua) sent. */
+async function monitorCommands(nodes: Kind["nodes"], prefix: string) {
+  let seen: string[][] = [];
+  let marker = 0;
+  const markerSeen = new Map<string, () => void>();
+  const monitors = await Promise.all(
+    nodes.map(async (node) => {
+      const monitor = await new Redis(node).monitor();
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        if (args[0]?.toLowerCase() === "echo") markerSeen.get(args[1] ?? "")?.();
+        else if (source !== "lua" && args.some((arg) => arg.startsWith(prefix))) seen.push(args);
+      });
+      return monitor;
+    }),
+  );
+  const pingers = nodes.map((node) => new Redis(node));
+  return {
+    /** The commands since the last call; waits until every monitor has caught up. */
+    async take(): Promise<string[][]> {
+      await Promise.all(
+        pingers.map(async (pinger) => {
+          const text = `${prefix}marker${marker++}`;
+          const arrived = new Promise<void>((resolve) => markerSeen.set(text, resolve));
+          await pinger.echo(text);
+          await arrived;
+        }),
+      );
+      const taken = seen;
+      seen = [];
+      return taken;
+    },
+    async close() {
+      for (const client of [...monitors, ...pingers]) client.disconnect();
+    },
+  };
+}
+
+const names = (commands: string[][]) => commands.map((args) => args[0]!.toUpperCase());
+
+describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
+  const register = kind.up ? it : it.skip;
+
+  register("one round trip to load, one to commit, none for an unmodified session inside touchInterval", async () => {
+    const prefix = randomPrefix(kind.name);
+    const store = new RedisStore({ client: (await connection(kind)).client, prefix });
+    let now = Date.now();
+    const sessions = new SessionManager({ store, touchInterval: "1m", gcInterval: 0, now: () => now });
+    const monitor = await monitorCommands(kind.nodes, prefix);
+    try {
+      const fresh = await sessions.load();
+      fresh.set("user", "ada");
+      const token = /^sid=([^;]*)/.exec((await sessions.commit(fresh))[0]!)![1]!;
+      const firstCommit = names(await monitor.take());
+      // EVALSHA, plus EVAL only if this server had never seen the script (NOSCRIPT).
+      expect(firstCommit[0]).toBe("EVALSHA");
+      expect(firstCommit.length).toBeLessThanOrEqual(2);
+
+      const loaded = await sessions.load(token);
+      expect(names(await monitor.take())).toEqual(["HMGET"]);
+      loaded.set("visits", 1);
+      await sessions.commit(loaded);
+      expect(names(await monitor.take())).toEqual(["EVALSHA"]);
+
+      const unmodified = await sessions.load(token);
+      const loadOnly = names(await monitor.take());
+      expect(await sessions.commit(unmodified)).toEqual([]);
+      expect({ loadOnly, commit: names(await monitor.take()) }).toEqual({ loadOnly: ["HMGET"], commit: [] });
+
+      now += 2 * 60_000; // past touchInterval: the commit moves the expiry, one script call
+      const idle = await sessions.load(token);
+      await monitor.take();
+      await sessions.commit(idle);
+      expect(names(await monitor.take())).toEqual(["EVALSHA"]);
+      expect((await sessions.load(token)).get("visits")).toBe(1);
+      await monitor.take();
+
+      const anonymous = await sessions.load();
+      await sessions.commit(anonymous);
+      expect(await monitor.take(), "a new, untouched session costs nothing").toEqual([]);
+      console.info(`[round trips ${kind.name}] first commit: ${firstCommit.join("+")}; load: 1 HMGET; commit: 1 EVALSHA; unmodified: 0; touch: 1 EVALSHA`);
+    } finally {
+      await monitor.close();
+      await sessions.close();
+      await deleteKeys(kind.nodes, prefix);
+    }
+  });
+
+  register("one session is one hash with a native expiry, under the prefix", async () => {
+    const prefix = randomPrefix(kind.name);
+    const store = new RedisStore({ client: (await connection(kind)).client, prefix });
+    const expiresAt = Date.now() + 60_000;
+    await store.set("abc", { data: "payload", expiresAt, version: 1, expectedVersion: 0 });
+    const { client: raw, close } = await rawClientFor(kind);
+    try {
+      expect(await raw.hgetall(`${prefix}abc`)).toEqual({ d: "payload", e: String(expiresAt), v: "1" });
+      expect(await raw.pexpiretime(`${prefix}abc`)).toBe(expiresAt);
+    } finally {
+      await close();
+      await deleteKeys(kind.nodes, prefix);
+    }
+  });
+
+  register("count() sees every master and only its own prefix", async () => {
+    const prefix = randomPrefix(kind.name);
+    const other = new RedisStore({ client: (await connection(kind)).client, prefix: `${prefix}other*` });
+    const store = new RedisStore({ client: (await connection(kind)).client, prefix });
+    const write = { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
+    try {
+      await Promise.all(Array.from({ length: 60 }, (_, i) => store.set(`key-${i}`, write)));
+      await other.set("not-mine", write);
+      // `other`'s prefix starts with ours, so ours counts it; the glob "*" in its own prefix must not match ours.
+      expect(await store.count()).toBe(61);
+      expect(await other.count()).toBe(1);
+    } finally {
+      await deleteKeys(kind.nodes, prefix);
+    }
+  });
+});
+
+/** A plain ioredis view of where the store writes, to inspect raw keys. */
+async function rawClientFor(kind: Kind): Promise<{ client: Redis | Cluster; close: () => Promise<unknown> }> {
+  const client = kind.nodes.length > 1 ? new Cluster(kind.nodes) : new Redis(kind.nodes[0]!);
+  await ready(client);
+  return { client, close: () => client.quit() };
+}
+
+describe("RedisStore options", () => {
+  it("rejects what is not a Redis client, naming the option", () => {
+    expect(() => new RedisStore({ client: {} as RedisClientLike })).toThrow(/option "client" must be a node-redis client/);
+    expect(() => new RedisStore({ client: { call: () => Promise.resolve(0), quit: () => Promise.resolve() }, prefix: 3 as unknown as string })).toThrow(
+      /option "prefix" must be a string/,
+    );
+  });
+
+  (standaloneUp ? it : it.skip)("close() quits the client only when ownsClient is true", async () => {
+    const borrowed = createClient({ url: REDIS_URL });
+    borrowed.on("error", () => {});
+    await borrowed.connect();
+    await new RedisStore({ client: borrowed }).close();
+    expect(borrowed.isOpen).toBe(true);
+    await new RedisStore({ client: borrowed, ownsClient: true }).close();
+    expect(borrowed.isOpen).toBe(false);
+
+    const owned = new Redis(REDIS_URL);
+    await ready(owned);
+    const ended = new Promise((resolve) => owned.once("end", resolve));
+    await new RedisStore({ client: owned, ownsClient: true }).close();
+    await ended; // ioredis sets status "end" a tick after quit() resolves
+  });
+});
