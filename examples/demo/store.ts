@@ -1,0 +1,15 @@
+import type { SessionManagerOptions } from "sessionkit";
+import { MemoryStore } from "sessionkit";
+
+/**
+ * Which store the demo runs on: SESSION_STORE=redis://…, postgres://…, mysql://… picks a server
+ * through its provider name; otherwise the embedded default.
+ */
+export function demoStore(): Pick<SessionManagerOptions, "store" | "provider" | "providerConfig"> {
+  const url = process.env.SESSION_STORE;
+  if (!url) return { store: new MemoryStore() };
+  const scheme = url.slice(0, url.indexOf(":"));
+  const provider = { redis: "redis", rediss: "redis", postgres: "postgresql", postgresql: "postgresql", mysql: "mysql" }[scheme];
+  if (!provider) throw new Error(`SESSION_STORE must be a redis://, postgres:// or mysql:// URL; got ${url}`);
+  return { provider, providerConfig: url };
+}
