@@ -1,0 +1,203 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+import type { Pool, QueryConfig } from "pg";
+import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+
+export interface PostgresStoreOptions {
+  /** A pg.Pool you own: the store never ends it. Give either `pool` or `connectionString`. */
+  pool?: Pool;
+  /** The store creates, owns and (in close()) ends a pg.Pool for this URL. */
+  connectionString?: string;
+  /** Default "sessions" (the table the docs' DDL creates). Validated as a plain identifier. */
+  tableName?: string;
+  /** Default undefined: the connection's search_path decides, as for any unqualified table. */
+  schemaName?: string;
+  /**
+   * Default true: CREATE TABLE IF NOT EXISTS (and its expiry index) once, lazily, before the
+   * first call. Set false when the application's migrations own the schema or its role may not run DDL.
+   */
+  createTable?: boolean;
+  /** Default 1000: rows per gc DELETE, so one gc never holds locks on a huge set of rows at once. */
+  gcBatchSize?: number;
+}
+
+// PostgreSQL identifiers are at most 63 bytes (NAMEDATALEN - 1); we also refuse anything that needs quoting.
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+// "Already exists" errors that a concurrent CREATE ... IF NOT EXISTS can still raise (a known race on pg_type).
+const CREATE_RACE_CODES = new Set(["23505", "42P07"]);
+
+/**
+ * Sessions in a PostgreSQL table. Data is stored as UTF-8 bytes in a bytea column because a
+ * PostgreSQL text value cannot hold U+0000, which JSON strings may contain. Every call is one parameterized statement (named, so each
+ * connection parses it once); compare-and-set is done by the statement's WHERE clause, so
+ * overlapping requests need no transaction. Expiry is compared to the application's clock.
+ */
+export class PostgresStore implements SessionStore {
+  readonly #pool: Pool;
+  readonly #ownsPool: boolean;
+  readonly #gcBatchSize: number;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #ddl: string[] | undefined;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    if (options === null || typeof options !== "object") throw new TypeError("PostgresStore needs an options object");
+    const table = quotedTable(options.tableName ?? "sessions", options.schemaName);
+    this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
+    this.#sql = statements(table.qualified);
+    this.#ddl = options.createTable === false ? undefined : createStatements(table.qualified, table.indexName);
+    [this.#pool, this.#ownsPool] = poolOf(options);
+  }
+
+  async get(key: string): Promise<StoredSession | null> {
+    const result = await this.#query(this.#sql.get, [key, Date.now()]);
+    const row = result.rows[0] as { data: Buffer; expires_at: string; version: number } | undefined;
+    return row ? { data: row.data.toString("utf8"), expiresAt: Number(row.expires_at), version: row.version } : null;
+  }
+
+  async set(key: string, write: SessionWrite): Promise<boolean> {
+    const { expiresAt, version, expectedVersion } = write;
+    const data = Buffer.from(write.data, "utf8");
+    // Split by expected version: an UPDATE can never create a row, so a write that expects a
+    // record which is gone (destroyed by another request) fails instead of reviving it.
+    const result = expectedVersion === 0
+      ? await this.#query(this.#sql.insert, [key, data, expiresAt, version, Date.now()])
+      : await this.#query(this.#sql.update, [key, data, expiresAt, version, expectedVersion, Date.now()]);
+    return result.rowCount === 1;
+  }
+
+  async destroy(key: string): Promise<void> {
+    await this.#query(this.#sql.destroy, [key]);
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    await this.#query(this.#sql.touch, [key, expiresAt, Date.now()]);
+  }
+
+  async count(): Promise<number> {
+    const result = await this.#query(this.#sql.count, [Date.now()]);
+    return Number((result.rows[0] as { live: string }).live);
+  }
+
+  /** Deletes expired rows in batches of gcBatchSize until a batch comes back short. */
+  async gc(): Promise<number> {
+    const now = Date.now();
+    let removed = 0;
+    for (;;) {
+      const deleted = (await this.#query(this.#sql.gc, [now, this.#gcBatchSize])).rowCount ?? 0;
+      removed += deleted;
+      if (deleted < this.#gcBatchSize) return removed;
+    }
+  }
+
+  /** Ends the pool only if this store created it from `connectionString`. */
+  async close(): Promise<void> {
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  async #query(statement: { name: string; text: string }, values: unknown[]) {
+    await (this.#ready ??= this.#createTable());
+    const config: QueryConfig = { name: statement.name, text: statement.text, values };
+    return this.#pool.query(config);
+  }
+
+  async #createTable(): Promise<void> {
+    if (!this.#ddl) return;
+    try {
+      for (const text of this.#ddl) await this.#ddlQuery(text);
+    } catch (error) {
+      this.#ready = undefined; // a server that was down at start-up gets another try on the next call
+      throw error;
+    }
+  }
+
+  async #ddlQuery(text: string): Promise<void> {
+    try {
+      await this.#pool.query(text);
+    } catch (error) {
+      // Another process created it between our IF NOT EXISTS check and our insert into the catalog.
+      if (!CREATE_RACE_CODES.has((error as { code?: string }).code ?? "")) throw error;
+    }
+  }
+}
+
+function poolOf(options: PostgresStoreOptions): [Pool, boolean] {
+  if (options.pool && options.connectionString !== undefined) {
+    throw new TypeError('give either option "pool" or option "connectionString", not both');
+  }
+  if (options.pool) {
+    if (typeof options.pool.query !== "function") throw new TypeError('option "pool" must be a pg.Pool');
+    return [options.pool, false];
+  }
+  if (typeof options.connectionString !== "string" || options.connectionString === "") {
+    throw new TypeError('PostgresStore needs option "pool" (a pg.Pool) or option "connectionString" (a postgres:// URL)');
+  }
+  const pool = new pg.Pool({ connectionString: options.connectionString });
+  // An idle client whose server went away emits "error" on the pool; unhandled, that kills the
+  // process. The next query reports the failure (as SessionStoreError), so nothing is lost here.
+  pool.on("error", () => {});
+  return [pool, true];
+}
+
+function checkIdentifier(value: unknown, option: string): string {
+  if (typeof value !== "string" || !IDENTIFIER.test(value)) {
+    throw new TypeError(`option "${option}" must match ${String(IDENTIFIER)} (letters, digits, underscore); got ${JSON.stringify(value)}`);
+  }
+  return `"${value}"`;
+}
+
+function quotedTable(tableName: string, schemaName: string | undefined) {
+  const table = checkIdentifier(tableName, "tableName");
+  const schema = schemaName === undefined ? undefined : checkIdentifier(schemaName, "schemaName");
+  // Index names share the schema's namespace, so they carry the table name (cut to 63 bytes as PostgreSQL would).
+  const indexName = `"${`${tableName}_expires_at_idx`.slice(0, 63)}"`;
+  return { qualified: schema ? `${schema}.${table}` : table, indexName };
+}
+
+function checkBatchSize(value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`option "gcBatchSize" must be a positive whole number; got ${String(value)}`);
+  }
+  return value;
+}
+
+function createStatements(table: string, indexName: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (
+  "key" text PRIMARY KEY,
+  "data" bytea NOT NULL,
+  "expires_at" bigint NOT NULL,
+  "version" integer NOT NULL
+)`,
+    `CREATE INDEX IF NOT EXISTS ${indexName} ON ${table} ("expires_at")`,
+  ];
+}
+
+/** The statements, named per table: a prepared name must always mean the same text on a connection. */
+function statements(table: string) {
+  const id = createHash("sha256").update(table).digest("hex").slice(0, 12);
+  const named = (purpose: string, text: string) => ({ name: `sessionkit_${purpose}_${id}`, text });
+  return {
+    get: named("get", `SELECT "data", "expires_at", "version" FROM ${table} WHERE "key" = $1 AND "expires_at" > $2`),
+    // expected 0: insert, or overwrite a row only if it has expired (an expired row counts as version 0).
+    insert: named(
+      "insert",
+      `INSERT INTO ${table} AS t ("key", "data", "expires_at", "version") VALUES ($1, $2, $3, $4)
+ON CONFLICT ("key") DO UPDATE SET "data" = EXCLUDED."data", "expires_at" = EXCLUDED."expires_at", "version" = EXCLUDED."version"
+WHERE t."expires_at" <= $5`,
+    ),
+    update: named(
+      "update",
+      `UPDATE ${table} SET "data" = $2, "expires_at" = $3, "version" = $4 WHERE "key" = $1 AND "version" = $5 AND "expires_at" > $6`,
+    ),
+    destroy: named("destroy", `DELETE FROM ${table} WHERE "key" = $1`),
+    touch: named("touch", `UPDATE ${table} SET "expires_at" = $2 WHERE "key" = $1 AND "expires_at" > $3`),
+    count: named("count", `SELECT count(*) AS live FROM ${table} WHERE "expires_at" > $1`),
+    // SKIP LOCKED lets two gc runs share the work; the outer re-check means a row revived by a
+    // concurrent write after the subquery saw it is left alone (PostgreSQL re-evaluates outer quals on update conflicts).
+    gc: named(
+      "gc",
+      `DELETE FROM ${table} WHERE "key" IN (SELECT "key" FROM ${table} WHERE "expires_at" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND "expires_at" <= $1`,
+    ),
+  };
+}

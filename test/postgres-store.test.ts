@@ -1,0 +1,209 @@
+import pg from "pg";
+import type { Pool, QueryConfig } from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { SessionManager } from "../src/index.js";
+import type { SessionStore } from "../src/index.js";
+import { PostgresStore } from "../src/stores/postgres.js";
+import { storeConformance } from "../src/testing/index.js";
+import { POSTGRES_URL, serverAvailable } from "./support/servers.js";
+
+const available = await serverAvailable("PostgreSQL", "POSTGRES_URL", POSTGRES_URL);
+const test = available ? it : it.skip;
+const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 10 });
+const tables = new WeakMap<SessionStore, string>();
+let counter = 0;
+const uniqueTable = () => `sk_pg_${process.pid}_${++counter}`;
+
+async function drop(table: string): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+}
+
+afterAll(async () => {
+  await pool.end();
+});
+
+const cleanup = async (store: SessionStore) => {
+  await store.close?.();
+  await drop(tables.get(store)!);
+};
+
+await storeConformance(
+  "PostgresStore (pool given)",
+  () => {
+    const tableName = uniqueTable();
+    const store = new PostgresStore({ pool, tableName });
+    tables.set(store, tableName);
+    return store;
+  },
+  { test, cleanup },
+);
+
+await storeConformance(
+  "PostgresStore (connectionString given)",
+  () => {
+    const tableName = uniqueTable();
+    const store = new PostgresStore({ connectionString: POSTGRES_URL, tableName });
+    tables.set(store, tableName);
+    return store;
+  },
+  { test, cleanup },
+);
+
+type Query = (config: string | QueryConfig, ...rest: unknown[]) => Promise<unknown>;
+
+/** Counts the statements sent through a pool of its own, by wrapping that pool's query method. */
+function countingPool(): { pool: Pool; texts: string[]; reset: () => void } {
+  const counted = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+  const texts: string[] = [];
+  const original = counted.query.bind(counted) as Query;
+  (counted as unknown as { query: Query }).query = (config, ...rest) => {
+    texts.push(typeof config === "string" ? config : config.text);
+    return original(config, ...rest);
+  };
+  return { pool: counted, texts, reset: () => void texts.splice(0) };
+}
+
+// The exact DDL documented in docs/stores/postgres.md for createTable: false.
+const documentedDdl = (table: string) => `
+CREATE TABLE "${table}" (
+  "key"        text    PRIMARY KEY,
+  "data"       bytea   NOT NULL,
+  "expires_at" bigint  NOT NULL,
+  "version"    integer NOT NULL
+);
+CREATE INDEX "${table}_expires_at_idx" ON "${table}" ("expires_at");`;
+
+describe("PostgresStore", () => {
+  test("rejects table and schema names that are not plain identifiers, naming the option", () => {
+    expect(() => new PostgresStore({ pool, tableName: 'x"; DROP TABLE y; --' })).toThrow(TypeError);
+    expect(() => new PostgresStore({ pool, tableName: "bad-name" })).toThrow(/"tableName"/);
+    expect(() => new PostgresStore({ pool, tableName: "a".repeat(64) })).toThrow(/"tableName"/);
+    expect(() => new PostgresStore({ pool, schemaName: "public.x" })).toThrow(/"schemaName"/);
+    expect(() => new PostgresStore({ pool, gcBatchSize: 0 })).toThrow(/"gcBatchSize"/);
+    expect(() => new PostgresStore({})).toThrow(/"pool".*"connectionString"/);
+    expect(() => new PostgresStore({ pool, connectionString: POSTGRES_URL })).toThrow(/not both/);
+  });
+
+  test("createTable: false works against a table made with the documented DDL, and never runs DDL", async () => {
+    const tableName = uniqueTable();
+    await pool.query(documentedDdl(tableName));
+    const counted = countingPool();
+    try {
+      const { texts } = counted;
+      const store = new PostgresStore({ pool: counted.pool, tableName, createTable: false });
+      const write = { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
+      expect(await store.set("k", write)).toBe(true);
+      expect((await store.get("k"))?.data).toBe("x");
+      expect(texts.some((text) => /CREATE/i.test(text))).toBe(false);
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("createTable: false on a missing table fails loudly instead of creating it", async () => {
+    const store = new PostgresStore({ pool, tableName: uniqueTable(), createTable: false });
+    await expect(store.get("k")).rejects.toMatchObject({ code: "42P01" });
+  });
+
+  test("concurrent stores creating the same new table all succeed", async () => {
+    const tableName = uniqueTable();
+    // Connected beforehand so the six CREATEs really overlap (unguarded, most fail with 23505).
+    const pools = Array.from({ length: 6 }, () => new pg.Pool({ connectionString: POSTGRES_URL, max: 1 }));
+    await Promise.all(pools.map((each) => each.query("SELECT 1")));
+    try {
+      const results = await Promise.all(pools.map((each) => new PostgresStore({ pool: each, tableName }).get("k")));
+      expect(results).toEqual(Array(6).fill(null));
+    } finally {
+      await Promise.all(pools.map((each) => each.end()));
+      await drop(tableName);
+    }
+  });
+
+  test("schemaName puts the table in that schema instead of the search_path", async () => {
+    const schema = `sk_schema_${process.pid}`;
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    try {
+      const store = new PostgresStore({ pool, schemaName: schema, tableName: "sessions" });
+      await store.set("k", { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 });
+      const { rows } = await pool.query(`SELECT convert_from("data", 'UTF8') AS data FROM "${schema}"."sessions"`);
+      expect(rows).toEqual([{ data: "x" }]);
+    } finally {
+      await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    }
+  });
+
+  test("gc deletes expired rows in batches of gcBatchSize and returns the exact total", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    const store = new PostgresStore({ pool: counted.pool, tableName, gcBatchSize: 1000 });
+    try {
+      await store.count(); // creates the table
+      await pool.query(`INSERT INTO "${tableName}" SELECT 'dead' || g, 'x', 1, 1 FROM generate_series(1, 2500) g`);
+      await pool.query(`INSERT INTO "${tableName}" SELECT 'live' || g, 'x', $1::bigint, 1 FROM generate_series(1, 7) g`, [Date.now() + 60_000]);
+      counted.reset();
+      const { texts } = counted;
+      expect(await store.gc()).toBe(2500);
+      expect(texts.filter((text) => text.startsWith("DELETE"))).toHaveLength(3);
+      expect(await store.count()).toBe(7);
+      expect(await store.gc()).toBe(0);
+      await pool.query(`INSERT INTO "${tableName}" SELECT 'dead' || g, 'x', 1, 1 FROM generate_series(1, 2000) g`);
+      expect(await store.gc()).toBe(2000); // an exact multiple ends on an empty batch
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("one statement per load and per commit; none for an unmodified read inside touchInterval", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    let now = Date.now();
+    const store = new PostgresStore({ pool: counted.pool, tableName });
+    const sessions = new SessionManager({ store, gcInterval: 0, touchInterval: "1m", now: () => now });
+    try {
+      await store.count(); // creates the table, outside the counted part
+      const { texts, reset } = counted;
+      reset();
+      const created = await sessions.load();
+      created.set("user", "ada");
+      const token = /^sid=([^;]*)/.exec((await sessions.commit(created))[0]!)![1]!;
+      expect(texts).toHaveLength(1); // new session: no read, one INSERT
+
+      reset();
+      const changed = await sessions.load(token);
+      expect(texts).toHaveLength(1);
+      changed.set("n", 1);
+      await sessions.commit(changed);
+      expect(texts).toHaveLength(2); // one SELECT, one UPDATE
+
+      reset();
+      now += 30_000;
+      await sessions.commit(await sessions.load(token));
+      expect(texts).toHaveLength(1); // read only: inside touchInterval nothing is written
+
+      reset();
+      now += 90_000;
+      await sessions.commit(await sessions.load(token));
+      expect(texts).toHaveLength(2);
+      expect(texts[1]).toMatch(/^UPDATE .* SET "expires_at" = \$2 /); // a touch, not a rewrite of the data
+    } finally {
+      await sessions.close();
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("close() ends a pool it created but never a pool it was given", async () => {
+    const tableName = uniqueTable();
+    const given = new PostgresStore({ pool, tableName });
+    await given.count();
+    await given.close();
+    expect((await pool.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    const owned = new PostgresStore({ connectionString: POSTGRES_URL, tableName });
+    await owned.count();
+    await owned.close();
+    await expect(owned.count()).rejects.toThrow(/pool/i);
+    await drop(tableName);
+  });
+});
