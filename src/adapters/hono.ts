@@ -1,0 +1,44 @@
+/**
+ * Hono 4 middleware on the Fetch API only (Request/Response/Headers), so it runs on
+ * @hono/node-server and on any Fetch runtime: `app.use(sessionMiddleware(sessions))`,
+ * then `c.get("session")`. The store write ends before the Response is returned.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { SessionManager } from "../core/manager.js";
+import type { Session, SessionData } from "../core/session.js";
+
+/** For `new Hono<{ Variables: SessionVariables }>()` when you prefer not to augment globally. */
+export type SessionVariables<T extends object = SessionData> = { session: Session<T> };
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The sessionkit session, typed by `SessionData` (augment it with your shape). */
+    session: Session<SessionData>;
+  }
+}
+
+export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): MiddlewareHandler {
+  if (!manager || typeof manager.commitResponse !== "function") {
+    throw new TypeError("sessionMiddleware needs a SessionManager");
+  }
+  return async function sessionkit(c, next) {
+    const session = await manager.loadRequest(c.req.raw);
+    c.set("session", session as unknown as Session<SessionData>);
+    await next();
+    ensureMutableHeaders(c);
+    // A failure throws here, and Hono's compose hands it to app.onError (500 by default).
+    await manager.commitResponse(session, c.res.headers);
+  };
+}
+
+/**
+ * A Response passed through from fetch() has immutable headers (Fetch standard, "immutable"
+ * guard), and a delete on them throws even for an absent name; such a response is copied once.
+ */
+function ensureMutableHeaders(c: Context): void {
+  try {
+    c.res.headers.delete("x-sessionkit-probe");
+  } catch {
+    c.res = new Response(c.res.body, c.res);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Koa 3 middleware: `app.use(sessionMiddleware(sessions))` puts the Session on `ctx.session`,
+ * loaded before `await next()` and committed after it. Koa writes the response only once the
+ * middleware chain has resolved, so the store write has ended before the client sees anything.
+ */
+import type { Middleware } from "koa";
+import type { SessionManager } from "../core/manager.js";
+import { applyNodeHeaders } from "../core/manager.js";
+import type { Session, SessionData } from "../core/session.js";
+
+declare module "koa" {
+  interface DefaultContext {
+    /** The sessionkit session, typed by `SessionData` (augment it with your shape). */
+    session: Session<SessionData>;
+  }
+}
+
+export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): Middleware {
+  if (!manager || typeof manager.commitHeaders !== "function") {
+    throw new TypeError("sessionMiddleware needs a SessionManager");
+  }
+  return async function sessionkit(ctx, next) {
+    // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
+    const session = await manager.start(ctx.req, ctx.secure);
+    ctx.session = session as unknown as Session<SessionData>;
+    // When a later middleware throws, Koa's error response drops every header set so far, so the
+    // session is not committed: the store stays in step with the cookie the client holds.
+    await next();
+    // Koa's ctx.set/ctx.append write straight to ctx.res, so the node:http rule applies as is.
+    applyNodeHeaders(ctx.res, await manager.commitHeaders(session));
+  };
+}
