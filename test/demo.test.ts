@@ -1,5 +1,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { CookieClient } from "./support/http.js";
 import { freePort } from "./support/servers.js";
@@ -7,11 +10,12 @@ import { freePort } from "./support/servers.js";
 // The README's `npm start`: the demo app, run as a user would, and clicked through.
 let base = "";
 let child: ReturnType<typeof spawn>;
+const sessionDir = mkdtempSync(join(tmpdir(), "sessionkit-demo-"));
 
 beforeAll(async () => {
   const port = await freePort();
   child = spawn(process.execPath, ["--import", "tsx", "examples/demo/server.ts"], {
-    env: { ...process.env, PORT: String(port) },
+    env: { ...process.env, PORT: String(port), SESSION_DIR: sessionDir, SESSION_STORE: "" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let output = "";
@@ -21,10 +25,12 @@ beforeAll(async () => {
 });
 afterAll(() => {
   child.kill("SIGTERM");
+  rmSync(sessionDir, { recursive: true, force: true });
 });
 
 it("logs in with a new id, counts visits, flashes once, and logs out", async () => {
   const browser = new CookieClient(base);
+  expect(readdirSync(sessionDir)).toEqual([]);
   expect(await (await browser.get("/")).text()).toContain("Not logged in. Visits this session: 1.");
   const anonymousId = browser.jar.get("sid");
   const login = await fetch(`${base}/login`, {
@@ -41,6 +47,7 @@ it("logs in with a new id, counts visits, flashes once, and logs out", async () 
   expect(home).toContain("Welcome, ada!");
   expect(home).toContain("Logged in as <b>ada</b>. Visits this session: 2.");
   expect(await (await browser.get("/")).text()).not.toContain("Welcome");
+  expect(readdirSync(sessionDir).length).toBeGreaterThan(0); // the embedded default: files on disk
   const logout = await fetch(`${base}/logout`, { method: "POST", headers: { cookie: `sid=${loggedInId}` }, redirect: "manual" });
   const cookies = logout.headers.getSetCookie();
   expect(cookies).toHaveLength(1);
