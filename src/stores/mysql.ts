@@ -1,0 +1,208 @@
+import mysql from "mysql2/promise";
+import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
+import type { Duration } from "../core/duration.js";
+import { toMilliseconds } from "../core/duration.js";
+import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+
+export interface MySQLStoreOptions {
+  /** A mysql2/promise pool you own: the store never ends it. Give either `pool` or `uri`. */
+  pool?: Pool;
+  /** The store creates, owns and (in close()) ends a mysql2 pool for this mysql:// URL. */
+  uri?: string;
+  /** Default "sessions" (the table the docs' DDL creates). Validated as a plain identifier. */
+  tableName?: string;
+  /** Default undefined: the connection's current database; otherwise the database that holds the table. */
+  schemaName?: string;
+  /**
+   * Default true: CREATE TABLE IF NOT EXISTS once, lazily, before the first call. Set false when the
+   * application's migrations own the schema or its user may not run DDL.
+   */
+  createTable?: boolean;
+  /** Default 1000: rows per gc DELETE, so one gc never locks a huge range of the expiry index at once. */
+  gcBatchSize?: number;
+  /**
+   * Default "5m" (as SCS mysqlstore): how often a timer deletes expired rows; 0 turns it off (then call
+   * gc() yourself, or let SessionManager's gcInterval do it). The timer is unref'd: it never keeps the process alive.
+   */
+  cleanupInterval?: Duration;
+}
+
+// MySQL identifiers are at most 64 characters; we also refuse anything that would need escaping.
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const ER_DUP_ENTRY = 1062;
+
+/**
+ * Sessions in a MySQL 8 / MariaDB 10.6+ table. Every call is one prepared statement (pool.execute);
+ * compare-and-set is done by the statement's WHERE clause, so no transaction is needed.
+ * Expiry is compared to the application's clock.
+ */
+export class MySQLStore implements SessionStore {
+  readonly #pool: Pool;
+  readonly #ownsPool: boolean;
+  readonly #gcBatchSize: number;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #ddl: string | undefined;
+  #ready: Promise<void> | undefined;
+  #cleanupTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: MySQLStoreOptions) {
+    if (options === null || typeof options !== "object") throw new TypeError("MySQLStore needs an options object");
+    const table = quotedTable(options.tableName ?? "sessions", options.schemaName);
+    this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
+    const cleanupInterval = toMilliseconds(options.cleanupInterval ?? "5m", "cleanupInterval");
+    this.#sql = statements(table, this.#gcBatchSize);
+    this.#ddl = options.createTable === false ? undefined : createStatement(table);
+    [this.#pool, this.#ownsPool] = poolOf(options);
+    if (cleanupInterval > 0) this.#startCleanup(cleanupInterval);
+  }
+
+  async get(key: string): Promise<StoredSession | null> {
+    const [rows] = await this.#execute<RowDataPacket[]>(this.#sql.get, [key, Date.now()]);
+    const row = rows[0] as { data: string; expires_at: number | string; version: number } | undefined;
+    return row ? { data: row.data, expiresAt: Number(row.expires_at), version: row.version } : null;
+  }
+
+  async set(key: string, write: SessionWrite): Promise<boolean> {
+    const { data, expiresAt, version, expectedVersion } = write;
+    const now = Date.now();
+    if (expectedVersion > 0) {
+      return this.#applied(this.#sql.update, [data, expiresAt, version, key, expectedVersion, now]);
+    }
+    // Not INSERT ... ON DUPLICATE KEY UPDATE: with mysql2's default CLIENT_FOUND_ROWS flag an insert and
+    // a no-op update both report affectedRows 1, so success could not be told from a conflict.
+    try {
+      return await this.#applied(this.#sql.insert, [key, data, expiresAt, version]);
+    } catch (error) {
+      if ((error as { errno?: number }).errno !== ER_DUP_ENTRY) throw error;
+      // A row exists: it counts as version 0 only if it has expired.
+      return this.#applied(this.#sql.reviveExpired, [data, expiresAt, version, key, now]);
+    }
+  }
+
+  async destroy(key: string): Promise<void> {
+    await this.#execute(this.#sql.destroy, [key]);
+  }
+
+  async touch(key: string, expiresAt: number): Promise<void> {
+    await this.#execute(this.#sql.touch, [expiresAt, key, Date.now()]);
+  }
+
+  async count(): Promise<number> {
+    const [rows] = await this.#execute<RowDataPacket[]>(this.#sql.count, [Date.now()]);
+    return Number((rows[0] as { live: number | string }).live);
+  }
+
+  /** Deletes expired rows in batches of gcBatchSize until a batch comes back short. */
+  async gc(): Promise<number> {
+    const now = Date.now();
+    let removed = 0;
+    for (;;) {
+      const [result] = await this.#execute<ResultSetHeader>(this.#sql.gc, [now]);
+      removed += result.affectedRows;
+      if (result.affectedRows < this.#gcBatchSize) return removed;
+    }
+  }
+
+  /** Stops the cleanup timer (SCS mysqlstore's StopCleanup); gc() still works when called. */
+  stopCleanup(): void {
+    if (this.#cleanupTimer) clearInterval(this.#cleanupTimer);
+    this.#cleanupTimer = undefined;
+  }
+
+  /** Stops the cleanup timer and ends the pool only if this store created it from `uri`. */
+  async close(): Promise<void> {
+    this.stopCleanup();
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  #startCleanup(interval: number): void {
+    this.#cleanupTimer = setInterval(() => {
+      this.gc().catch((error: unknown) => process.emitWarning(`sessionkit: MySQLStore cleanup failed: ${String(error)}`));
+    }, interval);
+    this.#cleanupTimer.unref();
+  }
+
+  async #applied(sql: string, values: unknown[]): Promise<boolean> {
+    const [result] = await this.#execute<ResultSetHeader>(sql, values);
+    // Each statement touches at most one row, and always changes it (version or expiry moves),
+    // so affectedRows is 1 on success with or without CLIENT_FOUND_ROWS.
+    return result.affectedRows === 1;
+  }
+
+  async #execute<R extends RowDataPacket[] | ResultSetHeader>(sql: string, values: unknown[]) {
+    await (this.#ready ??= this.#createTable());
+    return this.#pool.execute<R>(sql, values as (string | number)[]);
+  }
+
+  async #createTable(): Promise<void> {
+    if (!this.#ddl) return;
+    try {
+      await this.#pool.query(this.#ddl); // DDL cannot always be prepared; the text holds no values.
+    } catch (error) {
+      this.#ready = undefined; // a server that was down at start-up gets another try on the next call
+      throw error;
+    }
+  }
+}
+
+function poolOf(options: MySQLStoreOptions): [Pool, boolean] {
+  if (options.pool && options.uri !== undefined) throw new TypeError('give either option "pool" or option "uri", not both');
+  if (options.pool) {
+    if (typeof options.pool.execute !== "function") throw new TypeError('option "pool" must be a mysql2/promise pool');
+    return [options.pool, false];
+  }
+  if (typeof options.uri !== "string" || options.uri === "") {
+    throw new TypeError('MySQLStore needs option "pool" (a mysql2/promise pool) or option "uri" (a mysql:// URL)');
+  }
+  // utf8mb4 on the wire too, so 4-byte characters (emoji) survive the round trip.
+  return [mysql.createPool({ uri: options.uri, charset: "utf8mb4" }), true];
+}
+
+function checkIdentifier(value: unknown, option: string): string {
+  if (typeof value !== "string" || !IDENTIFIER.test(value)) {
+    throw new TypeError(`option "${option}" must match ${String(IDENTIFIER)} (letters, digits, underscore); got ${JSON.stringify(value)}`);
+  }
+  return `\`${value}\``;
+}
+
+function quotedTable(tableName: string, schemaName: string | undefined): string {
+  const table = checkIdentifier(tableName, "tableName");
+  return schemaName === undefined ? table : `${checkIdentifier(schemaName, "schemaName")}.${table}`;
+}
+
+function checkBatchSize(value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`option "gcBatchSize" must be a positive whole number; got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * ascii_bin on the key: keys are case-sensitive base64url, and a case-insensitive collation would
+ * make two sessions collide. MEDIUMTEXT utf8mb4 holds 16 MiB of any Unicode text.
+ */
+function createStatement(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+  \`key\` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  \`data\` MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  \`expires_at\` BIGINT NOT NULL,
+  \`version\` INT NOT NULL,
+  PRIMARY KEY (\`key\`),
+  INDEX \`expires_at_idx\` (\`expires_at\`)
+) ENGINE=InnoDB`;
+}
+
+function statements(table: string, gcBatchSize: number) {
+  return {
+    get: `SELECT \`data\`, \`expires_at\`, \`version\` FROM ${table} WHERE \`key\` = ? AND \`expires_at\` > ?`,
+    insert: `INSERT INTO ${table} (\`key\`, \`data\`, \`expires_at\`, \`version\`) VALUES (?, ?, ?, ?)`,
+    reviveExpired: `UPDATE ${table} SET \`data\` = ?, \`expires_at\` = ?, \`version\` = ? WHERE \`key\` = ? AND \`expires_at\` <= ?`,
+    update: `UPDATE ${table} SET \`data\` = ?, \`expires_at\` = ?, \`version\` = ? WHERE \`key\` = ? AND \`version\` = ? AND \`expires_at\` > ?`,
+    destroy: `DELETE FROM ${table} WHERE \`key\` = ?`,
+    touch: `UPDATE ${table} SET \`expires_at\` = ? WHERE \`key\` = ? AND \`expires_at\` > ?`,
+    count: `SELECT COUNT(*) AS live FROM ${table} WHERE \`expires_at\` > ?`,
+    // The batch size is a validated integer in the text: a LIMIT placeholder bound as a JS number is
+    // sent as DOUBLE by mysql2, which MySQL 8.0.22+ rejects for LIMIT.
+    gc: `DELETE FROM ${table} WHERE \`expires_at\` <= ? ORDER BY \`expires_at\` LIMIT ${gcBatchSize}`,
+  };
+}

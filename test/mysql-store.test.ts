@@ -1,0 +1,241 @@
+import mysql from "mysql2/promise";
+import type { Pool } from "mysql2/promise";
+import { afterAll, describe, expect, it } from "vitest";
+import { SessionManager } from "../src/index.js";
+import type { SessionStore } from "../src/index.js";
+import { MySQLStore } from "../src/stores/mysql.js";
+import { storeConformance } from "../src/testing/index.js";
+import { MYSQL_URL, serverAvailable } from "./support/servers.js";
+
+const available = await serverAvailable("MariaDB/MySQL", "MYSQL_URL", MYSQL_URL);
+const test = available ? it : it.skip;
+const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 10 });
+const tables = new WeakMap<SessionStore, string>();
+let counter = 0;
+const uniqueTable = () => `sk_my_${process.pid}_${++counter}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function drop(table: string): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS \`${table}\``);
+}
+
+async function rowsIn(table: string): Promise<number> {
+  const [rows] = await pool.query(`SELECT COUNT(*) AS n FROM \`${table}\``);
+  return Number((rows as { n: number }[])[0]!.n);
+}
+
+/** Rows written straight into the table: `count` expired (expires_at 1) or live ones. */
+async function insertRows(table: string, prefix: string, count: number, expiresAt = 1): Promise<void> {
+  for (let start = 0; start < count; start += 1000) {
+    const rows = Array.from({ length: Math.min(1000, count - start) }, (_, i) => [`${prefix}${start + i}`, "x", expiresAt, 1]);
+    await pool.query(`INSERT INTO \`${table}\` (\`key\`, \`data\`, \`expires_at\`, \`version\`) VALUES ?`, [rows]);
+  }
+}
+
+afterAll(async () => {
+  await pool.end();
+});
+
+const cleanup = async (store: SessionStore) => {
+  await store.close?.();
+  await drop(tables.get(store)!);
+};
+
+await storeConformance(
+  "MySQLStore (pool given)",
+  () => {
+    const tableName = uniqueTable();
+    const store = new MySQLStore({ pool, tableName, cleanupInterval: 0 });
+    tables.set(store, tableName);
+    return store;
+  },
+  { test, cleanup },
+);
+
+await storeConformance(
+  "MySQLStore (uri given)",
+  () => {
+    const tableName = uniqueTable();
+    const store = new MySQLStore({ uri: MYSQL_URL, tableName });
+    tables.set(store, tableName);
+    return store;
+  },
+  { test, cleanup },
+);
+
+/** A pool of its own whose execute() records each statement's text. */
+function countingPool(): { pool: Pool; texts: string[]; reset: () => void } {
+  const counted = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+  const texts: string[] = [];
+  const original = counted.execute.bind(counted) as (sql: string, values?: unknown) => Promise<unknown>;
+  (counted as unknown as { execute: (sql: string, values?: unknown) => Promise<unknown> }).execute = (sql, values) => {
+    texts.push(sql);
+    return original(sql, values);
+  };
+  return { pool: counted, texts, reset: () => void texts.splice(0) };
+}
+
+// The exact DDL documented in docs/stores/mysql.md for createTable: false.
+const documentedDdl = (table: string) => `
+CREATE TABLE \`${table}\` (
+  \`key\`        VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  \`data\`       MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  \`expires_at\` BIGINT NOT NULL,
+  \`version\`    INT NOT NULL,
+  PRIMARY KEY (\`key\`),
+  INDEX \`expires_at_idx\` (\`expires_at\`)
+) ENGINE=InnoDB`;
+
+describe("MySQLStore", () => {
+  test("rejects bad options with a TypeError naming the option", () => {
+    expect(() => new MySQLStore({ pool, tableName: "x`; DROP TABLE y; --" })).toThrow(TypeError);
+    expect(() => new MySQLStore({ pool, tableName: "bad-name" })).toThrow(/"tableName"/);
+    expect(() => new MySQLStore({ pool, schemaName: "test.x" })).toThrow(/"schemaName"/);
+    expect(() => new MySQLStore({ pool, gcBatchSize: 1.5 })).toThrow(/"gcBatchSize"/);
+    expect(() => new MySQLStore({ pool, cleanupInterval: "soon" })).toThrow(/"cleanupInterval"/);
+    expect(() => new MySQLStore({})).toThrow(/"pool".*"uri"/);
+    expect(() => new MySQLStore({ pool, uri: MYSQL_URL })).toThrow(/not both/);
+  });
+
+  test("createTable: false works against a table made with the documented DDL, and never runs DDL", async () => {
+    const tableName = uniqueTable();
+    await pool.query(documentedDdl(tableName));
+    const counted = countingPool();
+    const queries: string[] = [];
+    const query = counted.pool.query.bind(counted.pool);
+    (counted.pool as unknown as { query: (sql: string) => unknown }).query = (sql: string) => (queries.push(sql), query(sql));
+    try {
+      const store = new MySQLStore({ pool: counted.pool, tableName, createTable: false, cleanupInterval: 0 });
+      const write = { data: "x 🌍", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
+      expect(await store.set("k", write)).toBe(true);
+      expect((await store.get("k"))?.data).toBe("x 🌍");
+      expect(queries).toEqual([]);
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("keys are case-sensitive: two keys differing only in case are two sessions", async () => {
+    const tableName = uniqueTable();
+    const store = new MySQLStore({ pool, tableName, cleanupInterval: 0 });
+    try {
+      const expiresAt = Date.now() + 60_000;
+      expect(await store.set("AbC", { data: "upper", expiresAt, version: 1, expectedVersion: 0 })).toBe(true);
+      expect(await store.set("abc", { data: "lower", expiresAt, version: 1, expectedVersion: 0 })).toBe(true);
+      expect((await store.get("AbC"))?.data).toBe("upper");
+      expect((await store.get("abc"))?.data).toBe("lower");
+    } finally {
+      await drop(tableName);
+    }
+  });
+
+  test("schemaName qualifies the table with that database", async () => {
+    const database = `sk_db_${process.pid}`;
+    await pool.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
+    try {
+      const store = new MySQLStore({ pool, schemaName: database, tableName: "sessions", cleanupInterval: 0 });
+      await store.set("k", { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 });
+      const [rows] = await pool.query(`SELECT \`data\` FROM \`${database}\`.\`sessions\``);
+      expect(rows).toEqual([{ data: "x" }]);
+    } finally {
+      await pool.query(`DROP DATABASE \`${database}\``);
+    }
+  });
+
+  test("gc deletes expired rows in batches of gcBatchSize and returns the exact total", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    const store = new MySQLStore({ pool: counted.pool, tableName, gcBatchSize: 1000, cleanupInterval: 0 });
+    try {
+      await store.count(); // creates the table
+      await insertRows(tableName, "dead", 2500);
+      await insertRows(tableName, "live", 7, Date.now() + 60_000);
+      counted.reset();
+      expect(await store.gc()).toBe(2500);
+      expect(counted.texts.filter((text) => text.startsWith("DELETE"))).toHaveLength(3);
+      expect(await store.count()).toBe(7);
+      expect(await store.gc()).toBe(0);
+      await insertRows(tableName, "dead", 2000);
+      expect(await store.gc()).toBe(2000); // an exact multiple ends on an empty batch
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("one statement per load and per commit; none for an unmodified read inside touchInterval", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    let now = Date.now();
+    const store = new MySQLStore({ pool: counted.pool, tableName, cleanupInterval: 0 });
+    const sessions = new SessionManager({ store, gcInterval: 0, touchInterval: "1m", now: () => now });
+    try {
+      await store.count(); // creates the table, outside the counted part
+      const { texts, reset } = counted;
+      reset();
+      const created = await sessions.load();
+      created.set("user", "ada");
+      const token = /^sid=([^;]*)/.exec((await sessions.commit(created))[0]!)![1]!;
+      expect(texts).toHaveLength(1); // new session: no read, one INSERT
+
+      reset();
+      const changed = await sessions.load(token);
+      expect(texts).toHaveLength(1);
+      changed.set("n", 1);
+      await sessions.commit(changed);
+      expect(texts).toHaveLength(2); // one SELECT, one UPDATE
+
+      reset();
+      now += 30_000;
+      await sessions.commit(await sessions.load(token));
+      expect(texts).toHaveLength(1); // read only: inside touchInterval nothing is written
+
+      reset();
+      now += 90_000;
+      await sessions.commit(await sessions.load(token));
+      expect(texts).toHaveLength(2);
+      expect(texts[1]).toMatch(/^UPDATE .* SET `expires_at` = \? WHERE/); // a touch, not a rewrite of the data
+    } finally {
+      await sessions.close();
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("cleanupInterval removes expired rows on its own, and stopCleanup() stops it", async () => {
+    const tableName = uniqueTable();
+    const store = new MySQLStore({ pool, tableName, cleanupInterval: 100 });
+    try {
+      await store.count(); // creates the table
+      await insertRows(tableName, "dead", 50);
+      await insertRows(tableName, "live", 3, Date.now() + 60_000);
+      const deadline = Date.now() + 5_000;
+      while ((await rowsIn(tableName)) > 3 && Date.now() < deadline) await sleep(50);
+      expect(await rowsIn(tableName)).toBe(3);
+
+      store.stopCleanup();
+      await sleep(150); // lets a cleanup already running finish
+      await insertRows(tableName, "later", 20);
+      await sleep(500);
+      expect(await rowsIn(tableName)).toBe(23);
+    } finally {
+      await store.close();
+      await drop(tableName);
+    }
+  });
+
+  test("close() ends a pool it created but never a pool it was given", async () => {
+    const tableName = uniqueTable();
+    const given = new MySQLStore({ pool, tableName });
+    await given.count();
+    await given.close();
+    const [rows] = await pool.query("SELECT 1 AS one");
+    expect(rows).toEqual([{ one: 1 }]);
+    const owned = new MySQLStore({ uri: MYSQL_URL, tableName });
+    await owned.count();
+    await owned.close();
+    await expect(owned.count()).rejects.toThrow(/closed/i);
+    await drop(tableName);
+  });
+});
