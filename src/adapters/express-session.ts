@@ -1,0 +1,98 @@
+/**
+ * Moves express-session sessions into sessionkit on a user's next request, so switching
+ * libraries logs nobody out: `new SessionManager({ store, migrateFrom: fromExpressSession({...}) })`.
+ * The manager asks only when a request has no valid sessionkit session but does carry the
+ * legacy cookie; each legacy session is taken once (read, then destroyed in the legacy store).
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { serialize } from "cookie";
+import type { SessionMigration } from "../core/options.js";
+
+/** A session record as express-session stores it: the data plus its `cookie` settings. */
+export interface LegacySessionRecord {
+  cookie?: { expires?: string | Date | null } | null;
+  [key: string]: unknown;
+}
+
+/** The part of express-session's Store API (callback style) the migration uses. */
+export interface LegacyStore {
+  get(sid: string, callback: (error: unknown, session?: LegacySessionRecord | null) => void): void;
+  destroy(sid: string, callback: (error?: unknown) => void): void;
+}
+
+export interface ExpressSessionMigrationOptions {
+  /** The express-session store the old app wrote to (MemoryStore, connect-redis, connect-pg-simple, ...). */
+  store: LegacyStore;
+  /** express-session's `secret`: one string or a list; every entry is tried, as express-session does. */
+  secret: string | readonly string[];
+  /** Default "connect.sid": express-session's default cookie name. */
+  name?: string;
+  /** Default path "/" and no domain: must match the legacy cookie, or the browser keeps it. */
+  cookie?: { path?: string; domain?: string };
+}
+
+export function fromExpressSession(options: ExpressSessionMigrationOptions): SessionMigration {
+  const { store, name = "connect.sid" } = options;
+  const secrets = checkSecrets(options.secret);
+  if (!store || typeof store.get !== "function" || typeof store.destroy !== "function") {
+    throw new TypeError('fromExpressSession: option "store" must be an express-session store with get() and destroy()');
+  }
+  const path = options.cookie?.path ?? "/";
+  const domain = options.cookie?.domain;
+  return {
+    cookieName: name,
+    async take(cookieValue) {
+      const sid = unsignCookie(cookieValue, secrets);
+      if (sid === null) return null; // forged or unsigned: the legacy store is never asked
+      const record = await callback<LegacySessionRecord | null | undefined>((done) => store.get(sid, done));
+      if (!record || isExpired(record)) return null;
+      await callback<void>((done) => store.destroy(sid, done));
+      const { cookie: _cookie, ...data } = record;
+      return data;
+    },
+    expireCookie(secure) {
+      return serialize(name, "", { path, domain, maxAge: 0, expires: new Date(0), httpOnly: true, secure });
+    },
+  };
+}
+
+function checkSecrets(secret: string | readonly string[]): readonly string[] {
+  const list = typeof secret === "string" ? [secret] : secret;
+  if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== "string" || s === "")) {
+    throw new TypeError('fromExpressSession: option "secret" must be the express-session secret: a non-empty string or list of them');
+  }
+  return [...list];
+}
+
+/**
+ * express-session's value is "s:" + cookie-signature's sign(sid, secret): `${sid}.${sig}` with
+ * sig = base64(HMAC-SHA256(secret, sid)) minus trailing "=". Compared in constant time, as
+ * cookie-signature does, so a forger learns nothing from timing.
+ */
+function unsignCookie(value: string, secrets: readonly string[]): string | null {
+  if (!value.startsWith("s:")) return null;
+  const signed = value.slice(2);
+  const dot = signed.lastIndexOf(".");
+  if (dot < 1) return null;
+  const sid = signed.slice(0, dot);
+  const given = Buffer.from(signed.slice(dot + 1));
+  for (const secret of secrets) {
+    const expected = Buffer.from(createHmac("sha256", secret).update(sid).digest("base64").replace(/=+$/, ""));
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return sid;
+  }
+  return null;
+}
+
+/** Stores without native expiry may still hand back a stale record; express-session checks this too. */
+function isExpired(record: LegacySessionRecord): boolean {
+  const expires = record.cookie?.expires;
+  if (expires === undefined || expires === null) return false;
+  const at = new Date(expires).getTime();
+  return Number.isFinite(at) && at <= Date.now();
+}
+
+function callback<R>(run: (done: (error: unknown, result?: R) => void) => void): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    run((error, result) => (error ? reject(error) : resolve(result as R)));
+  });
+}

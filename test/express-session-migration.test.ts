@@ -1,0 +1,221 @@
+/**
+ * Real express-session apps write sessions; a sessionkit app with migrateFrom reads them.
+ * Legacy stores: express-session's MemoryStore and connect-redis on the real Redis.
+ */
+import { createHmac } from "node:crypto";
+import type { Server } from "node:http";
+import { RedisStore } from "connect-redis";
+import express from "express";
+import type { ErrorRequestHandler } from "express";
+import session from "express-session";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { LegacySessionRecord, LegacyStore } from "../src/adapters/express-session.js";
+import { fromExpressSession } from "../src/adapters/express-session.js";
+import { sessionMiddleware } from "../src/adapters/express.js";
+import { SessionManager } from "../src/core/manager.js";
+import { MemoryStore } from "../src/stores/memory.js";
+import { REDIS_URL, serverAvailable } from "./support/servers.js";
+
+const NEW_SECRET = "legacy secret, the current one";
+const OLD_SECRET = "legacy secret, rotated out last year";
+const SECRETS = [NEW_SECRET, OLD_SECRET];
+
+interface Running {
+  url: string;
+  close(): Promise<void>;
+}
+
+const running: Running[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((app) => app.close()));
+});
+
+function listen(app: express.Express): Promise<string> {
+  return new Promise((resolve) => {
+    const server: Server = app.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      running.push({ url: "", close: () => new Promise((done) => server.close(() => done())) });
+      resolve(`http://127.0.0.1:${port}`);
+    });
+  });
+}
+
+/** The old app: express 5 + express-session, logging a user in. */
+async function legacyLogin(store: session.Store, secret: string | string[] = SECRETS): Promise<{ cookie: string; sid: string }> {
+  const app = express();
+  app.use(session({ secret, store, resave: false, saveUninitialized: false }));
+  app.get("/login", (req, res) => {
+    const legacy = (req as unknown as { session: Record<string, unknown> }).session;
+    legacy.user = "alice";
+    legacy.cart = [1, 2];
+    res.send("ok");
+  });
+  const response = await fetch(`${await listen(app)}/login`);
+  const line = response.headers.getSetCookie().find((c) => c.startsWith("connect.sid="))!;
+  const cookie = line.split(";")[0]!;
+  const signed = decodeURIComponent(cookie.slice("connect.sid=".length));
+  return { cookie, sid: signed.slice(2, signed.lastIndexOf(".")) };
+}
+
+/** The new app: express + sessionkit, migrating from `legacyStore`; errors reach `errors`. */
+async function sessionkitApp(legacyStore: LegacyStore, secret: string | string[] = SECRETS) {
+  const store = new MemoryStore();
+  const errors: unknown[] = [];
+  const manager = new SessionManager({ store, gcInterval: 0, migrateFrom: fromExpressSession({ store: legacyStore, secret }) });
+  const app = express();
+  app.use(sessionMiddleware(manager));
+  app.get("/read", (req, res) => {
+    res.json(req.session.toJSON());
+  });
+  const recordError: ErrorRequestHandler = (error, _req, res, _next) => {
+    errors.push(error);
+    res.status(500).send("failed");
+  };
+  app.use(recordError);
+  const url = await listen(app);
+  return { store, errors, read: (cookie?: string) => fetch(`${url}/read`, { headers: cookie ? { cookie } : {} }) };
+}
+
+function legacyGet(store: LegacyStore, sid: string): Promise<LegacySessionRecord | null | undefined> {
+  return new Promise((resolve, reject) => store.get(sid, (error, record) => (error ? reject(error) : resolve(record))));
+}
+
+function signLegacy(sid: string, secret: string): string {
+  const signature = createHmac("sha256", secret).update(sid).digest("base64").replace(/=+$/, "");
+  return `connect.sid=${encodeURIComponent(`s:${sid}.${signature}`)}`;
+}
+
+/** Counts the calls a legacy store receives, so "untouched" can be asserted. */
+function counting(store: LegacyStore): LegacyStore & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    get: (sid, callback) => (calls.push(`get ${sid}`), store.get(sid, callback)),
+    destroy: (sid, callback) => (calls.push(`destroy ${sid}`), store.destroy(sid, callback)),
+  };
+}
+
+async function expectMigrated(legacyStore: LegacyStore, legacy: { cookie: string; sid: string }, secret?: string[]) {
+  const kit = await sessionkitApp(legacyStore, secret);
+  const response = await kit.read(legacy.cookie);
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ user: "alice", cart: [1, 2] });
+  const cookies = response.headers.getSetCookie();
+  expect(cookies).toContain("connect.sid=; Max-Age=0; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly");
+  const sid = cookies.find((c) => c.startsWith("sid="))!.split(";")[0]!;
+  expect(sid).not.toContain(legacy.sid);
+  expect(await legacyGet(legacyStore, legacy.sid)).toBeFalsy();
+  expect(kit.store.count()).toBe(1);
+  // The new cookie alone now carries the session; the legacy cookie is spent.
+  expect(await (await kit.read(sid)).json()).toEqual({ user: "alice", cart: [1, 2] });
+  const replay = await kit.read(legacy.cookie);
+  expect(await replay.json()).toEqual({});
+}
+
+describe("migrating from express-session's MemoryStore", () => {
+  it("carries the data over under a new id, removes the legacy record and cookie", async () => {
+    const legacyStore = new session.MemoryStore();
+    const legacy = await legacyLogin(legacyStore);
+    expect(await legacyGet(legacyStore, legacy.sid)).toMatchObject({ user: "alice", cookie: expect.any(Object) });
+    await expectMigrated(legacyStore, legacy);
+  });
+
+  it("accepts a cookie signed with an older secret of the list", async () => {
+    const legacyStore = new session.MemoryStore();
+    const legacy = await legacyLogin(legacyStore, OLD_SECRET);
+    await expectMigrated(legacyStore, legacy);
+  });
+
+  const ignored: Array<[string, (sid: string) => string, string[]?]> = [
+    ["forged (bad signature)", (sid) => `connect.sid=${encodeURIComponent(`s:${sid}.${"A".repeat(43)}`)}`],
+    ["unsigned", (sid) => `connect.sid=${sid}`],
+    ["signed with another secret", (sid) => signLegacy(sid, "somebody else's secret")],
+    ["signed by us but for a secret list without it", (sid) => signLegacy(sid, NEW_SECRET), ["a different current secret"]],
+  ];
+  for (const [what, cookieFor, secret] of ignored) {
+    it(`ignores a ${what} legacy cookie without asking the legacy store`, async () => {
+      const legacyStore = new session.MemoryStore();
+      const legacy = await legacyLogin(legacyStore);
+      const spy = counting(legacyStore);
+      const kit = await sessionkitApp(spy, secret);
+      const response = await kit.read(cookieFor(legacy.sid));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({});
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect(spy.calls).toEqual([]);
+      expect(await legacyGet(legacyStore, legacy.sid)).toMatchObject({ user: "alice" });
+    });
+  }
+
+  it("ignores a validly signed cookie for an unknown legacy session", async () => {
+    const spy = counting(new session.MemoryStore());
+    const kit = await sessionkitApp(spy);
+    const response = await kit.read(signLegacy("no-such-session", NEW_SECRET));
+    expect(await response.json()).toEqual({});
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(spy.calls).toEqual(["get no-such-session"]);
+  });
+
+  it("does no legacy work for requests without the legacy cookie", async () => {
+    const spy = counting(new session.MemoryStore());
+    const kit = await sessionkitApp(spy);
+    const response = await kit.read("other=1");
+    expect(response.status).toBe(200);
+    expect(spy.calls).toEqual([]);
+  });
+
+  it("rejects a missing or empty secret at construction", () => {
+    const store = new session.MemoryStore();
+    expect(() => fromExpressSession({ store, secret: [] })).toThrow(/option "secret"/);
+    expect(() => fromExpressSession({ store, secret: "" })).toThrow(TypeError);
+  });
+});
+
+describe("migrating from connect-redis on the real Redis", async () => {
+  const available = await serverAvailable("Redis", "REDIS_URL", REDIS_URL);
+  const client = createClient({ url: REDIS_URL });
+  const prefix = `sessionkit-migration-${process.pid}-${Date.now()}:`;
+  let legacyStore: RedisStore;
+
+  beforeAll(async () => {
+    if (!available) return;
+    await client.connect();
+    legacyStore = new RedisStore({ client, prefix });
+  });
+  afterAll(async () => {
+    if (!available) return;
+    await legacyStore.clear();
+    await client.close();
+  });
+
+  it.skipIf(!available)("carries the data over and deletes the Redis key", async () => {
+    const legacy = await legacyLogin(legacyStore);
+    expect(await client.exists(`${prefix}${legacy.sid}`)).toBe(1);
+    await expectMigrated(legacyStore, legacy);
+    expect(await client.exists(`${prefix}${legacy.sid}`)).toBe(0);
+  });
+
+  it.skipIf(!available)("ignores a record whose cookie.expires has passed (store without TTL)", async () => {
+    const noTtl = new RedisStore({ client, prefix, disableTTL: true });
+    const past = new Date(Date.now() - 60_000).toISOString();
+    await client.set(`${prefix}stale`, JSON.stringify({ cookie: { expires: past, path: "/" }, user: "mallory" }));
+    const kit = await sessionkitApp(noTtl);
+    const response = await kit.read(signLegacy("stale", NEW_SECRET));
+    expect(await response.json()).toEqual({});
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+
+  it.skipIf(!available)("turns a legacy store failure into a 5xx (SessionStoreError)", async () => {
+    const legacy = await legacyLogin(legacyStore);
+    const broken = createClient({ url: REDIS_URL });
+    await broken.connect();
+    broken.destroy(); // every later command rejects: a real client failure, not a mock
+    const kit = await sessionkitApp(new RedisStore({ client: broken, prefix }));
+    const response = await kit.read(legacy.cookie);
+    expect(response.status).toBe(500);
+    expect(kit.errors).toHaveLength(1);
+    expect(kit.errors[0]).toMatchObject({ name: "SessionStoreError", code: "ERR_SESSION_STORE" });
+    expect(await client.exists(`${prefix}${legacy.sid}`)).toBe(1);
+  });
+});

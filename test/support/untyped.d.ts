@@ -1,0 +1,30 @@
+/**
+ * Minimal typings for test-only dependencies that ship none. @types/express-session is
+ * deliberately not installed: its `Express.Request.session` would clash with sessionkit's.
+ * connect-redis ships its own types, which import `Store` and `SessionData` from here.
+ */
+declare module "express-session" {
+  import type { RequestHandler } from "express";
+
+  namespace session {
+    interface SessionData {
+      cookie?: { expires?: string | Date | null; originalMaxAge?: number | null; path?: string; httpOnly?: boolean };
+      [key: string]: unknown;
+    }
+    class Store {
+      get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void;
+      set(sid: string, session: SessionData, callback?: (error?: unknown) => void): void;
+      destroy(sid: string, callback?: (error?: unknown) => void): void;
+    }
+    class MemoryStore extends Store {}
+    interface SessionOptions {
+      secret: string | string[];
+      store?: Store;
+      name?: string;
+      resave?: boolean;
+      saveUninitialized?: boolean;
+    }
+  }
+  function session(options: session.SessionOptions): RequestHandler;
+  export = session;
+}
