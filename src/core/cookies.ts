@@ -25,6 +25,8 @@ export interface CookieOptions {
 }
 
 export interface ResolvedCookieOptions {
+  /** The attributes after Max-Age, serialized once by the `cookie` package: [not Secure, Secure]. */
+  attributes: readonly [string, string];
   name: string;
   path: string;
   domain: string | undefined;
@@ -37,9 +39,11 @@ export interface ResolvedCookieOptions {
 
 // RFC 6265 section 4.1.1: a cookie-name is an HTTP token.
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const COOKIE_VALUE = /^[A-Za-z0-9_.-]*$/;
 
 export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCookieOptions {
   const resolved: ResolvedCookieOptions = {
+    attributes: ["", ""],
     name: options.name ?? "sid",
     path: options.path ?? "/",
     domain: options.domain,
@@ -50,7 +54,21 @@ export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCooki
     persistent: options.persistent ?? true,
   };
   checkCookieOptions(resolved);
+  // Serialized (and validated) once here, so a request pays only for `name=value; Max-Age=n`.
+  resolved.attributes = [attributesOf(resolved, false), attributesOf(resolved, true)];
   return resolved;
+}
+
+function attributesOf(c: ResolvedCookieOptions, secure: boolean): string {
+  const line = serialize(c.name, "", {
+    path: c.path,
+    domain: c.domain,
+    httpOnly: c.httpOnly,
+    secure,
+    sameSite: c.sameSite,
+    partitioned: c.partitioned,
+  });
+  return line.slice(c.name.length + 1); // "; Domain=…; Path=/; HttpOnly; …"
 }
 
 function checkCookieOptions(c: ResolvedCookieOptions): void {
@@ -94,15 +112,10 @@ export function serializeSessionCookie(
   maxAgeSeconds: number | undefined,
   secure: boolean,
 ): string {
-  return serialize(c.name, value, {
-    path: c.path,
-    domain: c.domain,
-    maxAge: maxAgeSeconds,
-    httpOnly: c.httpOnly,
-    secure,
-    sameSite: c.sameSite,
-    partitioned: c.partitioned,
-  });
+  // Only base64url tokens, "." and sealed base64url reach here: no encoding needed (RFC 6265 cookie-octet).
+  if (!COOKIE_VALUE.test(value)) throw new TypeError("session cookie value must be base64url characters and dots");
+  const maxAge = maxAgeSeconds === undefined ? "" : `; Max-Age=${Math.floor(maxAgeSeconds)}`;
+  return `${c.name}=${value}${maxAge}${c.attributes[secure ? 1 : 0]}`;
 }
 
 /** A Set-Cookie value that removes the session cookie (Max-Age=0, plus Expires for old clients). */

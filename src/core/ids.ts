@@ -1,4 +1,8 @@
+import * as crypto from "node:crypto";
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+
+// crypto.hash (Node 20.12+) skips the Hash object: about twice as fast for one short input.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: "base64url") => string }).hash;
 
 /**
  * Session tokens: 32 bytes (256 bits) from the OS CSPRNG, base64url without padding.
@@ -19,7 +23,7 @@ export function isWellFormedToken(value: string): boolean {
 
 /** The key a store sees: SHA-256 of the token, so a leaked store dump holds no usable token. */
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("base64url");
+  return oneShotHash ? oneShotHash("sha256", token, "base64url") : createHash("sha256").update(token).digest("base64url");
 }
 
 function hmac(secret: string, token: string): string {
