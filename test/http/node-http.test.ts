@@ -74,3 +74,53 @@ describe("node:http with start/release", () => {
     await stop();
   });
 });
+
+describe("node:http: expiry and secret rotation through a real server", () => {
+  const clock = { t: Date.UTC(2026, 0, 1) };
+  const now = () => clock.t;
+  const store = new MemoryStore({ now });
+  let secrets = ["old-secret-".padEnd(32, "o")];
+  let sessions = new SessionManager<Data>({ store, now, secrets, idleTimeout: "30m", absoluteTimeout: "2h" });
+  let url = "";
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    const server = createServer(async (req, res) => {
+      const session = await sessions.start(req);
+      const [status, body] = await route(session, req.url ?? "/");
+      await sessions.release(session, res);
+      res.writeHead(status).end(body);
+    });
+    ({ url, close } = await listen(server));
+  });
+  afterAll(() => close());
+
+  it("an idle session expires after idleTimeout, a busy one at absoluteTimeout", async () => {
+    const idle = new CookieClient(url);
+    await idle.get("/login?user=idle");
+    const busy = new CookieClient(url);
+    await busy.get("/login?user=busy");
+    for (let minutes = 20; minutes <= 120; minutes += 20) {
+      clock.t += 20 * 60_000;
+      const expected = minutes < 120 ? "busy" : "anonymous";
+      expect(await (await busy.get("/whoami")).text(), `busy at ${minutes} min`).toBe(expected);
+      if (minutes === 40) expect(await (await idle.get("/whoami")).text()).toBe("anonymous");
+    }
+  });
+
+  it("a cookie signed with the old secret still loads after rotation and is re-signed with the new one", async () => {
+    const client = new CookieClient(url);
+    await client.get("/login?user=rotated");
+    const oldCookie = client.jar.get("sid")!;
+    secrets = ["new-secret-".padEnd(32, "n"), secrets[0]!];
+    sessions = new SessionManager<Data>({ store, now, secrets, idleTimeout: "30m", absoluteTimeout: "2h" });
+    const response = await client.get("/whoami");
+    expect(await response.text()).toBe("rotated");
+    const newCookie = client.jar.get("sid")!;
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+    expect(newCookie).not.toBe(oldCookie);
+    expect(newCookie.split(".")[0]).toBe(oldCookie.split(".")[0]);
+    sessions = new SessionManager<Data>({ store, now, secrets: [secrets[0]!], idleTimeout: "30m", absoluteTimeout: "2h" });
+    expect(await (await client.get("/whoami")).text()).toBe("rotated");
+  });
+});
