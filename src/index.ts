@@ -37,3 +37,4 @@ export type { MemoryStoreOptions } from "./stores/memory.js";
 import { registerProvider } from "./core/providers.js";
 import { MemoryStore } from "./stores/memory.js";
 registerProvider("memory", () => new MemoryStore());
+import "./providers.js";

@@ -187,16 +187,18 @@ function applyLibpqKeyword(result: PostgresProviderConfig, keyword: string, valu
 export function parseMySQLConfig(config: string): MySQLProviderConfig {
   const text = nonEmpty(config, "mysql", MYSQL_FORMS);
   if (/^mysql:\/\//i.test(text)) return { uri: parseUrl(text, ["mysql:"], "mysql", MYSQL_FORMS).href };
-  const query = text.indexOf("?");
-  const main = query < 0 ? text : text.slice(0, query);
-  const slash = main.lastIndexOf("/");
+  // As the Go driver reads it: the last "/" splits address from "dbname?params".
+  const slash = text.lastIndexOf("/");
   if (slash < 0) throw malformed("mysql", MYSQL_FORMS, 'no "/dbname"');
-  const result: MySQLProviderConfig = { database: main.slice(slash + 1) };
-  const before = main.slice(0, slash);
+  const tail = text.slice(slash + 1);
+  const query = tail.indexOf("?");
+  const database = query < 0 ? tail : tail.slice(0, query);
+  const result: MySQLProviderConfig = database === "" ? {} : { database };
+  const before = text.slice(0, slash);
   const at = before.lastIndexOf("@");
   if (at >= 0) applyUserInfo(result, before.slice(0, at));
   applyAddress(result, before.slice(at + 1));
-  if (query >= 0) for (const [name, value] of new URLSearchParams(text.slice(query + 1))) applyMySQLParam(result, name, value);
+  if (query >= 0) for (const [name, value] of new URLSearchParams(tail.slice(query + 1))) applyMySQLParam(result, name, value);
   return result;
 }
 

@@ -1,0 +1,89 @@
+/**
+ * beego-style provider names: `new SessionManager({ provider: "redis", providerConfig: "127.0.0.1:6379" })`.
+ * Each factory imports its store and driver only when that provider is used, so an app using
+ * "file" never loads pg, mysql2 or redis, and none of them needs to be installed.
+ * A store made here owns what it created (client or pool) and closes it in close(), which the
+ * manager calls from `manager.close()`.
+ */
+import type { MySQLProviderConfig, PostgresProviderConfig } from "./core/provider-config.js";
+import {
+  parseCookieConfig,
+  parseFileConfig,
+  parseMySQLConfig,
+  parsePostgresConfig,
+  parseRedisConfig,
+} from "./core/provider-config.js";
+import { registerProvider } from "./core/providers.js";
+import type { SessionStore } from "./core/store.js";
+
+/** Imports an optional peer dependency, turning "not installed" into an instruction. */
+export async function importDriver<M>(specifier: string, provider: string, packageName = specifier): Promise<M> {
+  try {
+    return (await import(specifier)) as M;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(packageName)) {
+      throw new TypeError(`install ${packageName} to use provider "${provider}" (npm install ${packageName})`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** The store, whose close() also ends `release` (a pool the provider created and the store merely borrows). */
+function closingAlso(store: SessionStore, release: () => Promise<unknown>): SessionStore {
+  return {
+    get: (key, options) => store.get(key, options),
+    set: (key, write, options) => store.set(key, write, options),
+    destroy: (key, options) => store.destroy(key, options),
+    touch: store.touch && ((key, expiresAt, options) => store.touch!(key, expiresAt, options)),
+    count: store.count && ((options) => store.count!(options)),
+    gc: store.gc && ((options) => store.gc!(options)),
+    close: async () => {
+      try {
+        await store.close?.();
+      } finally {
+        await release();
+      }
+    },
+  };
+}
+
+registerProvider("file", async (config) => {
+  const { FileStore } = await import("./stores/file.js");
+  return new FileStore(parseFileConfig(config));
+});
+
+registerProvider("cookie", async (config) => {
+  const { CookieStore } = await import("./stores/cookie.js");
+  return new CookieStore(parseCookieConfig(config));
+});
+
+registerProvider("redis", async (config) => {
+  const { url } = parseRedisConfig(config);
+  const { createClient } = await importDriver<typeof import("redis")>("redis", "redis");
+  const { RedisStore } = await import("./stores/redis.js");
+  const client = createClient({ url });
+  // Errors reach callers through failed commands; without a listener an "error" event would crash the process.
+  client.on("error", () => {});
+  await client.connect();
+  return new RedisStore({ client, ownsClient: true });
+});
+
+registerProvider("postgresql", async (config) => {
+  const options: PostgresProviderConfig = parsePostgresConfig(config);
+  const pg = await importDriver<typeof import("pg")>("pg", "postgresql");
+  const { PostgresStore } = await import("./stores/postgres.js");
+  const pool = new pg.Pool(options);
+  pool.on("error", () => {}); // an idle client's lost connection; the next query reports it
+  return closingAlso(new PostgresStore({ pool }), () => pool.end());
+});
+
+registerProvider("mysql", async (config) => {
+  const options: MySQLProviderConfig = parseMySQLConfig(config);
+  const mysql = await importDriver<typeof import("mysql2/promise")>("mysql2/promise", "mysql", "mysql2");
+  const { MySQLStore } = await import("./stores/mysql.js");
+  // utf8mb4: MySQL's "utf8" cannot hold 4-byte characters such as emoji.
+  const pool = mysql.createPool({ charset: "utf8mb4", ...options });
+  // The manager's gcInterval schedules gc(); the store's own timer would only double it.
+  return closingAlso(new MySQLStore({ pool, cleanupInterval: 0 }), () => pool.end());
+});
