@@ -8,20 +8,25 @@
  * which is why a Cluster needs no hash tags: each session lives whole on the master owning its slot.
  */
 import { createHash } from "node:crypto";
-import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import type { SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
 /** node-redis 4+ `createClient()`. */
 export interface NodeRedisClientLike {
-  sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
+}
+
+/** node-redis 5+ drops a queued, unsent command whose signal aborts; 4 ignores the option. */
+export interface NodeRedisCommandOptions {
+  abortSignal?: AbortSignal;
 }
 
 /** node-redis 4+ `createCluster()`. */
 export interface NodeRedisClusterLike {
   readonly masters: readonly { address: string }[];
   nodeClient(node: { address: string }): Promise<NodeRedisClientLike> | NodeRedisClientLike;
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
 }
@@ -50,7 +55,7 @@ type Command = (args: string[]) => Promise<unknown>;
 
 interface Driver {
   /** Sends one command; `key` routes it to the right master in a cluster. */
-  send(key: string, args: string[]): Promise<unknown>;
+  send(key: string, args: string[], signal?: AbortSignal): Promise<unknown>;
   /** One command sender per master (one for a standalone server). */
   masters(): Promise<Command[]>;
   quit(): Promise<unknown>;
@@ -97,24 +102,28 @@ export class RedisStore implements SessionStore {
     this.#scanCount = scanCount;
   }
 
-  async get(key: string): Promise<StoredSession | null> {
-    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v"]);
+  async get(key: string, options?: StoreCallOptions): Promise<StoredSession | null> {
+    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v"], options?.signal);
     const [data, expiresAt, version] = reply as (string | null)[];
     if (typeof data !== "string" || Number(expiresAt) <= Date.now()) return null;
     return { data, expiresAt: Number(expiresAt), version: Number(version) };
   }
 
-  async set(key: string, write: SessionWrite): Promise<boolean> {
+  /**
+   * With a signal, node-redis 5+ withdraws a write still waiting in its offline queue when the
+   * signal aborts, so a write reported as failed cannot land after a reconnect. ioredis cannot.
+   */
+  async set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now()].map(String);
-    return (await this.#script(SET_SCRIPT, SET_SHA, key, args)) === 1;
+    return (await this.#script(SET_SCRIPT, SET_SHA, key, args, options?.signal)) === 1;
   }
 
-  async destroy(key: string): Promise<void> {
-    await this.#driver.send(this.#key(key), ["DEL", this.#key(key)]);
+  async destroy(key: string, options?: StoreCallOptions): Promise<void> {
+    await this.#driver.send(this.#key(key), ["DEL", this.#key(key)], options?.signal);
   }
 
-  async touch(key: string, expiresAt: number): Promise<void> {
-    await this.#script(TOUCH_SCRIPT, TOUCH_SHA, key, [String(expiresAt), String(Date.now())]);
+  async touch(key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
+    await this.#script(TOUCH_SCRIPT, TOUCH_SHA, key, [String(expiresAt), String(Date.now())], options?.signal);
   }
 
   /**
@@ -138,13 +147,14 @@ export class RedisStore implements SessionStore {
   }
 
   /** EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node). */
-  async #script(script: string, sha: string, key: string, args: string[]): Promise<unknown> {
+  async #script(script: string, sha: string, key: string, args: string[], signal?: AbortSignal): Promise<unknown> {
     const fullKey = this.#key(key);
     try {
-      return await this.#driver.send(fullKey, ["EVALSHA", sha, "1", fullKey, ...args]);
+      return await this.#driver.send(fullKey, ["EVALSHA", sha, "1", fullKey, ...args], signal);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      return this.#driver.send(fullKey, ["EVAL", script, "1", fullKey, ...args]);
+      signal?.throwIfAborted();
+      return this.#driver.send(fullKey, ["EVAL", script, "1", fullKey, ...args], signal);
     }
   }
 }
@@ -184,12 +194,16 @@ function ioredisDriver(client: IoRedisLike): Driver {
 
 function nodeRedisDriver(client: NodeRedisClientLike): Driver {
   const command: Command = (args) => client.sendCommand(args);
-  return { send: (_key, args) => command(args), masters: async () => [command], quit: () => quitNodeRedis(client) };
+  return {
+    send: (_key, args, signal) => client.sendCommand(args, signal && { abortSignal: signal }),
+    masters: async () => [command],
+    quit: () => quitNodeRedis(client),
+  };
 }
 
 function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
   return {
-    send: (key, args) => cluster.sendCommand(key, false, args),
+    send: (key, args, signal) => cluster.sendCommand(key, false, args, signal && { abortSignal: signal }),
     masters: () =>
       Promise.all(
         cluster.masters.map(async (master) => {

@@ -1,0 +1,278 @@
+/**
+ * What a RedisStore user sees when Redis fails: a private redis-server per driver (never the
+ * shared one) is SIGKILLed and restarted on the same port, and the store's connection is cut
+ * with CLIENT KILL. The same client object must recover by itself.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import express from "express";
+import type { NextFunction, Request, Response } from "express";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessionMiddleware } from "../src/adapters/express.js";
+import { SessionStoreError } from "../src/core/errors.js";
+import { SessionManager } from "../src/core/manager.js";
+import type { RedisClientLike } from "../src/stores/redis.js";
+import { RedisStore } from "../src/stores/redis.js";
+import { freePort } from "./support/servers.js";
+
+const redisServerInstalled = await new Promise<boolean>((resolve) => {
+  const probe = spawn("redis-server", ["--version"]);
+  probe.once("error", () => resolve(false));
+  probe.once("exit", (code) => resolve(code === 0));
+});
+if (!redisServerInstalled) {
+  if (process.env.CI === "true") throw new Error("redis-server is not on PATH (CI=true: a missing server fails the run)");
+  console.warn("\n!!! SKIPPING the Redis fault tests: redis-server is not on PATH.\n");
+}
+
+/** A redis-server this file owns: no persistence, so a SIGKILL loses its data by design. */
+class PrivateRedis {
+  #process: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+    this.#process = child;
+    await new Promise<void>((resolve, reject) => {
+      let output = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("Ready to accept connections")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`redis-server exited with ${String(code)}: ${output}`)));
+    });
+  }
+
+  async kill(): Promise<void> {
+    const child = this.#process;
+    this.#process = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0] ?? "")?.[1] ?? expect.unreachable("no session cookie");
+
+/** Retries `run` until it resolves; the deadline is generous because drivers back off up to 2 s between reconnects. */
+async function eventually<T>(run: () => Promise<T>, deadlineMs = 15_000): Promise<T> {
+  const until = performance.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await run();
+    } catch (error) {
+      if (performance.now() > until) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+async function timedRejection(promise: Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = performance.now();
+  try {
+    await promise;
+  } catch (error) {
+    return { error, ms: performance.now() - started };
+  }
+  return expect.unreachable("the store call succeeded while Redis was down");
+}
+
+interface Driver {
+  name: string;
+  /** A connected client with the driver's default settings, plus its connection id and a closer. */
+  connect(url: string, failFast?: boolean): Promise<{ client: RedisClientLike; connectionId: () => Promise<number>; close: () => Promise<unknown> }>;
+}
+
+const drivers: Driver[] = [
+  {
+    name: "node-redis",
+    connect: async (url, failFast = false) => {
+      const client = createClient({ url, disableOfflineQueue: failFast });
+      client.on("error", () => {}); // reconnect errors are expected here; unhandled they would crash the run
+      await client.connect();
+      return { client, connectionId: () => client.clientId(), close: () => client.close() };
+    },
+  },
+  {
+    name: "ioredis",
+    connect: async (url, failFast = false) => {
+      const client = new Redis(url, { enableOfflineQueue: !failFast });
+      client.on("error", () => {});
+      await new Promise((resolve) => client.once("ready", resolve));
+      return { client, connectionId: async () => Number(await client.client("ID")), close: async () => client.disconnect() };
+    },
+  },
+];
+
+describe.each(drivers)("RedisStore when Redis fails ($name)", (driver) => {
+  const register = redisServerInstalled ? it : it.skip;
+  let server: PrivateRedis;
+  let connection: Awaited<ReturnType<Driver["connect"]>>;
+  let sessions: SessionManager;
+
+  beforeAll(async () => {
+    if (!redisServerInstalled) return;
+    server = new PrivateRedis(await freePort());
+    await server.start();
+    connection = await driver.connect(server.url);
+    sessions = new SessionManager({ store: new RedisStore({ client: connection.client }), storeTimeout: "500ms", gcInterval: 0 });
+  });
+
+  afterAll(async () => {
+    if (!redisServerInstalled) return;
+    await sessions.close();
+    await connection.close();
+    await server.kill();
+  });
+
+  register("load and commit reject with SessionStoreError within 2 s while Redis is down, and work again after a restart", async () => {
+    const first = await sessions.load();
+    first.set("user", "ada");
+    const token = tokenOf(await sessions.commit(first));
+
+    await server.kill();
+    const load = await timedRejection(sessions.load(token));
+    const fresh = await sessions.load(); // a new session needs no store call to load
+    fresh.set("user", "bob");
+    const commit = await timedRejection(sessions.commit(fresh));
+    for (const { error, ms } of [load, commit]) {
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect((error as SessionStoreError).code).toBe("ERR_SESSION_STORE");
+      // Either the driver's own error (cause) or the storeTimeout, never a hang.
+      expect((error as SessionStoreError).cause ?? (error as Error).message).toBeTruthy();
+      expect(ms).toBeLessThan(2000);
+    }
+    console.info(`[faults ${driver.name}] down: load rejected in ${load.ms.toFixed(0)} ms (${(load.error as Error).message}); commit in ${commit.ms.toFixed(0)} ms`);
+
+    await server.start(); // same port, same client object
+    const restartedAt = performance.now();
+    const again = await eventually(async () => {
+      const session = await sessions.load();
+      session.set("user", "carol");
+      return tokenOf(await sessions.commit(session));
+    });
+    console.info(`[faults ${driver.name}] first successful commit ${(performance.now() - restartedAt).toFixed(0)} ms after restart`);
+    expect((await sessions.load(again)).get("user")).toBe("carol");
+    // No persistence on this server: what it held before the SIGKILL is gone, so the old token starts over.
+    expect((await sessions.load(token)).isNew).toBe(true);
+  });
+
+  register("with the offline queue off, a call fails at once and carries the driver's error as cause", async () => {
+    const failFast = await driver.connect(server.url, true);
+    const fast = new SessionManager({ store: new RedisStore({ client: failFast.client }), storeTimeout: "500ms", gcInterval: 0 });
+    try {
+      const session = await fast.load();
+      session.set("user", "ada");
+      const token = tokenOf(await fast.commit(session));
+      await server.kill();
+      // The driver notices the closed socket a moment after the kill; until then a call may still be in flight.
+      await eventually(() => timedRejection(fast.load(token)), 2000);
+      const { error, ms } = await timedRejection(fast.load(token));
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect((error as SessionStoreError).code).toBe("ERR_SESSION_STORE");
+      expect((error as SessionStoreError).cause).toBeInstanceOf(Error);
+      expect(ms).toBeLessThan(100);
+      console.info(`[faults ${driver.name}] offline queue off: rejected in ${ms.toFixed(1)} ms, cause: ${((error as Error).cause as Error).message}`);
+      await server.start();
+      const again = await eventually(async () => {
+        const next = await fast.load();
+        next.set("user", "bob");
+        return tokenOf(await fast.commit(next));
+      });
+      expect((await fast.load(again)).get("user")).toBe("bob");
+    } finally {
+      await fast.close();
+      await failFast.close();
+    }
+  });
+
+  // node-redis 5+ withdraws a queued command when its signal aborts; ioredis has no such option.
+  if (driver.name === "node-redis") {
+    register("a write whose signal aborted while Redis was down never lands after the reconnect", async () => {
+      const store = new RedisStore({ client: connection.client });
+      const write = { data: "late", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
+      await server.kill();
+      const { error } = await timedRejection(Promise.resolve(store.set("ghost", write, { signal: AbortSignal.timeout(200) })));
+      expect((error as Error).message).toMatch(/aborted/);
+      await server.start();
+      await eventually(() => Promise.resolve(store.get("anything")));
+      expect(await store.get("ghost")).toBeNull();
+    });
+  }
+
+  register("an Express app answers 5xx while Redis is down and 2xx once it is back", async () => {
+    const app = express();
+    app.use(sessionMiddleware(sessions));
+    app.get("/", (req, res) => {
+      const visits = Number(req.session.get("visits") ?? 0) + 1;
+      req.session.set("visits", visits);
+      res.json({ visits });
+    });
+    app.use((error: { code?: string }, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(503).json({ error: error.code });
+    });
+    const listener = app.listen(0, "127.0.0.1");
+    await new Promise((resolve) => listener.once("listening", resolve));
+    const url = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/`;
+    try {
+      const first = await fetch(url);
+      expect(first.status).toBe(200);
+      const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+      expect(await (await fetch(url, { headers: { cookie } })).json()).toEqual({ visits: 2 });
+
+      await server.kill();
+      const down = await fetch(url, { headers: { cookie } });
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ error: "ERR_SESSION_STORE" });
+      const downNew = await fetch(url); // no cookie: load is free, the commit fails
+      expect(downNew.status).toBe(503);
+
+      await server.start();
+      const back = await eventually(async () => {
+        const response = await fetch(url);
+        if (response.status !== 200) throw new Error(`status ${response.status}`);
+        return response;
+      });
+      expect(await back.json()).toEqual({ visits: 1 });
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
+  register("nothing acknowledged is lost when the store's connection is cut (CLIENT KILL)", async () => {
+    const first = await sessions.load();
+    first.set("user", "ada");
+    const before = tokenOf(await sessions.commit(first));
+
+    const admin = new Redis(server.url);
+    try {
+      const id = await connection.connectionId();
+      const commits = Array.from({ length: 20 }, async (_, i) => {
+        if (i === 10) await admin.client("KILL", "ID", String(id)); // cut the connection half way through
+        const session = await sessions.load();
+        session.set("n", i);
+        return { i, token: tokenOf(await sessions.commit(session)) };
+      });
+      const results = await Promise.allSettled(commits);
+      const acknowledged = results.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+      for (const result of results) if (result.status === "rejected") expect(result.reason).toBeInstanceOf(SessionStoreError);
+
+      await eventually(async () => (await connection.connectionId()) !== id || Promise.reject(new Error("not reconnected")));
+      expect((await sessions.load(before)).get("user")).toBe("ada");
+      for (const { i, token } of acknowledged) expect((await sessions.load(token)).get("n")).toBe(i);
+      console.info(`[faults ${driver.name}] CLIENT KILL during 20 commits: ${acknowledged.length} acknowledged, all readable after reconnect`);
+      expect(acknowledged.length).toBeGreaterThan(0);
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
