@@ -1,0 +1,143 @@
+/**
+ * Who runs in the HTTP benchmark, and with which settings. Each peer is configured as its
+ * README recommends for production (minus `secure: true`, since the benchmark speaks plain
+ * HTTP on 127.0.0.1). The builders live in servers/*.ts; this file is data only, so the
+ * harness can list and filter contestants without loading any of them.
+ */
+import type { Service } from "../lib.js";
+
+export type Framework = "node:http" | "express 5" | "fastify 5";
+export type StoreKind = "none" | "memory" | "redis" | "postgres" | "mysql" | "file" | "cookie";
+
+export interface Contestant {
+  id: string;
+  /** Library and store as shown in the table. */
+  label: string;
+  store: StoreKind;
+  framework: Framework;
+  kind: "bare" | "sessionkit" | "peer";
+  /** Every setting that differs from nothing, stated in the results. */
+  settings: string;
+  /** sessionkit source files that must exist (stores and adapters still being written). */
+  needsFiles: string[];
+  needsServices: Service[];
+  /** The session lives in the cookie: the benchmark's fixed cookies never carry the new counter back. */
+  clientSide: boolean;
+}
+
+// Shared by every contestant that signs or seals: at least 32 characters (fastify/session's rule).
+export const BENCH_SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+export const IDLE_SECONDS = 30 * 60;
+
+const SK_DEFAULTS =
+  "sessionkit defaults: cookie sid, httpOnly, sameSite=lax, secure=auto (false on http), persistent (Max-Age), " +
+  "idleTimeout 30m, absoluteTimeout 24h, touchInterval 1m, hashIds true (store sees SHA-256 of token), no secrets (unsigned 256-bit token), JSON codec";
+const ES_DEFAULTS =
+  `express-session: secret (${BENCH_SECRET.length} chars), resave false, saveUninitialized false, rolling false, ` +
+  "cookie {httpOnly, sameSite=lax, secure false, maxAge 30m}, name connect.sid (signed with HMAC-SHA256)";
+
+const sk = (store: string, extra = "") => `${SK_DEFAULTS}; store: ${store}${extra ? `; ${extra}` : ""}`;
+const es = (store: string) => `${ES_DEFAULTS}; store: ${store}`;
+
+export const CONTESTANTS: Contestant[] = [
+  bare("bare-node", "node:http"),
+  {
+    id: "sk-memory-node", label: "sessionkit", store: "memory", framework: "node:http", kind: "sessionkit",
+    settings: sk("MemoryStore (unbounded)", "manager.start(req) / manager.release(session, res)"),
+    needsFiles: [], needsServices: [], clientSide: false,
+  },
+  bare("bare-express", "express 5"),
+  {
+    id: "sk-memory-express", label: "sessionkit", store: "memory", framework: "express 5", kind: "sessionkit",
+    settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from src/adapters/express.ts"),
+    needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "es-memory-express", label: "express-session", store: "memory", framework: "express 5", kind: "peer",
+    settings: es("built-in MemoryStore"), needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "es-memorystore-express", label: "express-session + memorystore", store: "memory", framework: "express 5", kind: "peer",
+    settings: es("memorystore {checkPeriod 86400000 (24h, README's example)}"), needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "sk-redis-express", label: "sessionkit", store: "redis", framework: "express 5", kind: "sessionkit",
+    settings: sk("RedisStore {client: node-redis createClient, prefix bench:sk:}"),
+    needsFiles: ["src/stores/redis.ts"], needsServices: ["redis"], clientSide: false,
+  },
+  {
+    id: "es-redis-express", label: "express-session + connect-redis", store: "redis", framework: "express 5", kind: "peer",
+    settings: es("connect-redis RedisStore {client: node-redis createClient, prefix bench:es:}"),
+    needsFiles: [], needsServices: ["redis"], clientSide: false,
+  },
+  {
+    id: "sk-postgres-express", label: "sessionkit", store: "postgres", framework: "express 5", kind: "sessionkit",
+    settings: sk("PostgresStore {pool: pg.Pool (max 10), tableName bench_sk_sessions, createTable true}"),
+    needsFiles: ["src/stores/postgres.ts"], needsServices: ["postgres"], clientSide: false,
+  },
+  {
+    id: "es-postgres-express", label: "express-session + connect-pg-simple", store: "postgres", framework: "express 5", kind: "peer",
+    settings: es("connect-pg-simple {pool: pg.Pool (max 10), tableName bench_es_sessions, createTableIfMissing true}"),
+    needsFiles: [], needsServices: ["postgres"], clientSide: false,
+  },
+  {
+    id: "sk-mysql-express", label: "sessionkit", store: "mysql", framework: "express 5", kind: "sessionkit",
+    settings: sk("MySQLStore {pool: mysql2/promise createPool (connectionLimit 10), tableName bench_sk_sessions}"),
+    needsFiles: ["src/stores/mysql.ts"], needsServices: ["mysql"], clientSide: false,
+  },
+  {
+    id: "es-mysql-express", label: "express-session + express-mysql-session", store: "mysql", framework: "express 5", kind: "peer",
+    settings: es("express-mysql-session {host, port, user root, database test, connectionLimit 10, createDatabaseTable true, table bench_es_sessions, clearExpired true}"),
+    needsFiles: [], needsServices: ["mysql"], clientSide: false,
+  },
+  {
+    id: "sk-file-express", label: "sessionkit", store: "file", framework: "express 5", kind: "sessionkit",
+    settings: sk("FileStore {dir: fresh temp dir, fsync false (default)}"),
+    needsFiles: ["src/stores/file.ts"], needsServices: [], clientSide: false,
+  },
+  {
+    id: "es-file-express", label: "express-session + session-file-store", store: "file", framework: "express 5", kind: "peer",
+    settings: es("session-file-store {path: fresh temp dir, defaults: ttl 3600, retries 5, reapInterval 3600, JSON files}"),
+    needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "sk-cookie-node", label: "sessionkit", store: "cookie", framework: "node:http", kind: "sessionkit",
+    settings: sk("CookieStore {secrets: [one 32+ char secret]}", "manager.start(req) / manager.release(session, res)"),
+    needsFiles: ["src/stores/cookie.ts"], needsServices: [], clientSide: true,
+  },
+  {
+    id: "iron-node", label: "iron-session", store: "cookie", framework: "node:http", kind: "peer",
+    settings: `iron-session getIronSession(req, res, {password (${BENCH_SECRET.length} chars), cookieName iron, ttl 1800, cookieOptions {httpOnly, sameSite=lax, secure false}}); save() only after a change`,
+    needsFiles: [], needsServices: [], clientSide: true,
+  },
+  {
+    id: "cookie-session-node", label: "cookie-session", store: "cookie", framework: "node:http", kind: "peer",
+    settings: "cookie-session {name session, keys [secret], maxAge 30m, httpOnly, sameSite=lax, secure false, signed (keygrip HMAC-SHA1), not encrypted}; called as Connect middleware on node:http",
+    needsFiles: [], needsServices: [], clientSide: true,
+  },
+  bare("bare-fastify", "fastify 5"),
+  {
+    id: "sk-memory-fastify", label: "sessionkit", store: "memory", framework: "fastify 5", kind: "sessionkit",
+    settings: sk("MemoryStore (unbounded)", "sessionPlugin from src/adapters/fastify.ts"),
+    needsFiles: ["src/adapters/fastify.ts"], needsServices: [], clientSide: false,
+  },
+  {
+    id: "fs-memory-fastify", label: "@fastify/session", store: "memory", framework: "fastify 5", kind: "peer",
+    settings: `@fastify/cookie + @fastify/session {secret (${BENCH_SECRET.length} chars), saveUninitialized false, rolling false, cookie {httpOnly, sameSite=lax, secure false, maxAge 30m}, built-in MemoryStore}`,
+    needsFiles: [], needsServices: [], clientSide: false,
+  },
+];
+
+function bare(id: string, framework: Framework): Contestant {
+  return {
+    id, label: `bare ${framework}`, store: "none", framework, kind: "bare",
+    settings: `${framework} without sessions: /read answers 200 when a cookie header is present, /write bumps an in-process counter`,
+    needsFiles: [], needsServices: [], clientSide: false,
+  };
+}
+
+export function contestantById(id: string): Contestant {
+  const found = CONTESTANTS.find((c) => c.id === id);
+  if (!found) throw new Error(`unknown contestant "${id}"; known: ${CONTESTANTS.map((c) => c.id).join(", ")}`);
+  return found;
+}

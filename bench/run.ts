@@ -1,0 +1,226 @@
+/**
+ * npm run bench [-- options]
+ *   --quick            1 round of 1 s per route, 0.5 s warm-up, 200 sessions, short micro runs (CI smoke test, < 3 min)
+ *   --only a,b         only these contestant ids (see bench/http/contestants.ts)
+ *   --skip-http        micro benchmarks only
+ *   --skip-micro       HTTP benchmark only
+ *   --rounds N  --duration S  --warmup S  --connections N  --sessions N   override the mode's settings
+ *   --profile ID       run one contestant under `node --cpu-prof` and print its hottest functions
+ * Writes bench/results/latest.md and latest.json (a --profile or --only run writes nothing there).
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, platform, release } from "node:os";
+import { join } from "node:path";
+import type { Contestant } from "./http/contestants.js";
+import { CONTESTANTS, contestantById } from "./http/contestants.js";
+import type { LoadSettings, RunResult } from "./http/load.js";
+import { ContestantServer, drive, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
+import { packageVersion, reachable, REPO_ROOT, SERVICE_URLS, sessionkitFileExists, sleep } from "./lib.js";
+import { runManagerMicro } from "./micro/manager.js";
+import { runMemoryMicro } from "./micro/memory.js";
+import { summarizeProfile } from "./profile.js";
+import type { ContestantOutcome, Report } from "./report.js";
+import { buildRows, evaluateTargets, toMarkdown } from "./report.js";
+
+const PEERS = [
+  "express", "fastify", "express-session", "memorystore", "connect-redis", "connect-pg-simple", "express-mysql-session",
+  "session-file-store", "iron-session", "cookie-session", "@fastify/session", "@fastify/cookie", "redis", "pg", "mysql2",
+  "autocannon", "tinybench", "tsx",
+];
+// Gap between runs: lets writes of requests cut off at the end of a run finish before the next run.
+const SETTLE_MS = 300;
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
+function settingsFromArguments(quick: boolean): LoadSettings {
+  const base: LoadSettings = quick
+    ? { connections: 50, sessions: 200, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 }
+    : { connections: 50, sessions: 1000, warmupSeconds: 2, durationSeconds: 5, rounds: 3 };
+  const number = (name: string, fallback: number) => Number(argument(name) ?? fallback);
+  return {
+    connections: number("--connections", base.connections),
+    sessions: number("--sessions", base.sessions),
+    warmupSeconds: number("--warmup", base.warmupSeconds),
+    durationSeconds: number("--duration", base.durationSeconds),
+    rounds: number("--rounds", base.rounds),
+  };
+}
+
+async function unavailableReason(contestant: Contestant): Promise<string | undefined> {
+  const missing = contestant.needsFiles.filter((file) => !sessionkitFileExists(file));
+  if (missing.length > 0) return `not available yet: ${missing.join(", ")} does not exist`;
+  for (const service of contestant.needsServices) {
+    if (!(await reachable(SERVICE_URLS[service]))) return `skipped: ${service} is not reachable at ${SERVICE_URLS[service]}`;
+  }
+  return undefined;
+}
+
+interface Live {
+  outcome: ContestantOutcome;
+  server: ContestantServer;
+  groups: string[][];
+  cookies: string[];
+}
+
+async function startContestant(outcome: ContestantOutcome, settings: LoadSettings): Promise<Live | undefined> {
+  const { contestant } = outcome;
+  let server: ContestantServer | undefined;
+  try {
+    server = await ContestantServer.start(contestant);
+    const cookies = await seedSessions(server.base, settings.sessions);
+    const groups = sessionsPerConnection(cookies, settings.connections);
+    const live = { outcome, server, groups, cookies };
+    // Writes first, then reads: a write cut off at the end of the warm-up finishes during the read warm-up.
+    for (const route of ["/write", "/read"]) {
+      checkRun(outcome, await drive(server.base, route, groups, settings.warmupSeconds), "warm-up");
+      await sleep(SETTLE_MS);
+    }
+    return live;
+  } catch (error) {
+    outcome.unavailable = `failed: ${error instanceof Error ? error.message : String(error)}`;
+    await server?.stop().catch(() => {});
+    return undefined;
+  }
+}
+
+function checkRun(outcome: ContestantOutcome, run: RunResult, phase: string): void {
+  if (run.non2xx || run.errors || run.timeouts) {
+    outcome.problems.push(`${phase} ${run.route}: ${run.non2xx} non-2xx, ${run.errors} errors, ${run.timeouts} timeouts of ${run.responses}`);
+  }
+  okWrites.set(outcome, (okWrites.get(outcome) ?? 0) + (run.route === "/write" ? run.ok : 0));
+  writeRuns.set(outcome, (writeRuns.get(outcome) ?? 0) + (run.route === "/write" ? 1 : 0));
+}
+const okWrites = new Map<ContestantOutcome, number>();
+const writeRuns = new Map<ContestantOutcome, number>();
+
+async function runHttp(contestants: Contestant[], settings: LoadSettings): Promise<ContestantOutcome[]> {
+  const outcomes: ContestantOutcome[] = contestants.map((contestant) => ({ contestant, runs: [], problems: [] }));
+  const live: Live[] = [];
+  for (const outcome of outcomes) {
+    outcome.unavailable = await unavailableReason(outcome.contestant);
+    if (outcome.unavailable) {
+      console.log(`- ${outcome.contestant.id}: ${outcome.unavailable}`);
+      continue;
+    }
+    const started = await startContestant(outcome, settings);
+    console.log(`- ${outcome.contestant.id}: ${started ? "started, seeded, warmed up" : outcome.unavailable}`);
+    if (started) live.push(started);
+  }
+  try {
+    // Rounds go across all contestants, so a burst of load from elsewhere on the machine hits all of them alike.
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const { outcome, server, groups } of live) {
+        for (const route of ["/read", "/write"]) {
+          const run = await drive(server.base, route, groups, settings.durationSeconds);
+          checkRun(outcome, run, `round ${round}`);
+          outcome.runs.push(run);
+          await sleep(SETTLE_MS);
+        }
+        const last = outcome.runs.slice(-2);
+        console.log(`  round ${round} ${outcome.contestant.id}: ${last.map((r) => `${r.route} ${Math.round(r.requestsPerSecond)} req/s`).join(", ")}`);
+      }
+    }
+    for (const { outcome, server, cookies } of live) {
+      const result = await verify(server, cookies, okWrites.get(outcome) ?? 0, settings.connections * (writeRuns.get(outcome) ?? 0));
+      outcome.verification = result.detail;
+      outcome.problems.push(...result.problems);
+    }
+  } finally {
+    for (const { server } of live) await server.stop();
+  }
+  return outcomes;
+}
+
+function environment(): Record<string, string | number> {
+  const cpu = cpus();
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+  } catch {
+    // not a git checkout: leave it unknown
+  }
+  return {
+    node: process.version,
+    os: `${platform()} ${release()}`,
+    cpu: `${cpu.length} × ${cpu[0]?.model ?? "unknown"}`,
+    "load average at start": loadavg().map((n) => n.toFixed(2)).join(" "),
+    "sessionkit commit": commit,
+  };
+}
+
+async function profile(id: string, settings: LoadSettings): Promise<void> {
+  const contestant = contestantById(id);
+  const directory = join(REPO_ROOT, "bench", "results", "profiles", `${id}-${Date.now()}`);
+  mkdirSync(directory, { recursive: true });
+  const server = await ContestantServer.start(contestant, directory);
+  const cookies = await seedSessions(server.base, settings.sessions);
+  const groups = sessionsPerConnection(cookies, settings.connections);
+  for (const route of ["/read", "/write"]) {
+    const run = await drive(server.base, route, groups, settings.durationSeconds);
+    console.log(`${route}: ${Math.round(run.requestsPerSecond)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms`);
+  }
+  await server.stop();
+  console.log(summarizeProfile(directory));
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes("--quick");
+  const settings = settingsFromArguments(quick);
+  const profiled = argument("--profile");
+  if (profiled) return profile(profiled, settings);
+  const only = argument("--only")?.split(",");
+  const contestants = only ? only.map(contestantById) : CONTESTANTS;
+  const started = Date.now();
+  const env = environment();
+
+  let outcomes: ContestantOutcome[] = [];
+  if (!process.argv.includes("--skip-http")) {
+    console.log(`HTTP: ${contestants.length} contestants, ${JSON.stringify(settings)}`);
+    outcomes = await runHttp(contestants, settings);
+  }
+  const skipMicro = process.argv.includes("--skip-micro");
+  const memorySessions = quick ? 20_000 : 100_000;
+  if (!skipMicro) console.log(`micro: manager ns/op, then heap per session at ${memorySessions} sessions`);
+  const micro = skipMicro ? [] : await runManagerMicro(quick);
+  const memory = skipMicro ? [] : runMemoryMicro(memorySessions);
+
+  const rows = buildRows(outcomes);
+  const notes = [
+    "Routes: GET /read answers the session's counter (200) or 401 without a live session and changes nothing; GET /write adds 1 to the counter (a store write per request).",
+    "After the runs, every session's counter is read back through /read: their sum must equal the /write handler runs the server counted (cookie stores: 20 write/re-read round trips instead).",
+    `Micro: tinybench, ${quick ? "0.3 s" : "2 s"} per task, 100 sessions per measured call; memory: ${memorySessions.toLocaleString("en-US")} sessions of a 200-character payload, each store in its own --expose-gc process.`,
+    ...(quick ? ["QUICK MODE: 1 short round and 200 sessions (not 1,000); 20,000 sessions (not 100,000) in the memory figure; figures are a smoke test, not results."] : []),
+    "The machine is shared (see load average): compare rows of one run, not figures across runs.",
+  ];
+  const report: Report = {
+    date: new Date().toISOString(),
+    environment: { ...env, "run took": `${Math.round((Date.now() - started) / 1000)} s` },
+    packages: Object.fromEntries(PEERS.map((name) => [name, packageVersion(name)])),
+    settings: { ...settings, pipelining: 1, mode: quick ? "quick" : "full", notes },
+    contestants: outcomes.map((o) => ({
+      id: o.contestant.id,
+      settings: o.contestant.settings,
+      status: o.unavailable ?? "ran",
+      verification: o.verification,
+      problems: o.problems,
+    })),
+    rows,
+    micro,
+    memory,
+    targets: evaluateTargets(rows, outcomes, memory),
+  };
+  const markdown = toMarkdown(report);
+  console.log(`\n${markdown}`);
+  if (only) return; // a partial run must not replace the full results
+  const results = join(REPO_ROOT, "bench", "results");
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, "latest.md"), markdown);
+  writeFileSync(join(results, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`written: bench/results/latest.md, bench/results/latest.json`);
+}
+
+await main();
