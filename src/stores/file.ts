@@ -44,6 +44,7 @@ const SUB_DIR = /^[0-9a-f]{2}$/;
 const MAGIC = "SKF1";
 const HEADER_PROBE_BYTES = 128;
 const ORPHAN_TEMP_AGE = 60_000;
+const SCAN_CONCURRENCY = 32;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -116,11 +117,9 @@ export class FileStore implements SessionStore {
     const now = this.#now();
     let live = 0;
     for (const sub of await this.#subDirs()) {
-      for (const name of await listIfExists(sub)) {
-        if (!SESSION_FILE.test(name)) continue;
-        const header = await readHeader(join(sub, name));
-        if (header && header.expiresAt > now) live++;
-      }
+      const names = (await listIfExists(sub)).filter((name) => SESSION_FILE.test(name));
+      const headers = await inBatches(names, (name) => readHeader(join(sub, name)));
+      for (const header of headers) if (header && header.expiresAt > now) live++;
     }
     return live;
   }
@@ -132,12 +131,8 @@ export class FileStore implements SessionStore {
   async gc(): Promise<number> {
     let removed = 0;
     for (const sub of await this.#subDirs()) {
-      for (const name of await listIfExists(sub)) {
-        const path = join(sub, name);
-        if (SESSION_FILE.test(name)) removed += await this.#collectSession(name, path);
-        else if (name.endsWith(".tmp") || name.endsWith(".broken")) await this.#collectTemp(path);
-        else if (name.endsWith(".lock")) await this.#breakIfStale(path);
-      }
+      const counts = await inBatches(await listIfExists(sub), (name) => this.#collect(name, join(sub, name)));
+      for (const n of counts) removed += n;
       await rmdir(sub).catch(() => {}); // only succeeds when empty; a writer recreates it on demand
     }
     return removed;
@@ -283,7 +278,14 @@ export class FileStore implements SessionStore {
 
   // ---- gc helpers ----
 
-  async #collectSession(name: string, path: string): Promise<number> {
+  async #collect(name: string, path: string): Promise<number> {
+    if (SESSION_FILE.test(name)) return this.#collectSession(path);
+    if (name.endsWith(".tmp") || name.endsWith(".broken")) await this.#collectTemp(path);
+    else if (name.endsWith(".lock")) await this.#breakIfStale(path);
+    return 0;
+  }
+
+  async #collectSession(path: string): Promise<number> {
     const header = await readHeader(path);
     if (header && header.expiresAt > this.#now()) return 0;
     if (!header) {
@@ -441,6 +443,15 @@ function positive(value: number, name: string): number {
     throw new TypeError(`FileStore: option "${name}" must be a positive number of milliseconds; got ${String(value)}`);
   }
   return value;
+}
+
+/** Maps with at most SCAN_CONCURRENCY operations in flight: parallel enough for the disk, far below EMFILE. */
+async function inBatches<T, R>(items: T[], map: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let start = 0; start < items.length; start += SCAN_CONCURRENCY) {
+    results.push(...(await Promise.all(items.slice(start, start + SCAN_CONCURRENCY).map(map))));
+  }
+  return results;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
