@@ -44,7 +44,7 @@ wait_for() {
   i=0
   until "$@" >/dev/null 2>&1; do
     i=$((i + 1))
-    if [ "$i" -ge 100 ]; then echo "timed out waiting for $what" >&2; return 1; fi
+    if [ "$i" -ge 300 ]; then echo "timed out waiting for $what" >&2; return 1; fi
     sleep 0.1
   done
 }
