@@ -7,7 +7,7 @@ import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { SessionData, SessionHost, SessionInternals } from "./session.js";
 import { INTERNALS, Session, replayChanges } from "./session.js";
-import type { AnyStore, Awaitable, ClientSideStore, SessionStore } from "./store.js";
+import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions } from "./store.js";
 import { isClientSideStore } from "./store.js";
 
 /** Where the request came from, for the transport-free `load`. */
@@ -184,14 +184,14 @@ export class SessionManager<T extends object = SessionData> {
   async count(): Promise<number> {
     const store = this.#serverStore(await this.#ready(), "count");
     if (!store.count) throw new SessionUnsupportedError("this store cannot count its sessions (it has no count() method)");
-    return this.#call("count", () => store.count!());
+    return this.#call("count", (o) => store.count!(o));
   }
 
   /** Removes expired sessions now; resolves to how many. Stores with native expiry report 0. */
   async gc(): Promise<number> {
     const store = this.#serverStore(await this.#ready(), "gc");
     if (!store.gc) return 0;
-    return this.#call("gc", () => store.gc!());
+    return this.#call("gc", (o) => store.gc!(o));
   }
 
   /** Stops timers and closes the store if this manager created it (provider option). */
@@ -218,7 +218,7 @@ export class SessionManager<T extends object = SessionData> {
       return null;
     }
     const key = this.#options.hashIds ? hashToken(token) : token;
-    const record = await this.#call("get", () => store.get(key));
+    const record = await this.#call("get", (o) => store.get(key, o));
     if (!record || record.expiresAt <= now) return null;
     const envelope = this.#decode(record.data);
     if (!envelope || envelope.createdAt + this.#options.absoluteTimeout <= now) return null;
@@ -307,14 +307,14 @@ export class SessionManager<T extends object = SessionData> {
     let expected = state.storedKey ? state.version : 0;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const write = { data, expiresAt, version: expected + 1, expectedVersion: expected };
-      if (await this.#call("set", () => store.set(key, write))) {
+      if (await this.#call("set", (o) => store.set(key, write, o))) {
         state.storedKey = key;
         state.version = expected + 1;
         this.#committed(session, state, expiresAt);
         return;
       }
       // Another request wrote first: replay our changed keys on its data (no lost update).
-      const fresher = await this.#call("get", () => store.get(key));
+      const fresher = await this.#call("get", (o) => store.get(key, o));
       const envelope = fresher && fresher.expiresAt > this.#options.now() ? this.#decode(fresher.data) : null;
       if (!fresher || !envelope) {
         state.status = "destroyed"; // destroyed meanwhile: a slower request must not bring it back
@@ -330,11 +330,11 @@ export class SessionManager<T extends object = SessionData> {
   async #touch(store: SessionStore, state: SessionInternals, expiresAt: number): Promise<void> {
     const key = state.storedKey!;
     if (store.touch) {
-      await this.#call("touch", () => store.touch!(key, expiresAt));
+      await this.#call("touch", (o) => store.touch!(key, expiresAt, o));
     } else {
       const write = { data: this.#encode(state), expiresAt, version: state.version + 1, expectedVersion: state.version };
       // A conflict means another request just wrote, which moved the expiry anyway.
-      if (await this.#call("set", () => store.set(key, write))) state.version++;
+      if (await this.#call("set", (o) => store.set(key, write, o))) state.version++;
     }
     state.storedExpiresAt = expiresAt;
     state.sendCookie = false;
@@ -378,7 +378,7 @@ export class SessionManager<T extends object = SessionData> {
     const oldKey = state.storedKey;
     if (oldKey) {
       const store = this.#serverStoreOrNull();
-      if (store) await this.#call("destroy", () => store.destroy(oldKey));
+      if (store) await this.#call("destroy", (o) => store.destroy(oldKey, o));
     }
     state.token = generateToken();
     state.storedKey = undefined;
@@ -394,7 +394,7 @@ export class SessionManager<T extends object = SessionData> {
     const key = state.storedKey;
     if (key) {
       const store = this.#serverStoreOrNull();
-      if (store) await this.#call("destroy", () => store.destroy(key));
+      if (store) await this.#call("destroy", (o) => store.destroy(key, o));
     }
     state.data.clear();
     state.changes.clear();
@@ -481,24 +481,46 @@ export class SessionManager<T extends object = SessionData> {
     this.#gcTimer.unref();
   }
 
-  /** Runs a store call under `storeTimeout`, turning driver failures into SessionStoreError. */
-  #call<R>(operation: string, run: () => Awaitable<R>): Awaitable<R> {
+  /**
+   * Runs a store call under `storeTimeout`, turning driver failures into SessionStoreError. On
+   * timeout the call's signal is aborted, so a store that honours it (node-redis) drops the
+   * queued command instead of applying it after the app has already answered 5xx.
+   */
+  #call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
+    const timeout = this.#options.storeTimeout;
+    const controller = timeout === 0 ? undefined : new LazyAbort();
     let result: Awaitable<R>;
     try {
-      result = run();
+      result = run(controller ?? {});
     } catch (error) {
       throw storeError(operation, error);
     }
     if (!(result instanceof Promise)) return result;
-    const timeout = this.#options.storeTimeout;
-    if (timeout === 0) return result.catch((error: unknown) => Promise.reject(storeError(operation, error)));
+    if (!controller) return result.catch((error: unknown) => Promise.reject(storeError(operation, error)));
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`)), timeout);
+      const timer = setTimeout(() => {
+        const cause = new DOMException(`no answer within ${timeout} ms`, "TimeoutError");
+        controller.abort(cause);
+        reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`, { cause }));
+      }, timeout);
       result.then(
         (value) => (clearTimeout(timer), resolve(value)),
         (error: unknown) => (clearTimeout(timer), reject(storeError(operation, error))),
       );
     });
+  }
+}
+
+/** Store call options whose AbortController is made only if the store reads `signal` (it costs µs). */
+class LazyAbort implements StoreCallOptions {
+  #controller: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason);
   }
 }
 

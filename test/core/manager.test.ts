@@ -268,8 +268,25 @@ describe("store failures", () => {
     const sessions = new SessionManager<Record<string, unknown>>({ store, storeTimeout: 50 });
     store.mode = "hang";
     const started = Date.now();
-    await expect(sessions.load("A".repeat(43))).rejects.toThrow(/did not answer within 50 ms/);
+    const error = await sessions.load("A".repeat(43)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as Error).message).toMatch(/did not answer within 50 ms/);
+    expect((error as Error).cause).toMatchObject({ name: "TimeoutError" });
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("aborts the signal of a store call that timed out, so the store can drop it", async () => {
+    let seen: AbortSignal | undefined;
+    const store = new MemoryStore();
+    const hanging = Object.assign(Object.create(store) as MemoryStore, {
+      get: (_key: string, options?: { signal?: AbortSignal }) => {
+        seen = options?.signal;
+        return new Promise<null>(() => {});
+      },
+    });
+    const sessions = new SessionManager({ store: hanging, storeTimeout: 30 });
+    await expect(sessions.load("A".repeat(43))).rejects.toBeInstanceOf(SessionStoreError);
+    expect(seen?.aborted).toBe(true);
   });
 });
 
