@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, link, mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from "node:fs/promises";
+import { chmod, link, mkdir, open, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
@@ -31,7 +31,10 @@ export interface FileStoreOptions {
   fsync?: boolean;
   /** Default 10000 ms: a lock file this old is abandoned (its owner hung or died on another host). */
   staleLockAfter?: number;
-  /** Default 5000 ms: how long a write waits for another process's lock before it fails. */
+  /**
+   * Default 4000 ms: how long a write waits for another process's lock before it fails. Below the
+   * manager's default storeTimeout (5 s), so the caller sees this store's own, clearer error.
+   */
   lockTimeout?: number;
   /** Default Date.now: the clock that decides expiry (injectable for tests). */
   now?: () => number;
@@ -79,7 +82,7 @@ export class FileStore implements SessionStore {
     this.#dir = resolve(options.dir);
     this.#fsync = options.fsync ?? false;
     this.#staleLockAfter = positive(options.staleLockAfter ?? 10_000, "staleLockAfter");
-    this.#lockTimeout = positive(options.lockTimeout ?? 5_000, "lockTimeout");
+    this.#lockTimeout = positive(options.lockTimeout ?? 4_000, "lockTimeout");
     this.#now = options.now ?? Date.now;
   }
 
@@ -226,21 +229,31 @@ export class FileStore implements SessionStore {
     }
   }
 
-  /** O_EXCL create with jittered backoff (1 ms doubling to 64 ms); breaks locks of dead or hung owners. */
+  /**
+   * Takes the lock with jittered backoff (1 ms doubling to 64 ms); breaks locks of dead or hung owners.
+   * The owner line is written to a private temp file first and link(2)ed into place, which fails
+   * with EEXIST like O_EXCL but makes the lock appear with its owner already in it: a process killed
+   * between creating a lock and writing its owner cannot leave an anonymous lock nobody can judge.
+   */
   async #acquire(lock: string): Promise<string> {
     const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(6).toString("hex")}`;
+    const draft = `${lock}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     const deadline = Date.now() + this.#lockTimeout;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const handle = await this.#inDir(lock, () => open(lock, "wx", FILE_MODE));
-        await writeAndClose(handle, owner);
-        return owner;
-      } catch (error) {
-        if (code(error) !== "EEXIST") throw error;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        await this.#inDir(draft, () => writeFile(draft, owner, { flag: "wx", mode: FILE_MODE }).catch(ignoreExisting));
+        try {
+          await link(draft, lock);
+          return owner;
+        } catch (error) {
+          if (code(error) !== "EEXIST" && code(error) !== "ENOENT") throw error;
+        }
+        if (await this.#breakIfStale(lock)) continue;
+        if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
+        await sleep(Math.random() * Math.min(64, 2 ** attempt));
       }
-      if (await this.#breakIfStale(lock)) continue;
-      if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
-      await sleep(Math.random() * Math.min(64, 2 ** attempt));
+    } finally {
+      await unlinkIfExists(draft);
     }
   }
 
@@ -412,12 +425,9 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeAndClose(handle: FileHandle, text: string): Promise<void> {
-  try {
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
+/** A draft left from the previous attempt is reused: it already holds our owner line. */
+function ignoreExisting(error: unknown): void {
+  if (code(error) !== "EEXIST") throw error;
 }
 
 /** Releases our lock only if it is still ours (a hung holder's lock may have been broken). */
