@@ -6,9 +6,12 @@ import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { SessionData, SessionHost, SessionInternals } from "./session.js";
-import { INTERNALS, Session, replayChanges } from "./session.js";
+import { INTERNALS, Session, newState, replayChanges } from "./session.js";
 import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions } from "./store.js";
-import { isClientSideStore } from "./store.js";
+import { checkStore, isClientSideStore } from "./store.js";
+import { callStore } from "./store-call.js";
+import type { SessionHeader } from "./node-http.js";
+import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -18,8 +21,8 @@ export interface LoadContext {
   cookieHeader?: string;
 }
 
-/** A response header to send: ["set-cookie", value] or [options.header, token]. */
-export type SessionHeader = [name: string, value: string];
+export type { SessionHeader } from "./node-http.js";
+export { applyNodeHeaders } from "./node-http.js";
 
 /** The two halves of a commit: headers known now, the store write still running. */
 export interface PreparedCommit {
@@ -481,97 +484,7 @@ export class SessionManager<T extends object = SessionData> {
     this.#gcTimer.unref();
   }
 
-  /**
-   * Runs a store call under `storeTimeout`, turning driver failures into SessionStoreError. On
-   * timeout the call's signal is aborted, so a store that honours it (node-redis) drops the
-   * queued command instead of applying it after the app has already answered 5xx.
-   */
   #call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
-    const timeout = this.#options.storeTimeout;
-    const controller = timeout === 0 ? undefined : new LazyAbort();
-    let result: Awaitable<R>;
-    try {
-      result = run(controller ?? {});
-    } catch (error) {
-      throw storeError(operation, error);
-    }
-    if (!(result instanceof Promise)) return result;
-    if (!controller) return result.catch((error: unknown) => Promise.reject(storeError(operation, error)));
-    return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const cause = new DOMException(`no answer within ${timeout} ms`, "TimeoutError");
-        controller.abort(cause);
-        reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`, { cause }));
-      }, timeout);
-      result.then(
-        (value) => (clearTimeout(timer), resolve(value)),
-        (error: unknown) => (clearTimeout(timer), reject(storeError(operation, error))),
-      );
-    });
+    return callStore(operation, this.#options.storeTimeout, run);
   }
-}
-
-/** Store call options whose AbortController is made only if the store reads `signal` (it costs µs). */
-class LazyAbort implements StoreCallOptions {
-  #controller: AbortController | undefined;
-
-  get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
-  }
-
-  abort(reason: unknown): void {
-    this.#controller?.abort(reason);
-  }
-}
-
-function storeError(operation: string, error: unknown): SessionError {
-  if (error instanceof SessionError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new SessionStoreError(`store.${operation}() failed: ${reason}`, { cause: error });
-}
-
-function newState(now: number, secure: boolean, createdAt = now): SessionInternals {
-  return {
-    token: undefined,
-    storedKey: undefined,
-    version: 0,
-    data: new Map(),
-    changes: new Map(),
-    cleared: false,
-    status: "unmodified",
-    sendCookie: false,
-    clientHasCookie: false,
-    storedExpiresAt: 0,
-    createdAt,
-    usedAt: now,
-    secure,
-    extraCookies: undefined,
-  };
-}
-
-function checkStore(store: AnyStore): void {
-  if (isClientSideStore(store)) {
-    if (typeof store.seal !== "function" || typeof store.open !== "function") throw new TypeError('option "store": a client-side store needs seal() and open()');
-    return;
-  }
-  for (const method of ["get", "set", "destroy"] as const) {
-    if (typeof store?.[method] !== "function") throw new TypeError(`option "store" must implement SessionStore: ${method}() is missing`);
-  }
-}
-
-/** Express and Koa compute `req.secure` from their trust-proxy setting; plain node:http knows only TLS. */
-function isSecureRequest(req: IncomingMessage): boolean {
-  const { secure } = req as { secure?: unknown };
-  return typeof secure === "boolean" ? secure : (req.socket as { encrypted?: boolean }).encrypted === true;
-}
-
-/** Sets session headers on a node:http response, plus Cache-Control: no-store unless the app chose one. */
-export function applyNodeHeaders(res: ServerResponse, headers: SessionHeader[]): void {
-  if (headers.length === 0) return;
-  for (const [name, value] of headers) {
-    if (name === "set-cookie") res.appendHeader("set-cookie", value);
-    else res.setHeader(name, value);
-  }
-  // A shared cache must never hand one user's session cookie to another (RFC 9111 section 5.2.2.5).
-  if (!res.hasHeader("cache-control")) res.setHeader("cache-control", "no-store");
 }

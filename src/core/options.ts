@@ -96,6 +96,11 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
   if (typeof resolved.codec?.encode !== "function" || typeof resolved.codec.decode !== "function") {
     throw new TypeError('option "codec" must have encode(data) and decode(text) methods');
   }
+  const legacy = resolved.migrateFrom?.cookieName;
+  if (legacy !== undefined && !resolved.header && legacy === resolved.cookie.name) {
+    // Expiring the legacy cookie would delete the new session cookie of the same name.
+    throw new TypeError(`option "migrateFrom": the legacy cookie "${legacy}" must differ from cookie.name`);
+  }
   if (typeof options.hashIds !== "undefined" && typeof options.hashIds !== "boolean") {
     throw new TypeError('option "hashIds" must be true or false');
   }

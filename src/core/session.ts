@@ -191,3 +191,23 @@ export function assertNotDestroyed(state: SessionInternals, action: string): voi
     throw new SessionError("ERR_SESSION_DESTROYED", `cannot ${action} a destroyed session`);
   }
 }
+
+/** The state of a session that has not been stored yet. */
+export function newState(now: number, secure: boolean, createdAt = now): SessionInternals {
+  return {
+    token: undefined,
+    storedKey: undefined,
+    version: 0,
+    data: new Map(),
+    changes: new Map(),
+    cleared: false,
+    status: "unmodified",
+    sendCookie: false,
+    clientHasCookie: false,
+    storedExpiresAt: 0,
+    createdAt,
+    usedAt: now,
+    secure,
+    extraCookies: undefined,
+  };
+}

@@ -85,3 +85,14 @@ export type AnyStore = SessionStore | ClientSideStore;
 export function isClientSideStore(store: AnyStore): store is ClientSideStore {
   return (store as ClientSideStore).clientSide === true;
 }
+
+/** Validates the `store` option once, at construction. */
+export function checkStore(store: AnyStore): void {
+  if (isClientSideStore(store)) {
+    if (typeof store.seal !== "function" || typeof store.open !== "function") throw new TypeError('option "store": a client-side store needs seal() and open()');
+    return;
+  }
+  for (const method of ["get", "set", "destroy"] as const) {
+    if (typeof store?.[method] !== "function") throw new TypeError(`option "store" must implement SessionStore: ${method}() is missing`);
+  }
+}

@@ -304,6 +304,7 @@ describe("options", () => {
     [{ store, header: "bad header" }, /header/],
     [{ store, cookie: { sameSite: "none" as const, secure: false } }, /sameSite/],
     [{}, /store/],
+    [{ store, migrateFrom: { cookieName: "sid", take: async () => null, expireCookie: () => "" } }, /migrateFrom/],
   ])("rejects a bad option with a TypeError naming it (%#)", (options, message) => {
     expect(() => new SessionManager(options)).toThrow(TypeError);
     expect(() => new SessionManager(options)).toThrow(message);
