@@ -48,18 +48,21 @@ function closingAlso(store: SessionStore, release: () => Promise<unknown>): Sess
   };
 }
 
-registerProvider("file", async (config) => {
-  const { FileStore } = await import("./stores/file.js");
-  return new FileStore(parseFileConfig(config));
+// Each factory parses its config before its first await, so a malformed string throws from the
+// SessionManager constructor rather than at the first request.
+registerProvider("file", (config) => {
+  const options = parseFileConfig(config);
+  return import("./stores/file.js").then(({ FileStore }) => new FileStore(options));
 });
 
-registerProvider("cookie", async (config) => {
-  const { CookieStore } = await import("./stores/cookie.js");
-  return new CookieStore(parseCookieConfig(config));
+registerProvider("cookie", (config) => {
+  const options = parseCookieConfig(config);
+  return import("./stores/cookie.js").then(({ CookieStore }) => new CookieStore(options));
 });
 
-registerProvider("redis", async (config) => {
-  const { url } = parseRedisConfig(config);
+registerProvider("redis", (config) => connectRedis(parseRedisConfig(config).url));
+
+async function connectRedis(url: string): Promise<SessionStore> {
   const { createClient } = await importDriver<typeof import("redis")>("redis", "redis");
   const { RedisStore } = await import("./stores/redis.js");
   const client = createClient({ url });
@@ -67,23 +70,25 @@ registerProvider("redis", async (config) => {
   client.on("error", () => {});
   await client.connect();
   return new RedisStore({ client, ownsClient: true });
-});
+}
 
-registerProvider("postgresql", async (config) => {
-  const options: PostgresProviderConfig = parsePostgresConfig(config);
+registerProvider("postgresql", (config) => connectPostgres(parsePostgresConfig(config)));
+
+async function connectPostgres(options: PostgresProviderConfig): Promise<SessionStore> {
   const pg = await importDriver<typeof import("pg")>("pg", "postgresql");
   const { PostgresStore } = await import("./stores/postgres.js");
   const pool = new pg.Pool(options);
   pool.on("error", () => {}); // an idle client's lost connection; the next query reports it
   return closingAlso(new PostgresStore({ pool }), () => pool.end());
-});
+}
 
-registerProvider("mysql", async (config) => {
-  const options: MySQLProviderConfig = parseMySQLConfig(config);
+registerProvider("mysql", (config) => connectMySQL(parseMySQLConfig(config)));
+
+async function connectMySQL(options: MySQLProviderConfig): Promise<SessionStore> {
   const mysql = await importDriver<typeof import("mysql2/promise")>("mysql2/promise", "mysql", "mysql2");
   const { MySQLStore } = await import("./stores/mysql.js");
   // utf8mb4: MySQL's "utf8" cannot hold 4-byte characters such as emoji.
   const pool = mysql.createPool({ charset: "utf8mb4", ...options });
   // The manager's gcInterval schedules gc(); the store's own timer would only double it.
   return closingAlso(new MySQLStore({ pool, cleanupInterval: 0 }), () => pool.end());
-});
+}

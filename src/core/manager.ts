@@ -60,14 +60,13 @@ export class SessionManager<T extends object = SessionData> {
     } else if (options.provider !== undefined) {
       const factory = getProvider(options.provider);
       this.#ownsStore = true;
-      this.#storePromise = Promise.resolve()
-        .then(() => factory(options.providerConfig ?? ""))
-        .then((store) => {
-          checkStore(store);
-          this.#store = store;
-          this.#scheduleGc(store);
-          return store;
-        });
+      // Called now, so a factory that validates its config synchronously throws from here.
+      this.#storePromise = Promise.resolve(factory(options.providerConfig ?? "")).then((store) => {
+        checkStore(store);
+        this.#store = store;
+        this.#scheduleGc(store);
+        return store;
+      });
       this.#storePromise.catch(() => {}); // surfaced by the first load/commit
     } else {
       throw new TypeError('option "store" is required (a SessionStore such as new MemoryStore()), or give "provider"');
