@@ -29,7 +29,7 @@ const PEERS = [
   "autocannon", "tinybench", "tsx",
 ];
 // Gap between runs: lets writes of requests cut off at the end of a run finish before the next run.
-const SETTLE_MS = 300;
+let settleMs = 300;
 
 function argument(name: string): string | undefined {
   const at = process.argv.indexOf(name);
@@ -66,23 +66,30 @@ interface Live {
   cookies: string[];
 }
 
-async function startContestant(outcome: ContestantOutcome, settings: LoadSettings): Promise<Live | undefined> {
-  const { contestant } = outcome;
-  let server: ContestantServer | undefined;
+async function startServer(outcome: ContestantOutcome): Promise<ContestantServer | undefined> {
+  outcome.unavailable = await unavailableReason(outcome.contestant);
+  if (outcome.unavailable) return undefined;
   try {
-    server = await ContestantServer.start(contestant);
+    return await ContestantServer.start(outcome.contestant);
+  } catch (error) {
+    outcome.unavailable = `failed to start: ${error instanceof Error ? error.message : String(error)}`;
+    return undefined;
+  }
+}
+
+async function seedAndWarmUp(outcome: ContestantOutcome, server: ContestantServer, settings: LoadSettings): Promise<Live | undefined> {
+  try {
     const cookies = await seedSessions(server.base, settings.sessions);
     const groups = sessionsPerConnection(cookies, settings.connections);
-    const live = { outcome, server, groups, cookies };
     // Writes first, then reads: a write cut off at the end of the warm-up finishes during the read warm-up.
     for (const route of ["/write", "/read"]) {
       checkRun(outcome, await drive(server.base, route, groups, settings.warmupSeconds), "warm-up");
-      await sleep(SETTLE_MS);
+      await sleep(settleMs);
     }
-    return live;
+    return { outcome, server, groups, cookies };
   } catch (error) {
     outcome.unavailable = `failed: ${error instanceof Error ? error.message : String(error)}`;
-    await server?.stop().catch(() => {});
+    await server.stop().catch(() => {});
     return undefined;
   }
 }
@@ -99,16 +106,14 @@ const writeRuns = new Map<ContestantOutcome, number>();
 
 async function runHttp(contestants: Contestant[], settings: LoadSettings): Promise<ContestantOutcome[]> {
   const outcomes: ContestantOutcome[] = contestants.map((contestant) => ({ contestant, runs: [], problems: [] }));
+  // Process start-up (module loading) overlaps; seeding and warm-up run one contestant at a time.
+  const servers = await inBatches(outcomes, 4, startServer);
   const live: Live[] = [];
-  for (const outcome of outcomes) {
-    outcome.unavailable = await unavailableReason(outcome.contestant);
-    if (outcome.unavailable) {
-      console.log(`- ${outcome.contestant.id}: ${outcome.unavailable}`);
-      continue;
-    }
-    const started = await startContestant(outcome, settings);
-    console.log(`- ${outcome.contestant.id}: ${started ? "started, seeded, warmed up" : outcome.unavailable}`);
-    if (started) live.push(started);
+  for (const [i, outcome] of outcomes.entries()) {
+    const server = servers[i];
+    const ready = server ? await seedAndWarmUp(outcome, server, settings) : undefined;
+    console.log(`- ${outcome.contestant.id}: ${ready ? "started, seeded, warmed up" : outcome.unavailable}`);
+    if (ready) live.push(ready);
   }
   try {
     // Rounds go across all contestants, so a burst of load from elsewhere on the machine hits all of them alike.
@@ -118,7 +123,7 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
           const run = await drive(server.base, route, groups, settings.durationSeconds);
           checkRun(outcome, run, `round ${round}`);
           outcome.runs.push(run);
-          await sleep(SETTLE_MS);
+          await sleep(settleMs);
         }
         const last = outcome.runs.slice(-2);
         console.log(`  round ${round} ${outcome.contestant.id}: ${last.map((r) => `${r.route} ${Math.round(r.requestsPerSecond)} req/s`).join(", ")}`);
@@ -133,6 +138,12 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
     for (const { server } of live) await server.stop();
   }
   return outcomes;
+}
+
+async function inBatches<T, R>(items: T[], width: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += width) results.push(...(await Promise.all(items.slice(i, i + width).map(task))));
+  return results;
 }
 
 function environment(): Record<string, string | number> {
@@ -170,6 +181,7 @@ async function profile(id: string, settings: LoadSettings): Promise<void> {
 async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
   const settings = settingsFromArguments(quick);
+  if (quick) settleMs = 150;
   const profiled = argument("--profile");
   if (profiled) return profile(profiled, settings);
   const only = argument("--only")?.split(",");

@@ -185,7 +185,13 @@ export async function verify(server: ContestantServer, cookies: string[], okWrit
   const { contestant } = server;
   if (contestant.kind === "bare") return { problems, detail: `bare: ${stats.writes} /write runs, no store` };
   if (contestant.clientSide) return verifyCookieRoundTrip(server.base, cookies.slice(0, 20), problems, stats);
-  const counters = await readCounters(server.base, cookies);
+  let counters: number[];
+  try {
+    counters = await readCounters(server.base, cookies);
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+    return { problems, detail: "read-back failed" };
+  }
   const sum = counters.reduce((a, b) => a + b, 0);
   if (sum !== stats.writes) problems.push(`store holds ${sum} increments but the server made ${stats.writes}`);
   return { problems, detail: `read back ${cookies.length} sessions: ${sum} increments stored = ${stats.writes} /write runs` };
@@ -196,7 +202,7 @@ async function readCounters(base: string, cookies: string[]): Promise<number[]> 
   await inParallel(cookies.length, 25, async (i) => {
     const response = await fetch(`${base}/read`, { headers: { cookie: cookies[i]! } });
     const body = await response.text();
-    if (response.status !== 200) throw new Error(`read-back of session ${i} answered ${response.status}: the session is gone`);
+    if (response.status !== 200) throw new Error(`read-back of session ${i} answered ${response.status} ${body}: the session is gone`);
     counters[i] = Number(body);
   });
   return counters;
