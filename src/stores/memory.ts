@@ -42,7 +42,7 @@ export class MemoryStore implements SessionStore {
   set(key: string, write: SessionWrite): boolean {
     const current = this.#live(key);
     if ((current?.version ?? 0) !== write.expectedVersion) return false;
-    const record: StoredSession = { data: write.data, expiresAt: write.expiresAt, version: write.version };
+    const record: StoredSession = { data: flatten(write.data), expiresAt: write.expiresAt, version: write.version };
     if (current && this.#maxSessions !== Infinity) this.#sessions.delete(key);
     this.#sessions.set(key, record);
     if (this.#sessions.size > this.#maxSessions) this.#evictOldest();
@@ -93,4 +93,16 @@ export class MemoryStore implements SessionStore {
     const oldest = this.#sessions.keys().next();
     if (!oldest.done) this.#sessions.delete(oldest.value);
   }
+}
+
+let flattened = 0;
+
+/**
+ * V8 keeps a string built by concatenation as a tree ("rope") that pins every piece, about twice
+ * the text for an encoded session. Reading a character flattens it in place; the result is used
+ * so that an optimizing compiler cannot drop the read.
+ */
+function flatten(text: string): string {
+  if (text.length > 0) flattened ^= text.charCodeAt(text.length - 1);
+  return text;
 }
