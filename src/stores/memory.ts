@@ -95,7 +95,7 @@ export class MemoryStore implements SessionStore {
   }
 }
 
-let flattened = 0;
+let _readSink = 0; // written, never read: keeps the character read below alive
 
 /**
  * V8 keeps a string built by concatenation as a tree ("rope") that pins every piece, about twice
@@ -103,6 +103,6 @@ let flattened = 0;
  * so that an optimizing compiler cannot drop the read.
  */
 function flatten(text: string): string {
-  if (text.length > 0) flattened ^= text.charCodeAt(text.length - 1);
+  if (text.length > 0) _readSink ^= text.charCodeAt(text.length - 1);
   return text;
 }
