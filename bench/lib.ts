@@ -23,7 +23,7 @@ export async function importAs<T>(specifier: string): Promise<T> {
   return (await import(specifier)) as T;
 }
 
-/** A sessionkit source file (`src/...`, run through tsx), typed by the caller's minimal interface. */
+/** A built sessionkit file (`dist/...`, what users run), typed by the caller's minimal interface. */
 export function importSessionkit<T>(relativePath: string): Promise<T> {
   return importAs<T>(pathToFileURL(join(REPO_ROOT, relativePath)).href);
 }

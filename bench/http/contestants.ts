@@ -49,7 +49,7 @@ export const CONTESTANTS: Contestant[] = [
   bare("bare-express", "express 5"),
   {
     id: "sk-memory-express", label: "sessionkit", store: "memory", framework: "express 5", kind: "sessionkit",
-    settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from src/adapters/express.ts"),
+    settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from dist/adapters/express.js"),
     needsFiles: [], needsServices: [], clientSide: false,
   },
   {
@@ -63,7 +63,7 @@ export const CONTESTANTS: Contestant[] = [
   {
     id: "sk-redis-express", label: "sessionkit", store: "redis", framework: "express 5", kind: "sessionkit",
     settings: sk("RedisStore {client: node-redis createClient, prefix bench:sk:}"),
-    needsFiles: ["src/stores/redis.ts"], needsServices: ["redis"], clientSide: false,
+    needsFiles: ["dist/stores/redis.js"], needsServices: ["redis"], clientSide: false,
   },
   {
     id: "es-redis-express", label: "express-session + connect-redis", store: "redis", framework: "express 5", kind: "peer",
@@ -73,7 +73,7 @@ export const CONTESTANTS: Contestant[] = [
   {
     id: "sk-postgres-express", label: "sessionkit", store: "postgres", framework: "express 5", kind: "sessionkit",
     settings: sk("PostgresStore {pool: pg.Pool (max 10), tableName bench_sk_sessions, createTable true}"),
-    needsFiles: ["src/stores/postgres.ts"], needsServices: ["postgres"], clientSide: false,
+    needsFiles: ["dist/stores/postgres.js"], needsServices: ["postgres"], clientSide: false,
   },
   {
     id: "es-postgres-express", label: "express-session + connect-pg-simple", store: "postgres", framework: "express 5", kind: "peer",
@@ -83,7 +83,7 @@ export const CONTESTANTS: Contestant[] = [
   {
     id: "sk-mysql-express", label: "sessionkit", store: "mysql", framework: "express 5", kind: "sessionkit",
     settings: sk("MySQLStore {pool: mysql2/promise createPool (connectionLimit 10), tableName bench_sk_sessions}"),
-    needsFiles: ["src/stores/mysql.ts"], needsServices: ["mysql"], clientSide: false,
+    needsFiles: ["dist/stores/mysql.js"], needsServices: ["mysql"], clientSide: false,
   },
   {
     id: "es-mysql-express", label: "express-session + express-mysql-session", store: "mysql", framework: "express 5", kind: "peer",
@@ -93,7 +93,7 @@ export const CONTESTANTS: Contestant[] = [
   {
     id: "sk-file-express", label: "sessionkit", store: "file", framework: "express 5", kind: "sessionkit",
     settings: sk("FileStore {dir: fresh temp dir, fsync false (default)}"),
-    needsFiles: ["src/stores/file.ts"], needsServices: [], clientSide: false,
+    needsFiles: ["dist/stores/file.js"], needsServices: [], clientSide: false,
   },
   {
     id: "es-file-express", label: "express-session + session-file-store", store: "file", framework: "express 5", kind: "peer",
@@ -103,7 +103,7 @@ export const CONTESTANTS: Contestant[] = [
   {
     id: "sk-cookie-node", label: "sessionkit", store: "cookie", framework: "node:http", kind: "sessionkit",
     settings: sk("CookieStore {secrets: [one 32+ char secret]}", "manager.start(req) / manager.release(session, res)"),
-    needsFiles: ["src/stores/cookie.ts"], needsServices: [], clientSide: true,
+    needsFiles: ["dist/stores/cookie.js"], needsServices: [], clientSide: true,
   },
   {
     id: "iron-node", label: "iron-session", store: "cookie", framework: "node:http", kind: "peer",
@@ -118,8 +118,8 @@ export const CONTESTANTS: Contestant[] = [
   bare("bare-fastify", "fastify 5"),
   {
     id: "sk-memory-fastify", label: "sessionkit", store: "memory", framework: "fastify 5", kind: "sessionkit",
-    settings: sk("MemoryStore (unbounded)", "sessionPlugin from src/adapters/fastify.ts"),
-    needsFiles: ["src/adapters/fastify.ts"], needsServices: [], clientSide: false,
+    settings: sk("MemoryStore (unbounded)", "sessionPlugin from dist/adapters/fastify.js"),
+    needsFiles: ["dist/adapters/fastify.js"], needsServices: [], clientSide: false,
   },
   {
     id: "fs-memory-fastify", label: "@fastify/session", store: "memory", framework: "fastify 5", kind: "peer",

@@ -9,8 +9,8 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Request } from "express";
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
-import { sessionMiddleware } from "../../src/adapters/express.js";
-import { SessionManager } from "../../src/index.js";
+import { sessionMiddleware } from "../../dist/adapters/express.js";
+import { SessionManager } from "../../dist/index.js";
 import { importAs, importSessionkit } from "../lib.js";
 import type { Contestant } from "./contestants.js";
 import { BENCH_SECRET, contestantById, IDLE_SECONDS } from "./contestants.js";
@@ -56,7 +56,7 @@ async function sessionkit(contestant: Contestant): Promise<Running> {
   };
   if (contestant.framework === "node:http") return onNode(sessionkitNode(manager), cleanup);
   if (contestant.framework === "express 5") return onNode(expressApp(sessionMiddleware(manager), sessionOf), cleanup);
-  const { sessionPlugin } = await importSessionkit<{ sessionPlugin: FastifyPluginAsync<{ manager: SessionManager }> }>("src/adapters/fastify.ts");
+  const { sessionPlugin } = await importSessionkit<{ sessionPlugin: FastifyPluginAsync<{ manager: SessionManager }> }>("dist/adapters/fastify.js");
   const app = await fastifyApp(async (scope) => void (await scope.register(sessionPlugin, { manager })), sessionOf);
   return onFastify(app, cleanup);
 }

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import pg from "pg";
 import { createPool } from "mysql2/promise";
 import { createClient } from "redis";
-import type { AnyStore } from "../../src/index.js";
-import { MemoryStore } from "../../src/index.js";
+import type { AnyStore } from "../../dist/index.js";
+import { MemoryStore } from "../../dist/index.js";
 import { importAs, importSessionkit, MYSQL_URL, POSTGRES_URL, REDIS_URL } from "../lib.js";
 import type { StoreKind } from "./contestants.js";
 import { BENCH_SECRET } from "./contestants.js";
@@ -53,21 +53,21 @@ export async function sessionkitStore(kind: StoreKind): Promise<Built<AnyStore>>
 }
 
 async function sessionkitRedis(): Promise<Built<AnyStore>> {
-  const { RedisStore } = await importSessionkit<{ RedisStore: new (options: Options) => AnyStore }>("src/stores/redis.ts");
+  const { RedisStore } = await importSessionkit<{ RedisStore: new (options: Options) => AnyStore }>("dist/stores/redis.js");
   const client = await redisClient(SK_PREFIX);
   const store = new RedisStore({ client, prefix: SK_PREFIX });
   return { value: store, cleanup: () => closeRedis(client, SK_PREFIX) };
 }
 
 async function sessionkitPostgres(): Promise<Built<AnyStore>> {
-  const { PostgresStore } = await importSessionkit<{ PostgresStore: new (options: Options) => AnyStore }>("src/stores/postgres.ts");
+  const { PostgresStore } = await importSessionkit<{ PostgresStore: new (options: Options) => AnyStore }>("dist/stores/postgres.js");
   const pool = await postgresPool(SK_TABLE);
   const store = new PostgresStore({ pool, tableName: SK_TABLE, createTable: true });
   return { value: store, cleanup: () => dropPostgres(pool, SK_TABLE) };
 }
 
 async function sessionkitMysql(): Promise<Built<AnyStore>> {
-  const { MySQLStore } = await importSessionkit<{ MySQLStore: new (options: Options) => AnyStore }>("src/stores/mysql.ts");
+  const { MySQLStore } = await importSessionkit<{ MySQLStore: new (options: Options) => AnyStore }>("dist/stores/mysql.js");
   const pool = createPool({ uri: MYSQL_URL, connectionLimit: POOL_SIZE });
   await pool.query(`DROP TABLE IF EXISTS ${SK_TABLE}`);
   const store = new MySQLStore({ pool, tableName: SK_TABLE });
@@ -79,13 +79,13 @@ async function sessionkitMysql(): Promise<Built<AnyStore>> {
 }
 
 async function sessionkitFile(): Promise<Built<AnyStore>> {
-  const { FileStore } = await importSessionkit<{ FileStore: new (options: Options) => AnyStore }>("src/stores/file.ts");
+  const { FileStore } = await importSessionkit<{ FileStore: new (options: Options) => AnyStore }>("dist/stores/file.js");
   const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-sk-"));
   return { value: new FileStore({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 async function sessionkitCookie(): Promise<Built<AnyStore>> {
-  const { CookieStore } = await importSessionkit<{ CookieStore: new (options: Options) => AnyStore }>("src/stores/cookie.ts");
+  const { CookieStore } = await importSessionkit<{ CookieStore: new (options: Options) => AnyStore }>("dist/stores/cookie.js");
   return { value: new CookieStore({ secrets: [BENCH_SECRET] }), cleanup: async () => {} };
 }
 

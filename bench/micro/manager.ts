@@ -7,7 +7,7 @@
  *   npx tsx bench/micro/manager.ts [--quick] [--json]
  */
 import { Bench } from "tinybench";
-import { MemoryStore, SessionManager } from "../../src/index.js";
+import { MemoryStore, SessionManager } from "../../dist/index.js";
 
 export interface MicroResult {
   name: string;

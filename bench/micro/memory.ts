@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { MemoryStore, SessionManager } from "../../src/index.js";
+import { MemoryStore, SessionManager } from "../../dist/index.js";
 import { importAs } from "../lib.js";
 
 export type MemoryContestant = "sessionkit MemoryStore" | "express-session MemoryStore" | "memorystore";

@@ -18,80 +18,105 @@ declare global {
 }
 
 type Next = (error?: unknown) => void;
-type End = ServerResponse["end"];
-type WriteHead = ServerResponse["writeHead"];
+
+/** What the response's writeHead/end need to commit; kept on the response under a symbol. */
+interface CommitState {
+  prepare: () => PreparedCommit;
+  next: Next;
+  writeHead: (...args: unknown[]) => ServerResponse;
+  end: (...args: unknown[]) => ServerResponse;
+  /** Set when headers went out first (a streamed response): the write still running. */
+  streamed: PreparedCommit | undefined;
+  streamError: unknown;
+  ended: boolean;
+}
+
+const STATE = Symbol("sessionkit.commit");
+type Response = ServerResponse & { [STATE]: CommitState };
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>) {
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
     manager.start(req).then((session) => {
       (req as IncomingMessage & { session: Session<T> }).session = session;
-      commitBeforeResponse(manager, session, res, next);
+      const response = res as Response;
+      response[STATE] = {
+        prepare: () => manager.prepareCommit(session),
+        next,
+        writeHead: res.writeHead as CommitState["writeHead"],
+        end: res.end as CommitState["end"],
+        streamed: undefined,
+        streamError: undefined,
+        ended: false,
+      };
+      // Node has no async hook before a response goes out, so the commit rides on these two.
+      res.writeHead = writeHead as ServerResponse["writeHead"];
+      res.end = end as ServerResponse["end"];
       next();
     }, next);
   };
 }
 
 /**
- * Node has no async hook before a response goes out, so the commit rides on `writeHead` and
- * `end`. When the handler ends the response in one go, the store write finishes first and a
- * failure goes to `next(err)`. When it streams, the Set-Cookie (known without the store)
- * goes out with the headers, and `end` waits for the write; a failed write aborts the
- * connection so the client never sees a success. No body byte is held back.
+ * Headers are going out before `end` (a streamed response, or an explicit writeHead): the
+ * Set-Cookie is known without the store, so it goes with them; `end` then waits for the write.
  */
-function commitBeforeResponse<T extends object>(manager: SessionManager<T>, session: Session<T>, res: ServerResponse, next: Next): void {
-  const originalEnd = res.end;
-  const originalWriteHead = res.writeHead;
-  let streamed: PreparedCommit | undefined;
-  let streamError: unknown;
-  const restore = () => {
-    res.end = originalEnd;
-    res.writeHead = originalWriteHead;
-  };
-
-  res.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
-    if (!streamed && !this.headersSent) {
-      try {
-        streamed = manager.prepareCommit(session);
-        streamed.persisted.catch(() => {}); // handled in end(), which may come much later
-        applyNodeHeaders(this, streamed.headers);
-      } catch (error) {
-        streamError = error;
-      }
-    }
-    return (originalWriteHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as WriteHead;
-
-  res.end = function end(this: ServerResponse, ...args: unknown[]) {
-    const endNow = () => (originalEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
-    if (this.headersSent || streamed) {
-      restore();
-      if (streamError) return this.destroy(toError(streamError));
-      if (!streamed?.pending) return endNow();
-      streamed.persisted.then(endNow, (error: unknown) => this.destroy(toError(error)));
-      return this;
-    }
-    let prepared: PreparedCommit;
+function writeHead(this: Response): ServerResponse {
+  const state = this[STATE];
+  if (!state.ended && !state.streamed && !this.headersSent) {
     try {
-      prepared = manager.prepareCommit(session);
+      state.streamed = state.prepare();
+      state.streamed.persisted.catch(() => {}); // handled in end(), which may come much later
+      applyNodeHeaders(this, state.streamed.headers);
     } catch (error) {
-      restore();
-      next(error);
-      return this;
+      state.streamError = error;
     }
-    restore();
-    if (!prepared.pending) {
-      applyNodeHeaders(this, prepared.headers);
-      return endNow();
-    }
-    prepared.persisted.then(
-      () => {
-        applyNodeHeaders(this, prepared.headers);
-        endNow();
-      },
-      (error: unknown) => next(error),
-    );
+  }
+  // eslint-disable-next-line prefer-rest-params
+  return state.writeHead.apply(this, arguments as unknown as unknown[]);
+}
+
+/**
+ * When the handler ends the response in one go, the store write finishes first and a failure
+ * goes to `next(err)`. After streamed headers, a failed write aborts the connection so the
+ * client never sees a success. No body byte is held back (see ../../shared STYLE: express-session's tangle).
+ */
+function end(this: Response): ServerResponse {
+  const state = this[STATE];
+  // eslint-disable-next-line prefer-rest-params
+  const args = arguments as unknown as unknown[];
+  if (state.ended) return state.end.apply(this, args);
+  state.ended = true;
+  if (state.streamed || this.headersSent) return finishStreamed(this, state, args);
+  let prepared: PreparedCommit;
+  try {
+    prepared = state.prepare();
+  } catch (error) {
+    state.next(error);
     return this;
-  } as End;
+  }
+  if (!prepared.pending) {
+    applyNodeHeaders(this, prepared.headers);
+    return state.end.apply(this, args);
+  }
+  prepared.persisted.then(
+    () => {
+      applyNodeHeaders(this, prepared.headers);
+      state.end.apply(this, args);
+    },
+    state.next,
+  );
+  return this;
+}
+
+function finishStreamed(res: Response, state: CommitState, args: unknown[]): ServerResponse {
+  if (state.streamError) return res.destroy(toError(state.streamError));
+  const streamed = state.streamed;
+  if (!streamed?.pending) return state.end.apply(res, args);
+  streamed.persisted.then(
+    () => state.end.apply(res, args),
+    (error: unknown) => res.destroy(toError(error)),
+  );
+  return res;
 }
 
 function toError(error: unknown): Error {

@@ -36,6 +36,10 @@ function revive(_key: string, value: unknown): unknown {
 }
 
 function encodeValue(key: string, value: unknown): string {
+  // Strings, finite numbers and booleans need no replacer: the common case, without a call per value.
+  if (typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) {
+    return JSON.stringify(value);
+  }
   try {
     return JSON.stringify(value, rejectUnencodable);
   } catch (error) {

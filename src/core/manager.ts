@@ -7,7 +7,7 @@ import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { SessionData, SessionHost, SessionInternals } from "./session.js";
 import { INTERNALS, Session, newState, replayChanges } from "./session.js";
-import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions } from "./store.js";
+import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions, StoredSession } from "./store.js";
 import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
 import type { SessionHeader } from "./node-http.js";
@@ -36,6 +36,12 @@ export interface PreparedCommit {
 const MAX_COOKIE_BYTES = 4096;
 const MAX_WRITE_ATTEMPTS = 100;
 const DONE: Promise<void> = Promise.resolve();
+/** The commit of a session nobody changed: shared, so a read-only request allocates nothing here. */
+const NOTHING: PreparedCommit = Object.freeze({ headers: Object.freeze([]) as unknown as SessionHeader[], persisted: DONE, pending: false });
+
+function sendOnly(headers: SessionHeader[]): PreparedCommit {
+  return { headers, persisted: DONE, pending: false };
+}
 
 /**
  * Loads, tracks and commits sessions. Transport-free at its core (`load`/`commit`), with
@@ -91,18 +97,28 @@ export class SessionManager<T extends object = SessionData> {
    * The session for `token`. Missing, malformed, badly signed, unknown or expired tokens give a
    * fresh session with a new id; a malformed or badly signed token never reaches the store.
    */
-  async load(token?: string | null, context: LoadContext = {}): Promise<Session<T>> {
-    const store = this.#store ?? (await this.#resolveStore());
-    const now = this.#options.now();
-    const secure = this.#secure(context.secure === true);
-    if (token) {
-      const found = isClientSideStore(store)
-        ? this.#openCookie(store, token, now, secure)
-        : await this.#loadStored(store, token, now, secure);
-      if (found) return found;
+  load(token?: string | null, context: LoadContext = {}): Promise<Session<T>> {
+    const store = this.#store;
+    if (!store) return this.#resolveStore().then(() => this.load(token, context));
+    try {
+      const now = this.#options.now();
+      const secure = this.#secure(context.secure === true);
+      const found = token ? this.#find(store, token, now, secure) : null;
+      // Stay synchronous while the store answers synchronously (MemoryStore): no extra ticks.
+      if (found instanceof Promise) return found.then((session) => session ?? this.#fresh(context, now, secure));
+      return found ? Promise.resolve(found) : this.#fresh(context, now, secure);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const migration = this.#options.migrateFrom;
-    if (migration && context.cookieHeader) {
+  }
+
+  #find(store: AnyStore, token: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
+    return isClientSideStore(store) ? this.#openCookie(store, token, now, secure) : this.#loadStored(store, token, now, secure);
+  }
+
+  /** A new, empty session, or the one migrated from a legacy cookie. */
+  async #fresh(context: LoadContext, now: number, secure: boolean): Promise<Session<T>> {
+    if (this.#options.migrateFrom && context.cookieHeader) {
       const migrated = await this.#migrate(context.cookieHeader, now, secure);
       if (migrated) return migrated;
     }
@@ -119,7 +135,7 @@ export class SessionManager<T extends object = SessionData> {
   async commitHeaders(session: Session<T>): Promise<SessionHeader[]> {
     const prepared = this.prepareCommit(session);
     await prepared.persisted;
-    return prepared.headers;
+    return prepared.headers.length > 0 ? prepared.headers : []; // never hand out the shared empty list
   }
 
   /**
@@ -133,8 +149,9 @@ export class SessionManager<T extends object = SessionData> {
     const extra = state.extraCookies;
     state.extraCookies = undefined;
     const prepared = isClientSideStore(store) ? this.#prepareCookie(store, session, state) : this.#prepareStored(store, session, state);
-    if (extra) for (const cookie of extra) prepared.headers.push(["set-cookie", cookie]);
-    return { headers: prepared.headers, persisted: prepared.persisted, pending: prepared.persisted !== DONE };
+    if (!extra) return prepared;
+    const headers: SessionHeader[] = [...prepared.headers, ...extra.map((cookie): SessionHeader => ["set-cookie", cookie])];
+    return { headers, persisted: prepared.persisted, pending: prepared.pending };
   }
 
   /**
@@ -149,14 +166,22 @@ export class SessionManager<T extends object = SessionData> {
    * node:http: commits and sets the headers on `res` (beego's SessionRelease). Call it before
    * writing the body; rejects with SessionHeadersSentError if a cookie is due but headers are gone.
    */
-  async release(session: Session<T>, res: ServerResponse): Promise<void> {
-    const prepared = this.prepareCommit(session);
+  release(session: Session<T>, res: ServerResponse): Promise<void> {
+    let prepared: PreparedCommit;
+    try {
+      prepared = this.prepareCommit(session);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (res.headersSent && prepared.headers.length > 0) {
       prepared.persisted.catch(() => {});
-      throw new SessionHeadersSentError();
+      return Promise.reject(new SessionHeadersSentError());
     }
-    await prepared.persisted;
-    applyNodeHeaders(res, prepared.headers);
+    if (!prepared.pending) {
+      applyNodeHeaders(res, prepared.headers);
+      return DONE;
+    }
+    return prepared.persisted.then(() => applyNodeHeaders(res, prepared.headers));
   }
 
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
@@ -207,7 +232,7 @@ export class SessionManager<T extends object = SessionData> {
 
   // ---- loading ----
 
-  async #loadStored(store: SessionStore, value: string, now: number, secure: boolean): Promise<Session<T> | null> {
+  #loadStored(store: SessionStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
     let token = value;
     let stale = false;
     const { secrets } = this.#options;
@@ -220,7 +245,12 @@ export class SessionManager<T extends object = SessionData> {
       return null;
     }
     const key = this.#options.hashIds ? hashToken(token) : token;
-    const record = await this.#call("get", (o) => store.get(key, o));
+    const record = this.#call("get", (o) => store.get(key, o));
+    if (record instanceof Promise) return record.then((found) => this.#fromRecord(found, token, key, stale, now, secure));
+    return this.#fromRecord(record, token, key, stale, now, secure);
+  }
+
+  #fromRecord(record: StoredSession | null, token: string, key: string, stale: boolean, now: number, secure: boolean): Session<T> | null {
     if (!record || record.expiresAt <= now) return null;
     const envelope = this.#decode(record.data);
     if (!envelope || envelope.createdAt + this.#options.absoluteTimeout <= now) return null;
@@ -274,34 +304,34 @@ export class SessionManager<T extends object = SessionData> {
 
   // ---- committing ----
 
-  #prepareStored(store: SessionStore, session: Session<T>, state: SessionInternals): Omit<PreparedCommit, "pending"> {
+  #prepareStored(store: SessionStore, session: Session<T>, state: SessionInternals): PreparedCommit {
     const now = this.#options.now();
     const expiresAt = this.#host.expiresAt(state);
-    if (state.status === "destroyed") return { headers: this.#expireHeaders(state), persisted: DONE };
+    if (state.status === "destroyed") return sendOnly(this.#expireHeaders(state));
     if (state.status === "modified") {
       const data = this.#encode(state);
       const headers = this.#cookieHeaders(state, expiresAt, now, session.isNew || state.sendCookie);
-      return { headers, persisted: this.#write(store, session, state, data, expiresAt) };
+      return { headers, persisted: this.#write(store, session, state, data, expiresAt), pending: true };
     }
-    if (session.isNew) return { headers: [], persisted: DONE };
+    if (session.isNew) return NOTHING;
     const touchDue = expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
-    if (!touchDue) return { headers: state.sendCookie ? this.#cookieHeaders(state, expiresAt, now, true) : [], persisted: DONE };
+    if (!touchDue) return state.sendCookie ? sendOnly(this.#cookieHeaders(state, expiresAt, now, true)) : NOTHING;
     const headers = this.#cookieHeaders(state, expiresAt, now, state.sendCookie);
-    return { headers, persisted: this.#touch(store, state, expiresAt) };
+    return { headers, persisted: this.#touch(store, state, expiresAt), pending: true };
   }
 
-  #prepareCookie(store: ClientSideStore, session: Session<T>, state: SessionInternals): Omit<PreparedCommit, "pending"> {
-    if (state.status === "destroyed") return { headers: this.#expireHeaders(state), persisted: DONE };
+  #prepareCookie(store: ClientSideStore, session: Session<T>, state: SessionInternals): PreparedCommit {
+    if (state.status === "destroyed") return sendOnly(this.#expireHeaders(state));
     const now = this.#options.now();
     const expiresAt = this.#host.expiresAt(state);
     const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
-    if (state.status !== "modified" && !touchDue && !state.sendCookie) return { headers: [], persisted: DONE };
+    if (state.status !== "modified" && !touchDue && !state.sendCookie) return NOTHING;
     const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt);
     const headers = this.#cookieHeaders(state, expiresAt, now, true, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
     this.#committed(session, state, expiresAt);
-    return { headers, persisted: DONE };
+    return sendOnly(headers);
   }
 
   async #write(store: SessionStore, session: Session<T>, state: SessionInternals, data: string, expiresAt: number): Promise<void> {
@@ -343,7 +373,7 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #committed(session: Session<T>, state: SessionInternals, expiresAt: number): void {
-    state.changes.clear();
+    state.changes = undefined;
     state.cleared = false;
     state.status = "unmodified";
     state.sendCookie = false;
@@ -367,7 +397,7 @@ export class SessionManager<T extends object = SessionData> {
     const createdAt = Number(text.slice(0, bar));
     if (bar < 1 || !Number.isFinite(createdAt)) return null;
     try {
-      return { createdAt, data: new Map(Object.entries(this.#options.codec.decode(text.slice(bar + 1)))) };
+      return { createdAt, data: toMap(this.#options.codec.decode(text.slice(bar + 1))) };
     } catch {
       return null; // corrupt or hostile data: treated as not found
     }
@@ -399,7 +429,7 @@ export class SessionManager<T extends object = SessionData> {
       if (store) await this.#call("destroy", (o) => store.destroy(key, o));
     }
     state.data.clear();
-    state.changes.clear();
+    state.changes = undefined;
     state.status = "destroyed";
     state.storedKey = undefined;
     state.version = 0;
@@ -486,4 +516,11 @@ export class SessionManager<T extends object = SessionData> {
   #call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
     return callStore(operation, this.#options.storeTimeout, run);
   }
+}
+
+/** Own enumerable keys into a Map, without Object.entries' array per key. */
+function toMap(data: Record<string, unknown>): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (const key in data) if (Object.hasOwn(data, key)) map.set(key, data[key]);
+  return map;
 }

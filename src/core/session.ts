@@ -34,7 +34,7 @@ export interface SessionInternals {
   version: number;
   data: Map<string, unknown>;
   /** Keys set or deleted since load, replayed on top of a fresher record after a write conflict. */
-  changes: Map<string, unknown>;
+  changes: Map<string, unknown> | undefined; // made on the first write: most requests only read
   cleared: boolean;
   status: SessionStatus;
   /** The cookie must be sent even if nothing else changed (new id, re-signed, re-sealed). */
@@ -106,7 +106,7 @@ export class Session<T extends object = SessionData> {
     }
     const state = this.#writable();
     state.data.set(key, value);
-    state.changes.set(key, value);
+    (state.changes ??= new Map()).set(key, value);
     state.status = "modified";
     return this;
   }
@@ -119,7 +119,7 @@ export class Session<T extends object = SessionData> {
     const state = this[INTERNALS];
     if (!state.data.has(key)) return false;
     state.data.delete(key);
-    state.changes.set(key, DELETED);
+    (state.changes ??= new Map()).set(key, DELETED);
     state.status = "modified";
     return true;
   }
@@ -136,7 +136,7 @@ export class Session<T extends object = SessionData> {
     const state = this[INTERNALS];
     if (state.data.size === 0 && !state.cleared) return;
     state.data.clear();
-    state.changes.clear();
+    state.changes = undefined;
     state.cleared = true;
     state.status = "modified";
   }
@@ -179,7 +179,7 @@ export class Session<T extends object = SessionData> {
 /** Applies changed keys on top of a fresher copy of the data (conflict merge). */
 export function replayChanges(base: Map<string, unknown>, state: SessionInternals): Map<string, unknown> {
   const merged = state.cleared ? new Map<string, unknown>() : base;
-  for (const [key, value] of state.changes) {
+  for (const [key, value] of state.changes ?? []) {
     if (value === DELETED) merged.delete(key);
     else merged.set(key, value);
   }
@@ -199,7 +199,7 @@ export function newState(now: number, secure: boolean, createdAt = now): Session
     storedKey: undefined,
     version: 0,
     data: new Map(),
-    changes: new Map(),
+    changes: undefined,
     cleared: false,
     status: "unmodified",
     sendCookie: false,
