@@ -310,13 +310,13 @@ export class SessionManager<T extends object = SessionData> {
     if (state.status === "destroyed") return sendOnly(this.#expireHeaders(state));
     if (state.status === "modified") {
       const data = this.#encode(state);
-      const headers = this.#cookieHeaders(state, expiresAt, now, session.isNew || state.sendCookie);
+      const headers = session.isNew || state.sendCookie ? this.#cookieHeaders(state, now) : [];
       return { headers, persisted: this.#write(store, session, state, data, expiresAt), pending: true };
     }
     if (session.isNew) return NOTHING;
     const touchDue = expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
-    if (!touchDue) return state.sendCookie ? sendOnly(this.#cookieHeaders(state, expiresAt, now, true)) : NOTHING;
-    const headers = this.#cookieHeaders(state, expiresAt, now, state.sendCookie);
+    if (!touchDue) return state.sendCookie ? sendOnly(this.#cookieHeaders(state, now)) : NOTHING;
+    const headers = state.sendCookie ? this.#cookieHeaders(state, now) : [];
     return { headers, persisted: this.#touch(store, state, expiresAt), pending: true };
   }
 
@@ -327,7 +327,7 @@ export class SessionManager<T extends object = SessionData> {
     const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
     if (state.status !== "modified" && !touchDue && !state.sendCookie) return NOTHING;
     const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt);
-    const headers = this.#cookieHeaders(state, expiresAt, now, true, sealed);
+    const headers = this.#cookieHeaders(state, now, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
     this.#committed(session, state, expiresAt);
@@ -442,12 +442,16 @@ export class SessionManager<T extends object = SessionData> {
     return this.#options.secrets ? signToken(token, this.#options.secrets) : token;
   }
 
-  #cookieHeaders(state: SessionInternals, expiresAt: number, now: number, always: boolean, sealed?: string): SessionHeader[] {
-    const { cookie, header } = this.#options;
-    if (!always && !cookie.persistent && !header) return [];
+  /**
+   * The cookie lives until the absolute deadline, as SCS's does: the idle expiry is enforced by
+   * the server, so the cookie need not be re-sent whenever the idle window slides. It is sent
+   * only for a new id, a re-signed token, or (cookie sessions) new sealed content.
+   */
+  #cookieHeaders(state: SessionInternals, now: number, sealed?: string): SessionHeader[] {
+    const { cookie, header, absoluteTimeout } = this.#options;
     const value = sealed ?? this.#tokenValue(state);
     if (header) return [[header, value]];
-    const maxAge = cookie.persistent ? Math.max(0, Math.round((expiresAt - now) / 1000)) : undefined;
+    const maxAge = cookie.persistent ? Math.max(0, Math.round((state.createdAt + absoluteTimeout - now) / 1000)) : undefined;
     return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, state.secure)]];
   }
 

@@ -75,9 +75,8 @@ describe("expiry (injected clock)", () => {
     c.advance(20 * 60_000);
     const used = await sessions.load(token);
     expect(used.get("user")).toBe("ada");
-    const touched = await sessions.commit(used);
-    expect(touched).toHaveLength(1); // expiry moved by more than touchInterval: cookie re-sent
-    expect(touched[0]).toContain("Max-Age=1800");
+    // The store's expiry is moved (a touch), but the cookie lives to the absolute deadline: not re-sent.
+    expect(await sessions.commit(used)).toEqual([]);
     c.advance(20 * 60_000); // 40 min after login, 20 after last use
     expect((await sessions.load(token)).get("user")).toBe("ada");
     c.advance(31 * 60_000);
@@ -107,6 +106,20 @@ describe("expiry (injected clock)", () => {
     c.advance(20 * 60_000);
     const s = await sessions.load(token);
     expect(s.expiresAt.getTime()).toBe(s.createdAt.getTime() + 60 * 60_000);
+  });
+
+  it("sets a cookie whose Max-Age runs to the absolute deadline, and re-sends it only for a new id", async () => {
+    const c = clock();
+    const sessions = new SessionManager<Record<string, unknown>>({ store: new MemoryStore({ now: c.now }), now: c.now, idleTimeout: "2h", absoluteTimeout: "8h" });
+    const first = await sessions.load();
+    first.set("n", 1);
+    expect((await sessions.commit(first))[0]).toContain("; Max-Age=28800;");
+    c.advance(60 * 60_000);
+    const later = await sessions.load(first.id);
+    later.set("n", 2);
+    expect(await sessions.commit(later)).toEqual([]);
+    await later.regenerate();
+    expect((await sessions.commit(later))[0]).toContain("; Max-Age=25200;"); // same session, 1 h older
   });
 
   it("writes nothing for an unmodified session inside touchInterval", async () => {

@@ -58,7 +58,7 @@ for (const [label, express] of versions) {
     it("login sets an HttpOnly, SameSite=Lax, Path=/ cookie and Cache-Control: no-store", async () => {
       const client = new CookieClient(url);
       const response = await client.get("/login?user=ada");
-      expect(response.headers.getSetCookie()[0]).toMatch(/^sid=[A-Za-z0-9_-]{43}; Max-Age=1800; Path=\/; HttpOnly; SameSite=Lax$/);
+      expect(response.headers.getSetCookie()[0]).toMatch(/^sid=[A-Za-z0-9_-]{43}; Max-Age=86400; Path=\/; HttpOnly; SameSite=Lax$/);
       expect(response.headers.get("cache-control")).toBe("no-store");
       expect(await (await client.get("/whoami")).text()).toBe("ada");
     });

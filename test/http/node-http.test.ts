@@ -31,7 +31,7 @@ describe("node:http with start/release", () => {
     const client = new CookieClient(url);
     const response = await client.get("/login");
     const [cookie] = response.headers.getSetCookie();
-    expect(cookie).toMatch(/^sid=[A-Za-z0-9_-]{43}; Max-Age=1800; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(cookie).toMatch(/^sid=[A-Za-z0-9_-]{43}; Max-Age=86400; Path=\/; HttpOnly; SameSite=Lax$/);
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(await (await client.get("/whoami")).text()).toBe("ada");
   });
