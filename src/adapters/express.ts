@@ -20,15 +20,23 @@ declare global {
 type Next = (error?: unknown) => void;
 
 /** What the response's writeHead/end need to commit; kept on the response under a symbol. */
-interface CommitState {
-  prepare: () => PreparedCommit;
-  next: Next;
-  writeHead: (...args: unknown[]) => ServerResponse;
-  end: (...args: unknown[]) => ServerResponse;
+class CommitState {
   /** Set when headers went out first (a streamed response): the write still running. */
-  streamed: PreparedCommit | undefined;
-  streamError: unknown;
-  ended: boolean;
+  streamed: PreparedCommit | undefined = undefined;
+  streamError: unknown = undefined;
+  ended = false;
+
+  constructor(
+    readonly manager: SessionManager<object>,
+    readonly session: Session<object>,
+    readonly next: Next,
+    readonly writeHead: (...args: unknown[]) => ServerResponse,
+    readonly end: (...args: unknown[]) => ServerResponse,
+  ) {}
+
+  prepare(): PreparedCommit {
+    return this.manager.prepareCommit(this.session);
+  }
 }
 
 const STATE = Symbol("sessionkit.commit");
@@ -38,16 +46,14 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
     manager.start(req).then((session) => {
       (req as IncomingMessage & { session: Session<T> }).session = session;
-      const response = res as Response;
-      response[STATE] = {
-        prepare: () => manager.prepareCommit(session),
+      const original = res as Response;
+      original[STATE] = new CommitState(
+        manager as unknown as SessionManager<object>,
+        session as unknown as Session<object>,
         next,
-        writeHead: res.writeHead as CommitState["writeHead"],
-        end: res.end as CommitState["end"],
-        streamed: undefined,
-        streamError: undefined,
-        ended: false,
-      };
+        res.writeHead as CommitState["writeHead"],
+        res.end as CommitState["end"],
+      );
       // Node has no async hook before a response goes out, so the commit rides on these two.
       res.writeHead = writeHead as ServerResponse["writeHead"];
       res.end = end as ServerResponse["end"];
@@ -103,7 +109,7 @@ function end(this: Response): ServerResponse {
       applyNodeHeaders(this, prepared.headers);
       state.end.apply(this, args);
     },
-    state.next,
+    (error: unknown) => state.next(error),
   );
   return this;
 }
