@@ -13,6 +13,7 @@ import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sessionMiddleware } from "../src/adapters/express.js";
 import { SessionStoreError } from "../src/core/errors.js";
+import { hashToken } from "../src/core/ids.js";
 import { SessionManager } from "../src/core/manager.js";
 import type { RedisClientLike } from "../src/stores/redis.js";
 import { RedisStore } from "../src/stores/redis.js";
@@ -206,6 +207,20 @@ describe.each(drivers)("RedisStore when Redis fails ($name)", (driver) => {
       await server.start();
       await eventually(() => Promise.resolve(store.get("anything")));
       expect(await store.get("ghost")).toBeNull();
+    });
+
+    register("a commit that hit storeTimeout while Redis was down never lands after the reconnect", async () => {
+      const store = new RedisStore({ client: connection.client });
+      const manager = new SessionManager({ store, storeTimeout: "300ms", gcInterval: 0 });
+      await server.kill();
+      const session = await manager.load(); // a new session: no store read
+      session.set("user", "ghost");
+      await expect(manager.commit(session)).rejects.toBeInstanceOf(SessionStoreError);
+      await server.start();
+      await eventually(() => Promise.resolve(store.get("anything")));
+      await new Promise((resolve) => setTimeout(resolve, 200)); // time for a queued write to arrive
+      expect(await store.get(hashToken(session.id))).toBeNull();
+      await manager.close();
     });
   }
 
