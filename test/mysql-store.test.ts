@@ -1,11 +1,11 @@
 import mysql from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
-import { SessionManager } from "../src/index.js";
 import type { SessionStore } from "../src/index.js";
 import { MySQLStore } from "../src/stores/mysql.js";
 import { storeConformance } from "../src/testing/index.js";
 import { MYSQL_URL, serverAvailable } from "./support/servers.js";
+import { expectOneStatementPerStep } from "./support/statements.js";
 
 const available = await serverAvailable("MariaDB/MySQL", "MYSQL_URL", MYSQL_URL);
 const test = available ? it : it.skip;
@@ -167,37 +167,9 @@ describe("MySQLStore", () => {
   test("one statement per load and per commit; none for an unmodified read inside touchInterval", async () => {
     const tableName = uniqueTable();
     const counted = countingPool();
-    let now = Date.now();
-    const store = new MySQLStore({ pool: counted.pool, tableName, cleanupInterval: 0 });
-    const sessions = new SessionManager({ store, gcInterval: 0, touchInterval: "1m", now: () => now });
     try {
-      await store.count(); // creates the table, outside the counted part
-      const { texts, reset } = counted;
-      reset();
-      const created = await sessions.load();
-      created.set("user", "ada");
-      const token = /^sid=([^;]*)/.exec((await sessions.commit(created))[0]!)![1]!;
-      expect(texts).toHaveLength(1); // new session: no read, one INSERT
-
-      reset();
-      const changed = await sessions.load(token);
-      expect(texts).toHaveLength(1);
-      changed.set("n", 1);
-      await sessions.commit(changed);
-      expect(texts).toHaveLength(2); // one SELECT, one UPDATE
-
-      reset();
-      now += 30_000;
-      await sessions.commit(await sessions.load(token));
-      expect(texts).toHaveLength(1); // read only: inside touchInterval nothing is written
-
-      reset();
-      now += 90_000;
-      await sessions.commit(await sessions.load(token));
-      expect(texts).toHaveLength(2);
-      expect(texts[1]).toMatch(/^UPDATE .* SET `expires_at` = \? WHERE/); // a touch, not a rewrite of the data
+      await expectOneStatementPerStep(new MySQLStore({ pool: counted.pool, tableName, cleanupInterval: 0 }), counted, /^UPDATE .* SET `expires_at` = \? WHERE/);
     } finally {
-      await sessions.close();
       await counted.pool.end();
       await drop(tableName);
     }
