@@ -311,7 +311,8 @@ export class SessionManager<T extends object = SessionData> {
     if (state.status === "modified") {
       const data = this.#encode(state);
       const headers = session.isNew || state.sendCookie ? this.#cookieHeaders(state, now) : [];
-      return { headers, persisted: this.#write(store, session, state, data, expiresAt), pending: true };
+      const persisted = this.#write(store, session, state, data, expiresAt);
+      return persisted ? { headers, persisted, pending: true } : sendOnly(headers);
     }
     if (session.isNew) return NOTHING;
     const touchDue = expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
@@ -334,17 +335,35 @@ export class SessionManager<T extends object = SessionData> {
     return sendOnly(headers);
   }
 
-  async #write(store: SessionStore, session: Session<T>, state: SessionInternals, data: string, expiresAt: number): Promise<void> {
+  /**
+   * The compare-and-set write. Returns undefined when a synchronous store (MemoryStore) applied
+   * it at once, so the response need not wait a tick; otherwise the promise of the write.
+   */
+  #write(store: SessionStore, session: Session<T>, state: SessionInternals, data: string, expiresAt: number): Promise<void> | undefined {
     const key = state.storedKey ?? this.#keyOf(session.id);
-    let expected = state.storedKey ? state.version : 0;
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const write = { data, expiresAt, version: expected + 1, expectedVersion: expected };
-      if (await this.#call("set", (o) => store.set(key, write, o))) {
-        state.storedKey = key;
-        state.version = expected + 1;
-        this.#committed(session, state, expiresAt);
-        return;
-      }
+    const expected = state.storedKey ? state.version : 0;
+    const write = { data, expiresAt, version: expected + 1, expectedVersion: expected };
+    const applied = this.#call("set", (o) => store.set(key, write, o));
+    if (applied === true) {
+      this.#written(session, state, key, write.version, expiresAt);
+      return undefined;
+    }
+    return this.#writeAgain(store, session, state, key, expected, expiresAt, applied);
+  }
+
+  async #writeAgain(
+    store: SessionStore,
+    session: Session<T>,
+    state: SessionInternals,
+    key: string,
+    expected: number,
+    expiresAt: number,
+    firstAttempt: Awaitable<boolean>,
+  ): Promise<void> {
+    let applied = await firstAttempt;
+    for (let attempt = 1; ; attempt++) {
+      if (applied) return this.#written(session, state, key, expected + 1, expiresAt);
+      if (attempt >= MAX_WRITE_ATTEMPTS) throw new SessionStoreError(`gave up after ${MAX_WRITE_ATTEMPTS} conflicting writes to one session`);
       // Another request wrote first: replay our changed keys on its data (no lost update).
       const fresher = await this.#call("get", (o) => store.get(key, o));
       const envelope = fresher && fresher.expiresAt > this.#options.now() ? this.#decode(fresher.data) : null;
@@ -354,9 +373,15 @@ export class SessionManager<T extends object = SessionData> {
       }
       state.data = replayChanges(envelope.data, state);
       expected = fresher.version;
-      data = this.#encode(state);
+      const write = { data: this.#encode(state), expiresAt, version: expected + 1, expectedVersion: expected };
+      applied = await this.#call("set", (o) => store.set(key, write, o));
     }
-    throw new SessionStoreError(`gave up after ${MAX_WRITE_ATTEMPTS} conflicting writes to one session`);
+  }
+
+  #written(session: Session<T>, state: SessionInternals, key: string, version: number, expiresAt: number): void {
+    state.storedKey = key;
+    state.version = version;
+    this.#committed(session, state, expiresAt);
   }
 
   async #touch(store: SessionStore, state: SessionInternals, expiresAt: number): Promise<void> {
