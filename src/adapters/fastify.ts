@@ -29,7 +29,7 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
   scope.decorateRequest("session", null as unknown as Session<SessionData>);
 
   scope.addHook("onRequest", async (request) => {
-    const session = await manager.start(request.raw, request.protocol === "https");
+    const session = await manager.start(request.raw, null, { secure: request.protocol === "https" });
     request.session = session as unknown as Session<SessionData>;
   });
 

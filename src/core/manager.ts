@@ -155,10 +155,12 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   /**
-   * node:http: the session for this request (beego's SessionStart). `secure` defaults to TLS or
-   * Express's `req.secure`; Koa and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
+   * node:http: the session for this request (beego's SessionStart(w, r); `res` is accepted for
+   * that shape and not needed). `options.secure` defaults to TLS or Express's `req.secure`; Koa
+   * and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
    */
-  start(req: IncomingMessage, secure: boolean = isSecureRequest(req)): Promise<Session<T>> {
+  start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: boolean } = {}): Promise<Session<T>> {
+    const secure = options.secure ?? isSecureRequest(req);
     return this.load(this.#nodeToken(req), { secure, cookieHeader: req.headers.cookie });
   }
 

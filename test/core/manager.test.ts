@@ -1,3 +1,5 @@
+import { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import {
   MemoryStore,
@@ -338,6 +340,20 @@ describe("options", () => {
     expect(headers).toEqual([["x-session-token", s.id]]);
     expect(await sessions.commit(s)).toEqual([]);
     expect((await sessions.load(s.id)).get("user")).toBe("ada");
+  });
+});
+
+describe("secure: auto", () => {
+  it("start(req, res) marks the cookie Secure for a request that came over TLS, and not otherwise", async () => {
+    const sessions = new SessionManager<Record<string, unknown>>({ store: new MemoryStore() });
+    for (const encrypted of [true, false]) {
+      const req = new IncomingMessage(Object.assign(new Socket(), { encrypted }));
+      const res = new ServerResponse(req);
+      const session = await sessions.start(req, res);
+      session.set("n", 1);
+      const [cookie] = await sessions.commit(session);
+      expect(cookie!.includes("; Secure"), `encrypted: ${encrypted}`).toBe(encrypted);
+    }
   });
 });
 

@@ -15,7 +15,7 @@ describe("node:http with start/release", () => {
   beforeAll(async () => {
     const server = createServer(async (req, res) => {
       try {
-        const session = await sessions.start(req);
+        const session = await sessions.start(req, res); // beego's SessionStart(w, r) shape
         const [status, body] = await route(session, req.url ?? "/");
         await sessions.release(session, res);
         res.writeHead(status, { "content-type": "text/plain" }).end(body);
