@@ -1,4 +1,3 @@
-import { SessionError } from "./errors.js";
 
 /**
  * The shape of session data. Declare yours once, by module augmentation:
@@ -184,12 +183,6 @@ export function replayChanges(base: Map<string, unknown>, state: SessionInternal
     else merged.set(key, value);
   }
   return merged;
-}
-
-export function assertNotDestroyed(state: SessionInternals, action: string): void {
-  if (state.status === "destroyed") {
-    throw new SessionError("ERR_SESSION_DESTROYED", `cannot ${action} a destroyed session`);
-  }
 }
 
 /** The state of a session that has not been stored yet. */
