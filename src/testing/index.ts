@@ -9,6 +9,10 @@
  * so the suite needs nothing from the test runner but a way to register tests.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SessionManager } from "../core/manager.js";
 import type { Awaitable, SessionStore } from "../core/store.js";
 
@@ -42,7 +46,9 @@ export async function storeConformance(
   const options = (typeof nameOrFactory === "function" ? factoryOrOptions : maybeOptions) as ConformanceOptions | undefined ?? {};
   if (typeof factory !== "function") throw new TypeError("storeConformance needs a factory: () => SessionStore");
   const cases = conformanceCases(factory, options);
-  const register = options.test ?? globalTest() ?? (await importedTest());
+  // Registration is synchronous whenever the runner can be reached synchronously, so an
+  // un-awaited call at the top of a test file works too.
+  const register = options.test ?? globalTest() ?? requiredTest() ?? (await importedTest());
   for (const c of cases) register(`${name} conformance: ${c.name}`, c.run);
   return cases;
 }
@@ -52,6 +58,21 @@ type Register = (name: string, run: () => Promise<void>) => void;
 function globalTest(): Register | undefined {
   const g = globalThis as { it?: Register; test?: Register };
   return g.it ?? g.test;
+}
+
+/** The runner's `test`, loaded synchronously: node:test always; Vitest through require(esm) (Node 20.19+). */
+function requiredTest(): Register | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    if (!process.env.VITEST) return (require("node:test") as { test: Register }).test;
+    // Vitest's "require" export only throws, so its ESM entry is required by path.
+    const manifest = require.resolve("vitest/package.json", { paths: [process.cwd(), dirname(fileURLToPath(import.meta.url))] });
+    const { exports } = JSON.parse(readFileSync(manifest, "utf8")) as { exports: { ".": { import: string | { default: string } } } };
+    const entry = exports["."].import;
+    return (require(join(dirname(manifest), typeof entry === "string" ? entry : entry.default)) as { test: Register }).test;
+  } catch {
+    return undefined; // older Node or an unusual layout: fall back to a dynamic import
+  }
 }
 
 async function importedTest(): Promise<Register> {
