@@ -20,16 +20,21 @@ export type StoreFactory = () => Awaitable<SessionStore>;
 
 export interface ConformanceOptions {
   /** Registers one test; default: the runner's global `it`/`test`, else Vitest's or node:test's `test`. */
-  test?: (name: string, run: () => Promise<void>) => void;
+  test?: (name: string, run: (context?: TestContext) => Promise<void>) => void;
   /** Frees a store after a case; default `store.close()`. */
   cleanup?: (store: SessionStore) => Awaitable<void>;
   /** How long records live in the expiry cases, in ms. Default 300; raise it for slow stores. */
   shortLifetime?: number;
 }
 
+/** The part of Vitest's and node:test's test context the suite uses: reporting a skip. */
+export interface TestContext {
+  skip?: (note?: string) => void;
+}
+
 export interface ConformanceCase {
   name: string;
-  run: () => Promise<void>;
+  run: (context?: TestContext) => Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +58,7 @@ export async function storeConformance(
   return cases;
 }
 
-type Register = (name: string, run: () => Promise<void>) => void;
+type Register = (name: string, run: (context?: TestContext) => Promise<void>) => void;
 
 function globalTest(): Register | undefined {
   const g = globalThis as { it?: Register; test?: Register };
@@ -82,10 +87,12 @@ async function importedTest(): Promise<Register> {
 
 export function conformanceCases(factory: StoreFactory, options: ConformanceOptions = {}): ConformanceCase[] {
   const short = options.shortLifetime ?? 300;
-  const withStore = (run: (store: SessionStore) => Promise<void>) => async () => {
+  const withStore = (run: (store: SessionStore, skip: (note: string) => void) => Promise<void>) => async (context?: TestContext) => {
     const store = await factory();
+    // A case about an optional method the store lacks is reported as skipped, not as a pass.
+    const skip = (note: string) => context?.skip?.(note);
     try {
-      await run(store);
+      await run(store, skip);
     } finally {
       await (options.cleanup ? options.cleanup(store) : store.close?.());
     }
@@ -139,8 +146,8 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
     },
     {
       name: "touch extends a live record without changing data or version, and never creates one",
-      run: withStore(async (store) => {
-        if (!store.touch) return;
+      run: withStore(async (store, skip) => {
+        if (!store.touch) return skip("the store has no touch()");
         await store.set("t", write("data", Date.now() + short));
         const later = Date.now() + LONG;
         await store.touch("t", later);
@@ -156,8 +163,8 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
     },
     {
       name: "count and gc figures are exact",
-      run: withStore(async (store) => {
-        if (!store.count && !store.gc) return;
+      run: withStore(async (store, skip) => {
+        if (!store.count && !store.gc) return skip("the store has neither count() nor gc()");
         for (let i = 0; i < 3; i++) await store.set(`live-${i}`, write("x", Date.now() + LONG));
         for (let i = 0; i < 2; i++) await store.set(`dead-${i}`, write("x", Date.now() + short));
         if (store.count) assert.equal(await store.count(), 5);
