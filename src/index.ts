@@ -27,6 +27,7 @@ export type {
   SessionWrite,
   StoreCallOptions,
   StoredSession,
+  OwnedSession,
 } from "./core/store.js";
 export { isClientSideStore } from "./core/store.js";
 export { registerProvider } from "./core/providers.js";

@@ -9,6 +9,18 @@ export interface StoredSession {
   expiresAt: number;
   /** Compare-and-set version: the `version` of the write that produced this record. */
   version: number;
+  /**
+   * The user this session is signed in as, as an opaque owner key (the SHA-256 of the user id,
+   * 43 characters of [A-Za-z0-9_-]); absent for an anonymous session. Store it with the record
+   * and return it from `get` and `listByOwner`.
+   */
+  owner?: string;
+}
+
+/** One live record of an owner, as `listByOwner` returns it. */
+export interface OwnedSession {
+  key: string;
+  record: StoredSession;
 }
 
 /** One write, as the manager asks for it. */
@@ -37,16 +49,32 @@ export interface StoreCallOptions {
  * - `set` applies the write only if the live record's version equals `expectedVersion`
  *   (a missing or expired record counts as version 0), atomically, and returns whether it
  *   applied. On false the manager re-reads, merges its changed keys on top, and retries:
- *   that is how two overlapping requests changing different keys both persist.
+ *   that is how two overlapping requests changing different keys both persist. A transient
+ *   conflict the database reports itself (a deadlock, a lock-wait timeout, a serialization
+ *   failure) is also "not applied": return false, never throw it.
+ * - Expiry never moves backwards: when `set` replaces a live record, the stored expiry becomes
+ *   max(the live record's `expiresAt`, `write.expiresAt`), in the same atomic step.
  * - `destroy` removes the record; destroying a missing key is not an error.
- * - `touch` (optional) moves the expiry of a live record without rewriting data and without
- *   changing its version; it must not create a record. Without it the manager rewrites the record.
+ * - `touch` (optional) moves the expiry of a live record later, never earlier
+ *   (max(stored, given)), without rewriting data and without changing its version; it must not
+ *   create a record. Without it the manager rewrites the record.
  * - `count` (optional) returns the exact number of live (unexpired) records.
  * - `gc` (optional) deletes expired records and returns how many it deleted. Stores with
- *   native expiry (Redis) leave it out; the manager then never schedules it.
+ *   native expiry (Redis) leave it out; the manager then never schedules it. It also removes
+ *   index entries (see `indexOwner`) whose record is gone.
  * - `close` (optional) releases what the store itself opened; never a client the user passed in.
  *
- * Room reserved: a later version may add optional `owner` fields and owner-wide revocation.
+ * Users (all optional; without `listByOwner` the per-user calls of the manager throw
+ * SessionUnsupportedError):
+ * - `set` stores `write.owner` with the record (or clears it when absent) and `get` returns it.
+ * - `indexOwner(owner, key, expiresAt)` adds `key` to the owner's index, idempotently. The
+ *   manager calls it before the first `set` that writes the record with that owner, so the index
+ *   never misses a live record; an entry whose record is gone is harmless. A store whose `set`
+ *   maintains the index atomically itself (a SQL column, one in-process map) leaves it out.
+ *   `expiresAt` is a lower bound for how long the entry must be kept.
+ * - `listByOwner(owner)` returns every live record whose stored `owner` equals `owner`, with its
+ *   key, in any order, at a cost in the number of that owner's entries (never a scan of all
+ *   sessions). It drops entries whose record is missing, expired or owned by someone else.
  */
 export interface SessionStore {
   get(key: string, options?: StoreCallOptions): Awaitable<StoredSession | null>;
@@ -56,6 +84,8 @@ export interface SessionStore {
   count?(options?: StoreCallOptions): Awaitable<number>;
   gc?(options?: StoreCallOptions): Awaitable<number>;
   close?(): Awaitable<void>;
+  indexOwner?(owner: string, key: string, expiresAt: number, options?: StoreCallOptions): Awaitable<void>;
+  listByOwner?(owner: string, options?: StoreCallOptions): Awaitable<OwnedSession[]>;
 }
 
 /** What a client-side store's `open` returns. */
