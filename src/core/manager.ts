@@ -482,6 +482,7 @@ export class SessionManager<T extends object = SessionData> {
     if (!(await writeRecord(this.#records, store, state, key, expiresAt))) return this.#supersede(state, headers);
     this.#written(session, state, key, expiresAt);
     await this.#signedIn(state, store, key);
+    if (state.superseded && !Object.isFrozen(headers)) headers.length = 0; // evicted by a newer sign-in
   }
 
   #written(session: Session<T>, state: SessionInternals, key: string, expiresAt: number): void {
@@ -569,18 +570,23 @@ export class SessionManager<T extends object = SessionData> {
     await this.#regenerate(state);
   }
 
-  /** After the first write of a fresh sign-in: the event, then the per-user cap. */
+  /**
+   * After the first write of a fresh sign-in: the event, then the per-user cap. Every racer
+   * evicts by the same order (newest sign-in first, ties by handle), itself included when it
+   * ranks past the cap, so once concurrent sign-ins settle exactly `max` stay live. Two racers
+   * may evict the same session, so an "evicted" event can repeat for one handle.
+   */
   async #signedIn(state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
     const user = state.user!;
     user.fresh = false;
     this.#emit("signed-in", this.#handleOf(state), user.id);
     const max = this.#options.maxSessionsPerUser;
     if (!store || !key || max === undefined || !store.listByOwner) return;
-    // Evict after writing, so that when concurrent sign-ins settle at most `max` stay live.
     const owned = await ownedRecords(this.#records, store, user.owner);
-    const evicted = owned.slice(max).filter((record) => record.key !== key);
+    const evicted = owned.slice(max);
     await Promise.all(evicted.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
     for (const record of evicted) this.#emit("evicted", record.info.handle, user.id);
+    if (evicted.some((record) => record.key === key)) this.#supersede(state, []);
   }
 
   async #indexOwner(store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
