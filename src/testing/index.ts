@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SessionManager } from "../core/manager.js";
 import type { Awaitable, SessionStore } from "../core/store.js";
+import { storeContractCases } from "./store-cases.js";
 
 export type StoreFactory = () => Awaitable<SessionStore>;
 
@@ -266,5 +267,6 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
         await sessions.close();
       }),
     },
+    ...storeContractCases(factory, options),
   ];
 }
