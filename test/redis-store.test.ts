@@ -194,7 +194,7 @@ async function oneKeyPerMaster(kind: Kind, prefix: string): Promise<string[]> {
   const raw = new Redis(kind.nodes[0]!);
   try {
     if (kind.nodes.length === 1) return ["warm"];
-    const ranges = (await raw.cluster("SLOTS")) as [number, number, [string, number]][];
+    const ranges = await raw.cluster("SLOTS");
     const masterOf = (slot: number) => ranges.findIndex(([start, end]) => slot >= start && slot <= end);
     const found = new Map<number, string>();
     for (let i = 0; found.size < ranges.length && i < 10_000; i++) {
