@@ -270,7 +270,7 @@ export class SessionManager<T extends object = SessionData> {
   #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Session<T> | null {
     let opened;
     try {
-      opened = store.open(value, now);
+      opened = store.open(value, now, this.tokenName);
     } catch {
       return null; // a hostile cookie is "not found", never an exception to the app
     }
@@ -329,7 +329,7 @@ export class SessionManager<T extends object = SessionData> {
     const expiresAt = this.#host.expiresAt(state);
     const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
     if (state.status !== "modified" && !touchDue && !state.sendCookie) return NOTHING;
-    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt);
+    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt, this.tokenName);
     const headers = this.#cookieHeaders(state, now, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
