@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
+import { readCookie, readSessionCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
 import { SessionError, SessionHeadersSentError, SessionStoreError, SessionTooLargeError, SessionUnsupportedError } from "./errors.js";
 import { generateToken, hashToken, isWellFormedToken, signToken, verifySignedToken } from "./ids.js";
 import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
@@ -12,6 +12,7 @@ import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
 import type { SessionHeader } from "./node-http.js";
 import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
+import { warnInsecureCookie, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -189,7 +190,7 @@ export class SessionManager<T extends object = SessionData> {
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
   loadRequest(request: Request): Promise<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
-    const token = this.#options.header ? request.headers.get(this.#options.header) : readCookie(cookieHeader, this.#options.cookie.name);
+    const token = this.#options.header ? request.headers.get(this.#options.header) : this.#cookieToken(cookieHeader);
     return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader });
   }
 
@@ -478,6 +479,7 @@ export class SessionManager<T extends object = SessionData> {
     const { cookie, header, absoluteTimeout } = this.#options;
     const value = sealed ?? this.#tokenValue(state);
     if (header) return [[header, value]];
+    if (!state.secure) warnInsecureCookie(cookie.name);
     const maxAge = cookie.persistent ? Math.max(0, Math.round((state.createdAt + absoluteTimeout - now) / 1000)) : undefined;
     return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, state.secure)]];
   }
@@ -506,12 +508,28 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #nodeToken(req: IncomingMessage): string | undefined {
-    const { header, cookie } = this.#options;
+    const { header } = this.#options;
     if (header) {
       const value = req.headers[header];
       return Array.isArray(value) ? value[0] : value;
     }
-    return readCookie(req.headers.cookie, cookie.name);
+    return this.#cookieToken(req.headers.cookie);
+  }
+
+  /** Two different cookies of the session's name load neither (see readSessionCookie). */
+  #cookieToken(cookieHeader: string | undefined): string | undefined {
+    const found = readSessionCookie(cookieHeader, this.#options.cookie.name);
+    if (found.ambiguous) this.#ambiguous();
+    return found.value;
+  }
+
+  #ambiguous(): void {
+    const { name } = this.#options.cookie;
+    warnOnce(
+      "SESSIONKIT_AMBIGUOUS_COOKIE",
+      `sessionkit: a request carried more than one "${name}" cookie with different values (one planted from a sibling subdomain, or stale); ` +
+        "neither was loaded, the request got a fresh session. Name the cookie __Host-sid (the default with cookie.secure: true) so no other host can set it.",
+    );
   }
 
   async #ready(): Promise<AnyStore> {
