@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
+import { readCookie, readSessionCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
 import type { Envelope, StoredUser } from "./envelope.js";
 import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, ownerOf, userMeta } from "./envelope.js";
 import {
@@ -29,6 +29,7 @@ import type { SessionInfo, UserContext } from "./users.js";
 import { ownedRecords } from "./users.js";
 import type { SessionHeader } from "./node-http.js";
 import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
+import { warnInsecureCookie, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -239,7 +240,7 @@ export class SessionManager<T extends object = SessionData> {
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
   loadRequest(request: Request, options: { ip?: string } = {}): Promise<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
-    const token = this.#options.header ? request.headers.get(this.#options.header) : readCookie(cookieHeader, this.#options.cookie.name);
+    const token = this.#options.header ? request.headers.get(this.#options.header) : this.#cookieToken(cookieHeader);
     const device: DeviceSource = { ip: options.ip, headers: request.headers };
     return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader, device });
   }
@@ -378,7 +379,7 @@ export class SessionManager<T extends object = SessionData> {
   #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
     let opened;
     try {
-      opened = store.open(value, now);
+      opened = store.open(value, now, this.tokenName);
     } catch {
       return null; // a hostile cookie is "not found", never an exception to the app
     }
@@ -446,7 +447,7 @@ export class SessionManager<T extends object = SessionData> {
     const expiresAt = this.#host.expiresAt(state);
     const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
     if (state.status !== "modified" && !touchDue && !state.sendCookie) return NOTHING;
-    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt);
+    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt, this.tokenName);
     const headers = this.#cookieHeaders(state, now, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
@@ -632,6 +633,7 @@ export class SessionManager<T extends object = SessionData> {
     const { cookie, header, absoluteTimeout } = this.#options;
     const value = sealed ?? this.#tokenValue(state);
     if (header) return [[header, value]];
+    if (!state.secure) warnInsecureCookie(cookie.name);
     const maxAge = cookie.persistent ? Math.max(0, Math.round((state.createdAt + absoluteTimeout - now) / 1000)) : undefined;
     return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, state.secure)]];
   }
@@ -672,12 +674,30 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #nodeToken(req: IncomingMessage): string | undefined {
-    const { header, cookie } = this.#options;
+    const { header } = this.#options;
     if (header) {
       const value = req.headers[header];
       return Array.isArray(value) ? value[0] : value;
     }
-    return readCookie(req.headers.cookie, cookie.name);
+    return this.#cookieToken(req.headers.cookie);
+  }
+
+  /** Two different cookies of the session's name load neither (see readSessionCookie). */
+  #cookieToken(cookieHeader: string | undefined): string | undefined {
+    const found = readSessionCookie(cookieHeader, this.#options.cookie.name);
+    if (found.ambiguous) this.#ambiguous();
+    return found.value;
+  }
+
+  /** Reported to onEvent when the app listens (handle "": no session was loaded), else warned once. */
+  #ambiguous(): void {
+    if (this.#options.onEvent) return this.#emit("ambiguous-cookie", "", undefined);
+    const { name } = this.#options.cookie;
+    warnOnce(
+      "SESSIONKIT_AMBIGUOUS_COOKIE",
+      `sessionkit: a request carried more than one "${name}" cookie with different values (one planted from a sibling subdomain, or stale); ` +
+        "neither was loaded, the request got a fresh session. Name the cookie __Host-sid (the default with cookie.secure: true) so no other host can set it.",
+    );
   }
 
   async #ready(): Promise<AnyStore> {
