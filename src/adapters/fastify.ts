@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { SessionHeader, SessionManager } from "../core/manager.js";
+import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 
 declare module "fastify" {
@@ -49,8 +50,8 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
 function setReplyHeaders(reply: FastifyReply, headers: SessionHeader[]): void {
   if (headers.length === 0) return;
   for (const [name, value] of headers) reply.header(name, value); // set-cookie values accumulate
-  // A shared cache must never hand one user's session cookie to another (RFC 9111 section 5.2.2.5).
-  if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+  const cacheControl = sessionCacheControl(reply.getHeader("cache-control"));
+  if (cacheControl) reply.header("cache-control", cacheControl);
 }
 
 /**

@@ -11,7 +11,7 @@ import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptio
 import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
 import type { SessionHeader } from "./node-http.js";
-import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
+import { applyNodeHeaders, isSecureRequest, sessionCacheControl } from "./node-http.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -193,12 +193,13 @@ export class SessionManager<T extends object = SessionData> {
     return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader });
   }
 
-  /** Fetch API: commits and appends the session headers (and Cache-Control: no-store) to `headers`. */
+  /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
   async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
     const sessionHeaders = await this.commitHeaders(session);
     if (sessionHeaders.length === 0) return;
     for (const [name, value] of sessionHeaders) headers.append(name, value);
-    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+    const cacheControl = sessionCacheControl(headers.get("cache-control"));
+    if (cacheControl) headers.set("cache-control", cacheControl);
   }
 
   /** True when `token` names a live session. */
