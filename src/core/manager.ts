@@ -11,7 +11,7 @@ import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptio
 import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
 import type { SessionHeader } from "./node-http.js";
-import { applyNodeHeaders, isSecureRequest, sessionCacheControl } from "./node-http.js";
+import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -195,11 +195,7 @@ export class SessionManager<T extends object = SessionData> {
 
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
   async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
-    const sessionHeaders = await this.commitHeaders(session);
-    if (sessionHeaders.length === 0) return;
-    for (const [name, value] of sessionHeaders) headers.append(name, value);
-    const cacheControl = sessionCacheControl(headers.get("cache-control"));
-    if (cacheControl) headers.set("cache-control", cacheControl);
+    applyFetchHeaders(headers, await this.commitHeaders(session));
   }
 
   /** True when `token` names a live session. */

@@ -26,6 +26,14 @@ export function sessionCacheControl(current: string | number | readonly string[]
   return "private, no-store";
 }
 
+/** Appends session headers to Fetch `Headers` and makes the response unstorable by shared caches. */
+export function applyFetchHeaders(target: Headers, headers: SessionHeader[]): void {
+  if (headers.length === 0) return;
+  for (const [name, value] of headers) target.append(name, value);
+  const cacheControl = sessionCacheControl(target.get("cache-control"));
+  if (cacheControl) target.set("cache-control", cacheControl);
+}
+
 /** Sets session headers on a node:http response and makes the response unstorable by shared caches. */
 export function applyNodeHeaders(res: ServerResponse, headers: SessionHeader[]): void {
   if (headers.length === 0) return;
