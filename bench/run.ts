@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Contestant } from "./http/contestants.js";
 import { CONTESTANTS, contestantById } from "./http/contestants.js";
 import type { LoadSettings, RunResult } from "./http/load.js";
-import { ContestantServer, drive, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
+import { ContestantServer, drive, driveMeasured, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
 import { packageVersion, reachable, REPO_ROOT, SERVICE_URLS, sessionkitFileExists, sleep } from "./lib.js";
 import { runManagerMicro } from "./micro/manager.js";
 import { runMemoryMicro } from "./micro/memory.js";
@@ -24,7 +24,7 @@ import type { ContestantOutcome, Report } from "./report.js";
 import { buildRows, evaluateTargets, toMarkdown } from "./report.js";
 
 const PEERS = [
-  "express", "fastify", "express-session", "memorystore", "connect-redis", "connect-pg-simple", "express-mysql-session",
+  "express", "fastify", "koa", "hono", "@hono/node-server", "express-session", "memorystore", "connect-redis", "connect-pg-simple", "express-mysql-session",
   "session-file-store", "iron-session", "cookie-session", "@fastify/session", "@fastify/cookie", "redis", "pg", "mysql2",
   "autocannon", "tinybench", "tsx",
 ];
@@ -120,13 +120,14 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
     for (let round = 1; round <= settings.rounds; round++) {
       for (const { outcome, server, groups } of live) {
         for (const route of ["/read", "/write"]) {
-          const run = await drive(server.base, route, groups, settings.durationSeconds);
+          const run = await driveMeasured(server, route, groups, settings.durationSeconds);
           checkRun(outcome, run, `round ${round}`);
           outcome.runs.push(run);
           await sleep(settleMs);
         }
         const last = outcome.runs.slice(-2);
-        console.log(`  round ${round} ${outcome.contestant.id}: ${last.map((r) => `${r.route} ${Math.round(r.requestsPerSecond)} req/s`).join(", ")}`);
+        const figures = last.map((r) => `${r.route} ${Math.round(r.requestsPerSecond)} req/s ${r.cpuMicrosPerRequest?.toFixed(0)} µs CPU/req`);
+        console.log(`  round ${round} ${outcome.contestant.id}: ${figures.join(", ")}`);
       }
     }
     for (const { outcome, server, cookies } of live) {
@@ -171,8 +172,8 @@ async function profile(id: string, settings: LoadSettings): Promise<void> {
   const cookies = await seedSessions(server.base, settings.sessions);
   const groups = sessionsPerConnection(cookies, settings.connections);
   for (const route of ["/read", "/write"]) {
-    const run = await drive(server.base, route, groups, settings.durationSeconds);
-    console.log(`${route}: ${Math.round(run.requestsPerSecond)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms`);
+    const run = await driveMeasured(server, route, groups, settings.durationSeconds);
+    console.log(`${route}: ${Math.round(run.requestsPerSecond)} req/s, ${run.cpuMicrosPerRequest?.toFixed(1)} µs CPU/req (profiler on), p50 ${run.p50} ms, p99 ${run.p99} ms`);
   }
   await server.stop();
   console.log(summarizeProfile(directory));
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
     rows,
     micro,
     memory,
-    targets: evaluateTargets(rows, outcomes, memory),
+    targets: evaluateTargets(rows, memory),
   };
   const markdown = toMarkdown(report);
   console.log(`\n${markdown}`);

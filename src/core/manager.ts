@@ -28,7 +28,7 @@ import { callStore } from "./store-call.js";
 import type { SessionInfo, UserContext } from "./users.js";
 import { ownedRecords } from "./users.js";
 import type { SessionHeader } from "./node-http.js";
-import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
+import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
 import { warnInsecureCookie, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
@@ -245,12 +245,9 @@ export class SessionManager<T extends object = SessionData> {
     return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader, device });
   }
 
-  /** Fetch API: commits and appends the session headers (and Cache-Control: no-store) to `headers`. */
+  /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
   async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
-    const sessionHeaders = await this.commitHeaders(session);
-    if (sessionHeaders.length === 0) return;
-    for (const [name, value] of sessionHeaders) headers.append(name, value);
-    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+    applyFetchHeaders(headers, await this.commitHeaders(session));
   }
 
   /** True when `token` names a live session. */
