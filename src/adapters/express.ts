@@ -6,6 +6,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
 import { applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import { createView, syncRequestView } from "./express-compat.js";
+
+export type { ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
+
+export interface SessionMiddlewareOptions {
+  /** "express-session": `req.session` behaves like express-session's, for Passport and older code. */
+  compat?: "express-session";
+}
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -32,9 +40,11 @@ class CommitState {
     readonly next: Next,
     readonly writeHead: (...args: unknown[]) => ServerResponse,
     readonly end: (...args: unknown[]) => ServerResponse,
+    readonly beforeCommit: (() => void) | undefined,
   ) {}
 
   prepare(): PreparedCommit {
+    this.beforeCommit?.();
     return this.manager.prepareCommit(this.session);
   }
 }
@@ -42,10 +52,13 @@ class CommitState {
 const STATE = Symbol("sessionkit.commit");
 type Response = ServerResponse & { [STATE]: CommitState };
 
-export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>) {
+export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>, options: SessionMiddlewareOptions = {}) {
+  const compat = options.compat === "express-session";
+  if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
     manager.start(req).then((session) => {
-      (req as IncomingMessage & { session: Session<T> }).session = session;
+      const view = compat && createView(req, manager as unknown as SessionManager<object>, session as unknown as Session<object>);
+      (req as IncomingMessage & { session: unknown }).session = view || session;
       const original = res as Response;
       original[STATE] = new CommitState(
         manager as unknown as SessionManager<object>,
@@ -53,6 +66,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
         next,
         res.writeHead as CommitState["writeHead"],
         res.end as CommitState["end"],
+        compat ? () => syncRequestView(req) : undefined,
       );
       // Node has no async hook before a response goes out, so the commit rides on these two.
       res.writeHead = writeHead as ServerResponse["writeHead"];
