@@ -67,6 +67,16 @@ describe.each(layers)("Passport 0.7 + passport-local on %s", (_name, makeLayer) 
     expect(await alice.json("GET", "/me")).toEqual({ user: { id: "alice", name: "Alice" } });
   });
 
+  it("keeps the data across login with keepSessionInfo, under a new id", async () => {
+    const alice = await browser();
+    await alice.json("GET", "/views");
+    const before = alice.cookie;
+    await alice.request("POST", "/login-keep", { username: "alice", password: "wonderland" });
+    expect(alice.cookie).not.toBe(before);
+    expect(await alice.json("GET", "/data")).toEqual({ views: 2 });
+    expect(await alice.json("GET", "/me")).toEqual({ user: { id: "alice", name: "Alice" } });
+  });
+
   it("refuses a wrong password", async () => {
     const mallory = await browser();
     const login = await mallory.request("POST", "/login", { username: "alice", password: "guess" });

@@ -46,6 +46,7 @@ export function passportApp(sessionLayer: RequestHandler): express.Express {
   app.use(passport.session());
 
   app.post("/login", passport.authenticate("local", { successRedirect: "/me", failureRedirect: "/login" }));
+  app.post("/login-keep", passport.authenticate("local", { successRedirect: "/me", failureRedirect: "/login", keepSessionInfo: true }));
   app.post("/logout", (req, res, next) => {
     req.logout((error) => (error ? next(error) : res.redirect("/")));
   });
