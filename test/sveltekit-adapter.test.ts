@@ -97,6 +97,12 @@ describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+;
     storeDown?.process.kill();
   });
 
+  it("type-checks as users write it: handle is a SvelteKit Handle, locals.session typed through App.Locals", async () => {
+    // vite build ran svelte-kit sync, which generates the route types ./$types and $app/tsconfig.
+    const tsc = await promisify(execFile)(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "."], { cwd: appDir }).catch((error: { stdout: string }) => error);
+    expect(tsc.stdout).toBe("");
+  });
+
   it("renders a page load without creating a session", async () => {
     const browser = new Browser(app);
     const response = await browser.request("/");

@@ -54,8 +54,11 @@ interface ViewState {
   manager: SessionManager<object>;
   session: Session<object>;
   data: DataSource;
-  /** JSON of each object value as first read: an in-place change shows as a different encoding. */
-  readAs: Map<string, string> | undefined;
+  /**
+   * JSON of each object value as first read: an in-place change shows as a different encoding.
+   * null for a value JSON cannot encode (a cycle, a BigInt for a custom codec): always stored.
+   */
+  readAs: Map<string, string | null> | undefined;
 }
 
 const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch"]);
@@ -124,7 +127,7 @@ const handler: ProxyHandler<CompatView> = {
     const state = view[STATE];
     const value = state.data.get(key);
     if (value !== null && typeof value === "object" && !state.readAs?.has(key)) {
-      (state.readAs ??= new Map()).set(key, JSON.stringify(value));
+      (state.readAs ??= new Map()).set(key, encodeOrNull(value));
     }
     return value;
   },
@@ -169,7 +172,7 @@ export function syncView(state: ViewState): void {
   if (!readAs || state.data !== (session as unknown as DataSource)) return;
   for (const [key, encoded] of readAs) {
     const value = session.get(key as never);
-    if (JSON.stringify(value) !== encoded) session.set(key as never, value as never);
+    if (encoded === null || encodeOrNull(value) !== encoded) session.set(key as never, value as never);
   }
   readAs.clear();
 }
@@ -195,7 +198,15 @@ function replaceData(state: ViewState, stored: Session<object>): void {
   for (const key of session.keys()) if (!stored.has(key as never)) session.delete(key as never);
   for (const key of stored.keys()) {
     const value = stored.get(key as never);
-    if (JSON.stringify(value) !== JSON.stringify(session.get(key as never))) session.set(key as never, value as never);
+    if (encodeOrNull(value) !== encodeOrNull(session.get(key as never))) session.set(key as never, value as never);
+  }
+}
+
+function encodeOrNull(value: unknown): string | null {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return null;
   }
 }
 

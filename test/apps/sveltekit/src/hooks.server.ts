@@ -1,4 +1,4 @@
-import type { Handle, HandleServerError } from "@sveltejs/kit";
+import type { Handle, HandleServerError } from "@sveltejs/kit/hooks";
 import { MemoryStore, SessionManager } from "sessionkit";
 import type { SessionStore, SessionWrite } from "sessionkit";
 import { sessionHandle } from "sessionkit/sveltekit";
