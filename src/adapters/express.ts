@@ -6,6 +6,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
 import { applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import { createView, syncRequestView } from "./express-compat.js";
+
+export type { ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
+
+export interface SessionMiddlewareOptions {
+  /** "express-session": `req.session` behaves like express-session's, for Passport and older code. */
+  compat?: "express-session";
+}
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -20,11 +28,16 @@ declare global {
 type Next = (error?: unknown) => void;
 type Method = (...args: unknown[]) => ServerResponse;
 
-export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>) {
+export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>, options: SessionMiddlewareOptions = {}) {
+  const compat = options.compat === "express-session";
+  if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
+  const untyped = manager as unknown as SessionManager<object>;
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
     manager.start(req).then((session) => {
-      (req as IncomingMessage & { session: Session<T> }).session = session;
-      commitBeforeSending(res, manager as unknown as SessionManager<object>, session as unknown as Session<object>, next);
+      const plain = session as unknown as Session<object>;
+      const view = compat && createView(req, untyped, plain);
+      (req as IncomingMessage & { session: unknown }).session = view || session;
+      commitBeforeSending(res, untyped, plain, next, compat ? () => syncRequestView(req) : undefined);
       next();
     }, next);
   };
@@ -37,7 +50,8 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
  * V8 a new map (about 3 µs here) and each read of one a megamorphic lookup (about 1 µs). Only the
  * two methods that must be wrapped are added.
  */
-function commitBeforeSending(res: ServerResponse, manager: SessionManager<object>, session: Session<object>, next: Next): void {
+function commitBeforeSending(res: ServerResponse, manager: SessionManager<object>, session: Session<object>, next: Next, beforeCommit?: () => void): void {
+  const prepare = () => (beforeCommit?.(), manager.prepareCommit(session));
   const writeHead = res.writeHead as Method;
   const end = res.end as Method;
   /** Set when headers went out first (a streamed response): the write still running. */
@@ -52,7 +66,7 @@ function commitBeforeSending(res: ServerResponse, manager: SessionManager<object
   res.writeHead = function (this: ServerResponse) {
     if (!ended && !streamed && !this.headersSent) {
       try {
-        streamed = manager.prepareCommit(session);
+        streamed = prepare();
         streamed.persisted.catch(() => {}); // handled in end(), which may come much later
         applyNodeHeaders(this, streamed.headers);
       } catch (error) {
@@ -76,7 +90,7 @@ function commitBeforeSending(res: ServerResponse, manager: SessionManager<object
     if (streamed || this.headersSent) return finishStreamed(this, streamed, streamError, end, args);
     let prepared: PreparedCommit;
     try {
-      prepared = manager.prepareCommit(session);
+      prepared = prepare();
     } catch (error) {
       next(error);
       return this;
