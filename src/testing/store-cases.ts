@@ -3,14 +3,11 @@
  * contract about monotonic expiry and owners (src/core/store.ts). `conformanceCases` includes them.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { ownerOf } from "../core/envelope.js";
 import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
-import type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./index.js";
+import type { ConformanceCase, ConformanceOptions, StoreFactory } from "./harness.js";
+import { LONG, harness, sleep } from "./harness.js";
 
-const LONG = 10 * 60_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** An owner key as the manager makes it: the SHA-256 of the user id, base64url (43 characters). */
-const ownerOf = (userId: string) => createHash("sha256").update(userId).digest("base64url");
 
 function write(data: string, expiresAt: number, expectedVersion = 0, owner?: string): SessionWrite {
   return { data, expiresAt, version: expectedVersion + 1, expectedVersion, ...(owner === undefined ? {} : { owner }) };
@@ -26,16 +23,7 @@ const near = (actual: number | undefined, expected: number, message: string) =>
   assert.ok(actual !== undefined && Math.abs(actual - expected) < 1000, `${message} (got ${String(actual)}, expected about ${expected})`);
 
 export function storeContractCases(factory: StoreFactory, options: ConformanceOptions = {}): ConformanceCase[] {
-  const short = options.shortLifetime ?? 300;
-  const withStore = (run: (store: SessionStore, skip: (note: string) => void) => Promise<void>) => async (context?: TestContext) => {
-    const store = await factory();
-    const skip = (note: string) => context?.skip?.(note);
-    try {
-      await run(store, skip);
-    } finally {
-      await (options.cleanup ? options.cleanup(store) : store.close?.());
-    }
-  };
+  const { withStore, short } = harness(factory, options);
 
   return [
     {
