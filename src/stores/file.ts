@@ -110,6 +110,10 @@ export class FileStore implements SessionStore {
 
   set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const path = this.#pathOf(key);
+    // Checked once without the lock when this write's turn comes: reads see whole files, so a
+    // mismatch then is a valid moment to refuse, and a hopeless write never takes the lock file
+    // (with 150 writers on one session most attempts are such retries).
+    const refuseEarly = async () => (((await this.get(key))?.version ?? 0) !== write.expectedVersion ? false : undefined);
     return this.#locked(key, path, options?.signal, async () => {
       const current = await this.get(key);
       if ((current?.version ?? 0) !== write.expectedVersion) return false;
@@ -117,7 +121,7 @@ export class FileStore implements SessionStore {
       const expiresAt = Math.max(current?.expiresAt ?? 0, write.expiresAt);
       await this.#writeAtomically(path, { data: write.data, expiresAt, version: write.version, owner: write.owner }, options?.signal);
       return true;
-    });
+    }, refuseEarly);
   }
 
   destroy(key: string, options?: StoreCallOptions): Promise<void> {
@@ -295,9 +299,11 @@ export class FileStore implements SessionStore {
    * file. When `signal` aborts, waiting stops (in the queue or for the lock) and the work is not
    * started, so a write its caller already reported as failed never lands later.
    */
-  #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>): Promise<R> {
+  #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>, refuseEarly?: () => Promise<R | undefined>): Promise<R> {
     const previous = this.#queues.get(key) ?? Promise.resolve();
-    const run = Promise.all([previous.catch(() => {}), this.#checkTrust()]).then(() => this.#withLockFile(path, work, signal));
+    const run = Promise.all([previous.catch(() => {}), this.#checkTrust()])
+      .then(() => refuseEarly?.())
+      .then((refused) => refused ?? this.#withLockFile(path, work, signal));
     const tail = run.catch(() => {});
     this.#queues.set(key, tail);
     void tail.then(() => {
