@@ -63,7 +63,6 @@ const DIR_MODE = 0o700;
 // Reads never follow a symlink (ELOOP) and never block on a FIFO or device.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-
 class LockTimeoutError extends Error {
   constructor(lock: string, waited: number) {
     super(`FileStore: lock ${lock} still held by another process after ${waited} ms`);
@@ -296,8 +295,9 @@ export class FileStore implements SessionStore {
 
   /**
    * Serializes work on one key: in this process by a promise chain, across processes by the lock
-   * file. When `signal` aborts, waiting stops (in the queue or for the lock) and the work is not
-   * started, so a write its caller already reported as failed never lands later.
+   * file. When `signal` aborts, the wait for the lock file stops and the work is not started (a
+   * call queued behind another write of this process starts nothing once that one ends), so a
+   * write its caller already reported as failed never lands later.
    */
   #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>, refuseEarly?: () => Promise<R | undefined>): Promise<R> {
     const previous = this.#queues.get(key) ?? Promise.resolve();
