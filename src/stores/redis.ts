@@ -110,19 +110,13 @@ if ttl > 0 then last = math.max(last, now + ttl) end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', last))
 return 1`;
 
-// Removes the given entries if they were indexed before ARGV[1]: one re-indexed meanwhile stays.
+// Removes the given entries unless they were re-indexed after ARGV[1] (the listing's start).
 const PRUNE_SCRIPT = `
 for i = 2, #ARGV do
   local entry = redis.call('HGET', KEYS[1], ARGV[i])
-  if entry and tonumber(string.match(entry, ':(%d+)$')) < tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  if entry and tonumber(string.match(entry, ':(%d+)$')) <= tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return 1`;
-
-/**
- * An index entry whose record is missing is removed only once it is this old: the manager writes
- * the record right after the entry, and a younger entry may belong to a write still in flight.
- */
-const INDEX_GRACE_MS = 60_000;
 
 interface Script {
   text: string;
@@ -178,21 +172,27 @@ export class RedisStore implements SessionStore {
 
   /**
    * One HGETALL of the owner's index, then one HMGET per entry, sent together (in a Cluster each
-   * goes to the master of its own slot). Entries whose record is gone, expired or re-owned are
-   * left out, and removed from the index once older than INDEX_GRACE_MS (one more call, only then).
+   * goes to the master of its own slot). Entries whose record is not that owner's live record are
+   * left out. They are removed from the index (one more call, only then) when the record belongs to
+   * someone else, or when the entry's keepUntil has passed; an entry whose record is missing is kept
+   * until then, because its sign-in may not have written the record yet.
    */
   async listByOwner(owner: string, options?: StoreCallOptions): Promise<OwnedSession[]> {
     const indexKey = this.#indexKey(owner);
-    const entries = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options?.signal)) as string[] | Record<string, string>;
-    const keys = Array.isArray(entries) ? entries.filter((_, i) => i % 2 === 0) : Object.keys(entries);
+    const reply = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options?.signal)) as string[] | Record<string, string>;
+    const entries = Array.isArray(reply) ? pairs(reply) : Object.entries(reply);
     const now = Date.now();
     const records = await Promise.all(
-      keys.map(async (key) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal)) as (string | null)[], now)),
+      entries.map(async ([key]) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal)) as (string | null)[], now)),
     );
     const listed: OwnedSession[] = [];
     const stale: string[] = [];
-    records.forEach((record, i) => (record?.owner === owner ? listed.push({ key: keys[i]!, record }) : stale.push(keys[i]!)));
-    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now - INDEX_GRACE_MS), ...stale], options?.signal);
+    records.forEach((record, i) => {
+      const [key, entry] = entries[i]!;
+      if (record?.owner === owner) listed.push({ key, record });
+      else if (record || Number.parseInt(entry, 10) <= now) stale.push(key);
+    });
+    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now), ...stale], options?.signal);
     return listed;
   }
 
@@ -233,6 +233,13 @@ export class RedisStore implements SessionStore {
       return this.#driver.send(fullKey, ["EVAL", script.text, "1", fullKey, ...args], signal);
     }
   }
+}
+
+/** [field, value] pairs of a flat HGETALL reply (ioredis's `call` returns it flat). */
+function pairs(flat: string[]): [string, string][] {
+  const result: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) result.push([flat[i]!, flat[i + 1]!]);
+  return result;
 }
 
 function liveRecord([data, expiresAt, version, owner]: (string | null | undefined)[], now: number): StoredSession | null {
