@@ -30,6 +30,8 @@ const statuses = [...result.statuses].map(([status, count]) => `${status}: ${cou
 console.log(`seed ${seed}: ${result.requests.toLocaleString("en")} requests in ${seconds.toFixed(1)} s (${Math.round(result.requests / seconds).toLocaleString("en")} req/s)`);
 console.log(`process CPU ${((used.user + used.system) / 1e6).toFixed(1)} s (${((used.user + used.system) / result.requests).toFixed(0)} µs per request, client and server together)`);
 console.log(`statuses: ${statuses}; errors and uncaught exceptions: ${server.errors.length}`);
+const { reached } = server;
+console.log(`existing sessions loaded: ${reached.signed.toLocaleString("en")} signed, ${reached.sealed.toLocaleString("en")} sealed; legacy sessions migrated: ${reached.migrated}`);
 for (const failure of result.failures) console.log(`not 2xx: ${failure.status} ${failure.path} cookie: ${JSON.stringify(failure.cookie)}`);
 for (const error of server.errors.slice(0, 10)) console.log("error:", error);
 process.exitCode = result.failures.length === 0 && server.errors.length === 0 && result.requests === requests ? 0 : 1;

@@ -17,6 +17,10 @@ it(`answers ${REQUESTS} mutated Cookie headers with 2xx, signed, migrating and s
     expect(result.failures, JSON.stringify(result.failures.slice(0, 3))).toEqual([]);
     expect([...result.statuses.keys()]).toEqual([200]);
     expect(server.errors).toEqual([]);
+    // Not only rejections: mutations that keep a cookie intact load real sessions and migrate legacy ones.
+    expect(server.reached.signed).toBeGreaterThan(100);
+    expect(server.reached.sealed).toBeGreaterThan(100);
+    expect(server.reached.migrated).toBeGreaterThan(10);
   } finally {
     await server.close();
   }

@@ -136,7 +136,8 @@ export function readSessionCookie(header: string | undefined | null, name: strin
     let end = header.indexOf(";", start);
     if (end === -1) end = header.length;
     const found = pairValue(header, start, end, name);
-    if (found !== undefined) {
+    // An empty value carries no session, so it cannot be a stranger's: it is not a duplicate.
+    if (found) {
       if (value === undefined) value = found;
       else if (found !== value) return AMBIGUOUS;
     }

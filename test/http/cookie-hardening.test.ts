@@ -109,10 +109,11 @@ describe("a request with more than one cookie of the session's name", () => {
     });
   }
 
-  it("the same value twice is not ambiguous: it loads, without a warning", async () => {
+  it("the same value twice, or an empty one beside it, is not ambiguous: it loads, without a warning", async () => {
     const base = await expressApp(await freshManager());
     const victim = await login(base, "alice");
     expect((await whoami(base, `sid=${victim}; sid=${victim}`)).body).toEqual({ user: "alice" });
+    expect((await whoami(base, `sid=; sid=${victim}; sid=`)).body).toEqual({ user: "alice" });
     expect(warningsWith("SESSIONKIT_AMBIGUOUS_COOKIE")).toHaveLength(0);
   });
 

@@ -23,7 +23,11 @@ const SIGNING_SECRETS = ["fuzz signing secret: 4d0e9b7a2c18f365", "fuzz older se
 const SEALING_SECRET = "fuzz sealing secret: e61b0a9d4c7f2853";
 const LEGACY_SECRET = "keyboard cat";
 const LEGACY_SESSIONS = 64;
-const PATHS = ["/signed/read", "/signed/write", "/signed/regenerate", "/signed/destroy", "/sealed/read", "/sealed/write", "/sealed/destroy"];
+// A signed seed lives until a case regenerates or destroys it; a sealed one cannot be revoked.
+const SIGNED_SEEDS = 256;
+const SEALED_SEEDS = 32;
+// read and write more often than regenerate and destroy, which use up a seed session.
+const PATHS = ["/signed/read", "/signed/read", "/signed/write", "/signed/write", "/signed/regenerate", "/signed/destroy", "/sealed/read", "/sealed/write", "/sealed/destroy"];
 
 export interface FuzzCase {
   path: string;
@@ -35,24 +39,30 @@ export interface FuzzServer {
   seeds: { sid: string[]; csid: string[]; legacy: string[] };
   /** Errors that reached Express's error handler, or escaped as uncaught exceptions/rejections. */
   errors: unknown[];
+  /** How deep the cases reached: existing sessions loaded per mount, legacy sessions migrated. */
+  reached: { signed: number; sealed: number; migrated: number };
   send(fuzz: FuzzCase): Promise<number>;
   close(): Promise<void>;
 }
 
-function routes(app: express.Express, prefix: string, manager: SessionManager<Record<string, unknown>>): void {
-  app.use(prefix, sessionMiddleware(manager));
-  app.get(`${prefix}/read`, (req, res) => {
+function routes(app: express.Express, prefix: "signed" | "sealed", manager: SessionManager<Record<string, unknown>>, reached: FuzzServer["reached"]): void {
+  app.use(`/${prefix}`, sessionMiddleware(manager), (req, _res, next) => {
+    if (!req.session.isNew) reached[prefix]++;
+    else if (req.session.get("user") !== undefined) reached.migrated++; // a new id with data: taken from the legacy store
+    next();
+  });
+  app.get(`/${prefix}/read`, (req, res) => {
     res.json(req.session.toJSON());
   });
-  app.get(`${prefix}/write`, (req, res) => {
+  app.get(`/${prefix}/write`, (req, res) => {
     req.session.set("n", ((req.session.get("n") as number | undefined) ?? 0) + 1);
     res.send("ok");
   });
-  app.get(`${prefix}/regenerate`, async (req, res) => {
+  app.get(`/${prefix}/regenerate`, async (req, res) => {
     await req.session.regenerate();
     res.send("ok");
   });
-  app.get(`${prefix}/destroy`, async (req, res) => {
+  app.get(`/${prefix}/destroy`, async (req, res) => {
     await req.session.destroy();
     res.send("ok");
   });
@@ -69,8 +79,9 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   const signed = new SessionManager<Record<string, unknown>>({ store: new MemoryStore(), secrets: SIGNING_SECRETS, gcInterval: 0, migrateFrom });
   const sealed = new SessionManager<Record<string, unknown>>({ store: new CookieStore({ secrets: [SEALING_SECRET] }), cookie: { name: "csid" } });
   const app = express();
-  routes(app, "/signed", signed);
-  routes(app, "/sealed", sealed);
+  const reached = { signed: 0, sealed: 0, migrated: 0 };
+  routes(app, "signed", signed, reached);
+  routes(app, "sealed", sealed, reached);
   const recordError: ErrorRequestHandler = (error, _req, res, _next) => {
     errors.push(error);
     res.status(500).send("error");
@@ -86,10 +97,8 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   const send = ({ path, cookie }: FuzzCase) => connections[turn++ % CONNECTIONS]!.send(path, cookie);
 
   const seeds = { sid: [] as string[], csid: [] as string[], legacy: [] as string[] };
-  for (let i = 0; i < 8; i++) {
-    seeds.sid.push(await loginCookie(port, "/signed/write", "sid"));
-    seeds.csid.push(await loginCookie(port, "/sealed/write", "csid"));
-  }
+  for (let i = 0; i < SIGNED_SEEDS; i++) seeds.sid.push(await loginCookie(port, "/signed/write", "sid"));
+  for (let i = 0; i < SEALED_SEEDS; i++) seeds.csid.push(await loginCookie(port, "/sealed/write", "csid"));
   for (let i = 0; i < LEGACY_SESSIONS; i++) {
     const sid = randomBytes(24).toString("base64url");
     await new Promise<void>((resolve) => legacyStore.set(sid, { cookie: { expires: null }, user: `legacy${i}` }, () => resolve()));
@@ -99,6 +108,7 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   return {
     seeds,
     errors,
+    reached,
     send,
     close: async () => {
       process.off("uncaughtException", onUncaught);
@@ -193,30 +203,36 @@ const special = fc.constantFrom(";", "=", ",", " ", '"', "%", "%00", "%zz", ".",
 function mutated(value: string): fc.Arbitrary<string> {
   const at = fc.nat(Math.max(0, value.length));
   return fc.oneof(
-    fc.constant(value),
-    at.map((i) => value.slice(0, i)),
-    fc.tuple(at, headerChar).map(([i, c]) => value.slice(0, i) + c + value.slice(i + 1)),
-    fc.tuple(at, special).map(([i, s]) => value.slice(0, i) + s + value.slice(i)),
-    fc.tuple(at, fc.nat(63)).map(([i, bit]) => value.slice(0, i) + String.fromCharCode(value.charCodeAt(i) ^ (1 << (bit % 7))) + value.slice(i + 1)),
-    fc.constantFrom(`"${value}"`, `${value}.${value}`, `${value}${value}`, value.toUpperCase(), ` ${value} `, encodeURIComponent(value), `s:${value}`),
+    { weight: 5, arbitrary: fc.constant(value) }, // intact: the session must still load among the noise
+    { weight: 1, arbitrary: at.map((i) => value.slice(0, i)) },
+    { weight: 1, arbitrary: fc.tuple(at, headerChar).map(([i, c]) => value.slice(0, i) + c + value.slice(i + 1)) },
+    { weight: 1, arbitrary: fc.tuple(at, special).map(([i, s]) => value.slice(0, i) + s + value.slice(i)) },
+    { weight: 1, arbitrary: fc.tuple(at, fc.nat(63)).map(([i, bit]) => value.slice(0, i) + String.fromCharCode(value.charCodeAt(i) ^ (1 << (bit % 7))) + value.slice(i + 1)) },
+    { weight: 1, arbitrary: fc.constantFrom(`"${value}"`, `${value}.${value}`, `${value}${value}`, value.toUpperCase(), ` ${value} `, encodeURIComponent(value), `s:${value}`) },
   );
 }
 
 function pair(seeds: FuzzServer["seeds"]): fc.Arbitrary<string> {
+  // Mostly a seed under its own name, so intact or slightly broken sessions reach the store and the seal.
+  const own = fc.oneof(
+    fc.constantFrom(...seeds.sid).chain(mutated).map((v) => `sid=${v}`),
+    fc.constantFrom(...seeds.csid).chain(mutated).map((v) => `csid=${v}`),
+    fc.constantFrom(...seeds.legacy).chain(mutated).map((v) => `connect.sid=${v}`),
+  );
   const name = fc.oneof(fc.constantFrom("sid", "csid", "connect.sid", "__Host-sid", "Sid", "sid ", " csid"), headerText(8));
-  const seedValue = fc.constantFrom(...seeds.sid, ...seeds.csid, ...seeds.legacy).chain(mutated);
-  const value = fc.oneof({ weight: 4, arbitrary: seedValue }, { weight: 1, arbitrary: headerText(120) });
+  const anyValue = fc.oneof(fc.constantFrom(...seeds.sid, ...seeds.csid, ...seeds.legacy).chain(mutated), headerText(120));
   return fc.oneof(
-    { weight: 8, arbitrary: fc.tuple(name, value).map(([n, v]) => `${n}=${v}`) },
+    { weight: 6, arbitrary: own },
+    { weight: 3, arbitrary: fc.tuple(name, anyValue).map(([n, v]) => `${n}=${v}`) },
     { weight: 1, arbitrary: headerText(40) },
   );
 }
 
-/** Cookie headers of one to six pairs (duplicates included) joined by varied separators, or raw text. */
+/** Cookie headers of one to four pairs (duplicates included) joined by varied separators, or raw text. */
 export function fuzzCases(seeds: FuzzServer["seeds"]): fc.Arbitrary<FuzzCase> {
   const separator = fc.constantFrom("; ", ";", " ; ", ";;", ", ", "");
   const cookie = fc.oneof(
-    { weight: 9, arbitrary: fc.tuple(fc.array(pair(seeds), { minLength: 1, maxLength: 6 }), separator).map(([pairs, sep]) => pairs.join(sep)) },
+    { weight: 9, arbitrary: fc.tuple(fc.array(pair(seeds), { minLength: 1, maxLength: 4 }), separator).map(([pairs, sep]) => pairs.join(sep)) },
     { weight: 1, arbitrary: headerText(300) },
   );
   // Bit flips can leave characters Node's client refuses; leading and trailing whitespace is trimmed on the wire.
