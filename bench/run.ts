@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- options]
- *   --quick            1 round of 1 s per route, 0.5 s warm-up, 200 sessions, short micro runs (CI smoke test, < 3 min)
+ *   --quick            1 round of 0.6 s per route, 0.3 s warm-up, 200 sessions, short micro runs (CI smoke test, < 3 min)
  *   --only a,b         only these contestant ids (see bench/http/contestants.ts)
  *   --skip-http        micro benchmarks only
  *   --skip-micro       HTTP benchmark only
@@ -38,7 +38,7 @@ function argument(name: string): string | undefined {
 
 function settingsFromArguments(quick: boolean): LoadSettings {
   const base: LoadSettings = quick
-    ? { connections: 50, sessions: 200, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 }
+    ? { connections: 50, sessions: 200, warmupSeconds: 0.3, durationSeconds: 0.6, rounds: 1 }
     : { connections: 50, sessions: 1000, warmupSeconds: 2, durationSeconds: 5, rounds: 3 };
   const number = (name: string, fallback: number) => Number(argument(name) ?? fallback);
   return {
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     "Routes: GET /read answers the session's counter (200) or 401 without a live session and changes nothing; GET /write adds 1 to the counter (a store write per request).",
     "After the runs, every session's counter is read back through /read: their sum must equal the /write handler runs the server counted (cookie stores: 20 write/re-read round trips instead).",
     `Micro: tinybench, ${quick ? "0.3 s" : "2 s"} per task, 100 sessions per measured call; memory: ${memorySessions.toLocaleString("en-US")} sessions of a 200-character payload, each store in its own --expose-gc process.`,
-    ...(quick ? ["QUICK MODE: 1 short round and 200 sessions (not 1,000); 20,000 sessions (not 100,000) in the memory figure; figures are a smoke test, not results."] : []),
+    ...(quick ? ["QUICK MODE: 1 round of 0.6 s and 200 sessions (not 1,000); 20,000 sessions (not 100,000) in the memory figure; figures are a smoke test, not results."] : []),
     "The machine is shared (see load average): compare rows of one run, not figures across runs.",
   ];
   const report: Report = {
