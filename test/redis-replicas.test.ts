@@ -10,7 +10,7 @@ import { createSentinel } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PrivateSentinel } from "../bench/chaos/servers.js";
 import { SessionStoreError } from "../src/core/errors.js";
-import { SessionManager } from "../src/core/manager.js";
+import { SessionManager } from "../src/index.js";
 import type { RedisClientLike } from "../src/stores/redis.js";
 import { RedisStore } from "../src/stores/redis.js";
 import { storeConformance } from "../src/testing/index.js";
@@ -102,6 +102,34 @@ for (const kind of kinds) {
     });
   });
 }
+
+describe.skipIf(!installed)('provider "redis" with the sentinel:// form', () => {
+  it("finds the master through the sentinels, waits for its replica, and closes the client it made", async () => {
+    await started;
+    const hosts = servers.sentinels.map(({ host, port }) => `${host}:${port}`).join(",");
+    const sessions = new SessionManager({ provider: "redis", providerConfig: `sentinel://${hosts}/mymaster?waitReplicas=1&waitTimeout=1s`, gcInterval: 0 });
+    try {
+      const session = await sessions.load();
+      session.set("user", "ada");
+      const token = /^sid=([^;]*)/.exec((await sessions.commit(session))[0]!)![1]!;
+      expect((await sessions.load(token)).get("user")).toBe("ada");
+    } finally {
+      await sessions.close();
+    }
+  });
+
+  it("waitReplicas from the string is the store's: two replicas asked, one exists, the commit's outcome is unknown", async () => {
+    await started;
+    const sessions = new SessionManager({ provider: "redis", providerConfig: `sentinel://127.0.0.1:${servers.sentinels[0]!.port}/mymaster?waitReplicas=2&waitTimeout=20ms`, gcInterval: 0 });
+    try {
+      const session = await sessions.load();
+      session.set("user", "ada");
+      await expect(sessions.commit(session)).rejects.toMatchObject({ code: "ERR_SESSION_STORE", outcome: "unknown" });
+    } finally {
+      await sessions.close();
+    }
+  });
+});
 
 describe("waitReplicas options", () => {
   const client = { sendCommand: async () => null };

@@ -118,9 +118,13 @@ export class PrivateCluster {
     const survivor = this.ports.find((p) => p !== port)!;
     const started = performance.now();
     await killPidFile(join(this.dir, "nodes", String(port), "redis.pid"));
-    const ok = async () => (await redisCli(survivor, "cluster", "info")).includes("cluster_state:ok");
-    await sleep(200);
-    while (!(await ok().catch(() => false))) await sleep(50);
+    // Done when another node owns slot 0 and the cluster is ok: restarting the old (empty) node
+    // before its replica took over would let it keep its slots, empty.
+    const promoted = async () => {
+      const owner = (await redisCli(survivor, "cluster", "nodes")).split("\n").find((l) => / 0-\d+$/.test(l.trim()) && l.includes("master"));
+      return owner !== undefined && !owner.includes(`:${port}@`) && (await redisCli(survivor, "cluster", "info")).includes("cluster_state:ok");
+    };
+    while (!(await promoted().catch(() => false))) await sleep(50);
     const failoverMs = performance.now() - started;
     await run("redis-server", [
       "--cluster-enabled", "yes", "--cluster-config-file", join(this.dir, "nodes", String(port), "nodes.conf"),

@@ -267,8 +267,14 @@ function nodeRedisDriver(client: NodeRedisClientLike): Driver {
 function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
   return {
     send: (key, args, signal) => cluster.sendCommand(key, false, args, signal && { abortSignal: signal }),
-    // Routed by the same key, so both reach the one node client (one connection) owning its slot.
-    batch: (key, commands, signal) => together(commands, (args) => cluster.sendCommand(key, false, args, signal && { abortSignal: signal })),
+    // One after the other, not in one round trip: node-redis 6 sends WAIT to every master (its
+    // all_shards policy), planned before a MOVED redirect of the write could land, so a WAIT sent
+    // alongside could be answered on the new master before the redirected write reaches it.
+    batch: async (key, commands, signal) => {
+      const replies: unknown[] = [];
+      for (const args of commands) replies.push(await cluster.sendCommand(key, false, args, signal && { abortSignal: signal }));
+      return replies;
+    },
     masters: () =>
       Promise.all(
         cluster.masters.map(async (master) => {
