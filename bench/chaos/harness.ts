@@ -29,7 +29,7 @@ export interface ChaosReport {
   notes: string[];
 }
 
-/** The app the clients talk to: write a counter, read it, destroy the session. Errors answer JSON 5xx with their code. */
+/** The app the clients talk to: write a counter, read it, regenerate or destroy the session. Errors answer JSON 5xx with their code. */
 export function chaosApp(manager: SessionManager): express.Express {
   const app = express();
   app.use(sessionMiddleware(manager));
@@ -39,6 +39,14 @@ export function chaosApp(manager: SessionManager): express.Express {
   });
   app.get("/read", (req, res) => {
     res.json({ counter: req.session.get("counter") ?? null, isNew: req.session.isNew });
+  });
+  app.post("/regenerate", async (req, res, next) => {
+    try {
+      await req.session.regenerate(); // as a sign-in does: new token, same data
+      res.json({ ok: true });
+    } catch (error) {
+      next(error);
+    }
   });
   app.post("/destroy", async (req, res, next) => {
     try {
@@ -74,7 +82,7 @@ interface OwnedSession {
   next: number;
 }
 
-const cookieOf = (response: globalThis.Response) => /^(sid=[^;]*)/.exec(response.headers.getSetCookie()[0] ?? "")?.[1];
+export const cookieOf = (response: globalThis.Response) => /^(sid=[^;]*)/.exec(response.headers.getSetCookie()[0] ?? "")?.[1];
 
 export interface LoadOptions {
   url: () => string;
