@@ -6,7 +6,7 @@
 # Ports: REDIS_SENTINEL_BASE (default 7201) is the master, +1 the replica, +2..+4 the sentinels.
 # Each process has its own config file and dir under REDIS_SENTINEL_DIR (sentinels and failovers
 # rewrite them). No persistence: this is scratch space for tests and the chaos run.
-# Fast failover for tests: a master is "down" after 1 s without an answer.
+# Fast failover for tests: a master is "down" after 1 s without an answer; a failed attempt is retried after 4 s.
 set -eu
 
 BASE="${REDIS_SENTINEL_BASE:-7201}"
@@ -57,7 +57,7 @@ start() {
     server_conf "$REPLICA" "replicaof $HOST $MASTER"
     for port in $SENTINELS; do
       server_conf "$port" "sentinel monitor $NAME $HOST $MASTER 2" "sentinel down-after-milliseconds $NAME 1000" \
-        "sentinel failover-timeout $NAME 5000" "sentinel parallel-syncs $NAME 1"
+        "sentinel failover-timeout $NAME 2000" "sentinel parallel-syncs $NAME 1"
       sed -i '/^save\|^appendonly/d' "$DIR/$port/redis.conf"
     done
   fi

@@ -16,12 +16,14 @@ const args = process.argv.slice(2);
 const size = args.includes("--quick") ? CI_SIZE : LONG_SIZE;
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1]!.split(",") : undefined;
 const wanted = (name: string) => !only || only.includes(name);
+/** The replica falls this far behind before the master is killed, in the "lagging" Redis scenarios. */
+const LAG_MS = 300;
 
 const scenarios: [string, () => Promise<ChaosReport>][] = [
-  ["sentinel", () => sentinelFailover(size, 0)],
-  ["sentinel", () => sentinelFailover(size, 1)],
-  ["cluster", () => clusterFailover(size, 0)],
-  ["cluster", () => clusterFailover(size, 1)],
+  ...[0, 1].flatMap((waitReplicas) => [0, LAG_MS].flatMap((lagMs): [string, () => Promise<ChaosReport>][] => [
+    ["sentinel", () => sentinelFailover({ size, waitReplicas, lagMs })],
+    ["cluster", () => clusterFailover({ size, waitReplicas, lagMs })],
+  ])),
   ["postgres", () => postgresRestart(size)],
   ["mariadb", () => mariadbCrash(size)],
   ["file", () => fileStoreKills(size, size === CI_SIZE ? 5 : 20)],

@@ -2,7 +2,9 @@
  * The chaos load: an Express app (sessionkit/express) over the store under test, and N clients
  * that each own a few sessions and write a counter they remember. A fault is injected while the
  * load runs; afterwards every client re-reads its sessions and compares with what it knows:
- * - lost: a 2xx write whose value is not what the store holds (or the session is gone),
+ * - lost: a 2xx write whose value is not what the store holds (or the session is gone) at the
+ *   end, or not what a later write found there (a failover that lost a write and was then
+ *   overwritten would hide it from the final read alone),
  * - resurrected: a session whose destroy got a 2xx, but which reads back with data,
  * - the 5xx window: from the fault to the last failed request.
  * A write that got a 5xx is of unknown outcome, so either its value or the previous one is fine.
@@ -34,8 +36,10 @@ export function chaosApp(manager: SessionManager): express.Express {
   const app = express();
   app.use(sessionMiddleware(manager));
   app.post("/write/:value", (req, res) => {
+    // What the store held before this write: the client checks it against what it was told.
+    const previous = req.session.get("counter") ?? null;
     req.session.set("counter", Number(req.params.value));
-    res.json({ ok: true });
+    res.json({ previous });
   });
   app.get("/read", (req, res) => {
     res.json({ counter: req.session.get("counter") ?? null, isNew: req.session.isNew });
@@ -104,7 +108,10 @@ export class ChaosLoad {
   readonly reasons = new Map<string, { count: number; last: number }>();
   requests = 0;
   acknowledgedWrites = 0;
+  /** Writes found lost by a later write (its `previous` was neither the last 2xx value nor one in doubt). */
+  lostSeen = 0;
   #running = true;
+  readonly #bodies = new WeakMap<globalThis.Response, string>();
   #loops: Promise<void>[] = [];
 
   constructor(options: LoadOptions) {
@@ -136,6 +143,7 @@ export class ChaosLoad {
     const value = session.next++;
     const response = await this.#send(`/write/${value}`, session.cookie, "POST");
     if (response?.ok) {
+      if (session.acknowledged !== undefined && !matches(session, this.#bodies.get(response))) this.lostSeen++;
       session.cookie ??= cookieOf(response);
       session.acknowledged = value;
       session.inDoubt = [];
@@ -161,6 +169,7 @@ export class ChaosLoad {
         signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
       });
       const body = await response.text();
+      this.#bodies.set(response, body);
       if (!response.ok) this.#failed(`${response.status} ${/"code":"(\w+)"/.exec(body)?.[1] ?? ""} ${/"kind":"(\w+)"/.exec(body)?.[1] ?? ""}${body.includes('"outcome":"unknown"') ? " outcome unknown" : ""}`);
       return response;
     } catch (error) {
@@ -184,6 +193,7 @@ export class ChaosLoad {
       const { counter } = await this.#read(session.cookie);
       if (counter !== session.acknowledged && !session.inDoubt.includes(counter as number)) lost++;
     }
+    lost += this.lostSeen;
     for (const cookie of this.destroyed) if ((await this.#read(cookie)).counter !== null) resurrected++;
     return { lost, resurrected };
   }
@@ -201,6 +211,12 @@ export class ChaosLoad {
       await sleep(100);
     }
   }
+}
+
+/** The value a write found in the store is the last acknowledged one, or one whose outcome was unknown. */
+function matches(session: OwnedSession, body: string | undefined): boolean {
+  const { previous } = JSON.parse(body ?? "{}") as { previous?: number | null };
+  return previous === session.acknowledged || session.inDoubt.includes(previous as number);
 }
 
 function fresh(): OwnedSession {

@@ -60,37 +60,49 @@ async function using<S extends PrivateServer>(server: S, run: (server: S) => Pro
   }
 }
 
-type RedisFailover = PrivateServer & { killMaster(): Promise<{ failoverMs: number }> };
+type RedisFailover = PrivateServer & { killMaster(lagMs: number): Promise<{ failoverMs: number }> };
 
-/** Kills a master of `servers` under load; the client the store owns must follow the promotion. */
-async function redisFailover(scenario: string, servers: RedisFailover, connect: () => Promise<RedisClientLike>, size: Size, waitReplicas: number): Promise<ChaosReport> {
+/**
+ * Kills a master of `servers` under load; the client the store owns must follow the promotion.
+ * With `lagMs`, the replica is first held still that long, so the master acknowledges writes the
+ * replica never gets: what asynchronous replication loses, and what `waitReplicas` must not.
+ */
+async function redisFailover(scenario: string, servers: RedisFailover, connect: () => Promise<RedisClientLike>, { size, waitReplicas, lagMs }: RedisFault): Promise<ChaosReport> {
   return using(servers, async () => {
     const store = new RedisStore({ client: await connect(), ownsClient: true, waitReplicas, waitTimeout: "200ms" });
     let failoverMs = 0;
-    const report = await throughExpress(`${scenario}, waitReplicas ${waitReplicas}`, store, size, async () => {
-      ({ failoverMs } = await servers.killMaster());
+    const lag = lagMs > 0 ? `replica ${lagMs} ms behind, ` : "";
+    const report = await throughExpress(`${scenario}, ${lag}waitReplicas ${waitReplicas}`, store, size, async () => {
+      ({ failoverMs } = await servers.killMaster(lagMs));
     });
     report.notes.push(`failover done ${failoverMs.toFixed(0)} ms after the SIGKILL`);
     return report;
   });
 }
 
-export function sentinelFailover(size: Size, waitReplicas: number): Promise<ChaosReport> {
+export interface RedisFault {
+  size: Size;
+  waitReplicas: number;
+  /** How long the replica is held still before the master is killed; 0: a plain SIGKILL. */
+  lagMs: number;
+}
+
+export function sentinelFailover(fault: RedisFault): Promise<ChaosReport> {
   const servers = new PrivateSentinel();
   return redisFailover("Redis Sentinel", servers, async () => {
     const client = createSentinel({ name: "mymaster", sentinelRootNodes: servers.sentinels });
     client.on("error", () => {}); // the killed master's connection errors; commands report their own failure
     return client.connect();
-  }, size, waitReplicas);
+  }, fault);
 }
 
-export function clusterFailover(size: Size, waitReplicas: number): Promise<ChaosReport> {
+export function clusterFailover(fault: RedisFault): Promise<ChaosReport> {
   const servers = new PrivateCluster();
   return redisFailover("Redis Cluster with replicas", servers, async () => {
     const client = createCluster({ rootNodes: servers.ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })) });
     client.on("error", () => {});
     return client.connect();
-  }, size, waitReplicas);
+  }, fault);
 }
 
 export function postgresRestart(size: Size): Promise<ChaosReport> {

@@ -32,6 +32,21 @@ export async function freePorts(count: number, withBus = false): Promise<number>
   }
 }
 
+/**
+ * Makes the replica fall `lagMs` behind while the master keeps acknowledging writes: the replica is
+ * held still (SIGSTOP, so it cannot reconnect) and the master drops its replication link (what was
+ * already sent sits in the replica's socket buffer and would still arrive). Resumed (SIGCONT) by
+ * the returned function; short enough (under the 1 s failure detection) to stay promotable.
+ */
+async function lagReplica(pidfile: string, masterPort: number, lagMs: number): Promise<() => void> {
+  if (lagMs === 0) return () => {};
+  const pid = Number(readFileSync(pidfile, "utf8"));
+  process.kill(pid, "SIGSTOP");
+  await redisCli(masterPort, "client", "kill", "type", "replica");
+  await sleep(lagMs);
+  return () => process.kill(pid, "SIGCONT");
+}
+
 /** SIGKILLs the process whose pid redis wrote to `pidfile`, and waits until it is gone. */
 async function killPidFile(pidfile: string): Promise<void> {
   const pid = Number(readFileSync(pidfile, "utf8"));
@@ -75,11 +90,14 @@ export class PrivateSentinel {
     return Number(reply.trim().split("\n")[1]);
   }
 
-  /** SIGKILLs the master; resolves once the sentinels name another one, then restarts the old one (it rejoins as a replica). */
-  async killMaster(): Promise<{ failoverMs: number }> {
+  /** SIGKILLs the master (after the replica lagged `lagMs`); resolves once the sentinels name another one, then restarts the old one as a replica. */
+  async killMaster(lagMs = 0): Promise<{ failoverMs: number }> {
     const old = await this.masterPort();
+    const replica = old === this.base ? this.base + 1 : this.base;
+    const resume = await lagReplica(join(this.dir, "servers", String(replica), "pid"), old, lagMs);
     const started = performance.now();
     await killPidFile(join(this.dir, "servers", String(old), "pid"));
+    resume();
     while ((await this.masterPort()) === old) await sleep(50);
     const failoverMs = performance.now() - started;
     // As a supervisor would, the old master comes back as a replica of the new one (Sentinel
@@ -110,14 +128,18 @@ export class PrivateCluster {
     await run("sh", [join(root, ".ci/redis-cluster.sh"), "start", "--replicas"], { env: this.#env() });
   }
 
-  /** SIGKILLs the master of slot 0; resolves once its replica took over, then restarts the old node (it rejoins as a replica). */
-  async killMaster(): Promise<{ failoverMs: number }> {
-    const nodes = await redisCli(this.ports[0]!, "cluster", "nodes");
-    const line = nodes.split("\n").find((l) => / 0-\d+$/.test(l.trim()) && l.includes("master"))!;
+  /** SIGKILLs the master of slot 0 (after its replica lagged `lagMs`); resolves once the replica took over, then restarts the old node (it rejoins as a replica). */
+  async killMaster(lagMs = 0): Promise<{ failoverMs: number }> {
+    const nodes = (await redisCli(this.ports[0]!, "cluster", "nodes")).split("\n");
+    const line = nodes.find((l) => / 0-\d+$/.test(l.trim()) && l.includes("master"))!;
     const port = Number(/:(\d+)@/.exec(line)![1]);
-    const survivor = this.ports.find((p) => p !== port)!;
+    const replicaLine = nodes.find((l) => l.includes(` ${line.split(" ")[0]} `) && l.includes("slave"))!;
+    const replica = Number(/:(\d+)@/.exec(replicaLine)![1]);
+    const survivor = this.ports.find((p) => p !== port && p !== replica)!;
+    const resume = await lagReplica(join(this.dir, "nodes", String(replica), "redis.pid"), port, lagMs);
     const started = performance.now();
     await killPidFile(join(this.dir, "nodes", String(port), "redis.pid"));
+    resume();
     // Done when another node owns slot 0 and the cluster is ok: restarting the old (empty) node
     // before its replica took over would let it keep its slots, empty.
     const promoted = async () => {
