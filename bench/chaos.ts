@@ -10,7 +10,14 @@
 import type { ChaosReport } from "./chaos/harness.js";
 import { progress } from "./chaos/harness.js";
 import type { SlowStoreReport } from "./chaos/scenarios.js";
-import { CI_SIZE, LONG_SIZE, clusterFailover, fileStoreKills, mariadbCrash, postgresRestart, sentinelFailover, slowStore, table } from "./chaos/scenarios.js";
+import { CI_SIZE, LONG_SIZE, clusterFailover, fileStoreKills, mariadbCrash, postgresRestart, sentinelFailover, slowStore, stopAllServers, table } from "./chaos/scenarios.js";
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping the private servers`);
+    void stopAllServers().finally(() => process.exit(130));
+  });
+}
 
 const args = process.argv.slice(2);
 const size = args.includes("--quick") ? CI_SIZE : LONG_SIZE;

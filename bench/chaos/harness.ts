@@ -83,6 +83,8 @@ interface OwnedSession {
   cookie: string | undefined;
   acknowledged: number | undefined;
   inDoubt: number[];
+  /** A destroy failed (5xx or cut connection): it may have happened, so finding the session gone is no loss. */
+  destroyInDoubt: boolean;
   next: number;
 }
 
@@ -144,9 +146,11 @@ export class ChaosLoad {
     const response = await this.#send(`/write/${value}`, session.cookie, "POST");
     if (response?.ok) {
       if (session.acknowledged !== undefined && !matches(session, this.#bodies.get(response))) this.lostSeen++;
-      session.cookie ??= cookieOf(response);
+      // A new cookie means the old session was gone (a destroy in doubt, or a loss counted above).
+      session.cookie = cookieOf(response) ?? session.cookie;
       session.acknowledged = value;
       session.inDoubt = [];
+      session.destroyInDoubt = false;
       this.acknowledgedWrites++;
     } else if (session.cookie) {
       session.inDoubt.push(value);
@@ -155,7 +159,10 @@ export class ChaosLoad {
 
   async #destroy(owned: OwnedSession[], session: OwnedSession): Promise<void> {
     const response = await this.#send("/destroy", session.cookie, "POST");
-    if (!response?.ok) return;
+    if (!response?.ok) {
+      session.destroyInDoubt = true;
+      return;
+    }
     this.destroyed.push(session.cookie!);
     owned[owned.indexOf(session)] = fresh();
   }
@@ -191,6 +198,7 @@ export class ChaosLoad {
     for (const session of this.#sessions.flat()) {
       if (session.acknowledged === undefined) continue;
       const { counter } = await this.#read(session.cookie);
+      if (counter === null && session.destroyInDoubt) continue;
       if (counter !== session.acknowledged && !session.inDoubt.includes(counter as number)) lost++;
     }
     lost += this.lostSeen;
@@ -216,11 +224,12 @@ export class ChaosLoad {
 /** The value a write found in the store is the last acknowledged one, or one whose outcome was unknown. */
 function matches(session: OwnedSession, body: string | undefined): boolean {
   const { previous } = JSON.parse(body ?? "{}") as { previous?: number | null };
+  if (previous === null && session.destroyInDoubt) return true;
   return previous === session.acknowledged || session.inDoubt.includes(previous as number);
 }
 
 function fresh(): OwnedSession {
-  return { cookie: undefined, acknowledged: undefined, inDoubt: [], next: 1 };
+  return { cookie: undefined, acknowledged: undefined, inDoubt: [], destroyInDoubt: false, next: 1 };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

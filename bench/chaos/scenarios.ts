@@ -50,13 +50,22 @@ interface PrivateServer {
   stop(): Promise<void>;
 }
 
+const running = new Set<PrivateServer>();
+
+/** Stops every private server still running: for a run interrupted by a signal, where no finally runs. */
+export async function stopAllServers(): Promise<void> {
+  await Promise.allSettled([...running].map((server) => server.stop()));
+}
+
 /** Starts `server`, runs the scenario, and stops the server whatever happens. */
 async function using<S extends PrivateServer>(server: S, run: (server: S) => Promise<ChaosReport>): Promise<ChaosReport> {
+  running.add(server);
   try {
     await server.start();
     return await run(server);
   } finally {
     await server.stop();
+    running.delete(server);
   }
 }
 
