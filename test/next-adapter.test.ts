@@ -93,6 +93,16 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     expect(sidCookie(second)).toBeUndefined(); // same id: nothing to re-send
   });
 
+  it("a change after save() throws ERR_SESSION_COMMITTED instead of being silently dropped", async () => {
+    const response = await post("/api/set-after-save");
+    expect(await response.json()).toEqual({
+      code: "ERR_SESSION_COMMITTED",
+      message: "session.set() after save(): the change would not be stored",
+    });
+    const cookie = sidCookie(response)!.split(";")[0]!;
+    expect(await (await post("/api/visits", cookie)).json()).toEqual({ visits: 2 }); // 1 was stored, not 2
+  });
+
   it("signs out in a Route Handler: the cookie is expired and the old id no longer loads", async () => {
     const cookie = await signedInCookie("linus");
     const response = await post("/sign-out", cookie);

@@ -131,18 +131,14 @@ function rejectCookieOptions(options: object | undefined): void {
  * by a shared cache (RFC 9111 section 5.2.2.5), so it gets `Cache-Control: private, no-store`
  * unless the app's own value already says private or no-store.
  */
-export function sessionCacheControl(manager: SessionManager<object>): MiddlewareFunction<Response> {
+export function sessionCacheControl<T extends object>(manager: SessionManager<T>): MiddlewareFunction<Response> {
   const cookiePrefix = `${manager.tokenName}=`;
   return async (_args, next) => {
-    let response = await next();
+    const response = await next();
     if (!response.headers.getSetCookie().some((cookie) => cookie.startsWith(cookiePrefix))) return response;
     if (/\b(no-store|private)\b/i.test(response.headers.get("cache-control") ?? "")) return response;
-    try {
-      response.headers.set("cache-control", "private, no-store");
-    } catch {
-      response = new Response(response.body, response); // immutable headers (a fetch() response)
-      response.headers.set("cache-control", "private, no-store");
-    }
+    // Mutable: React Router made this response, and a fetch() one could not carry our cookie.
+    response.headers.set("cache-control", "private, no-store");
     return response;
   };
 }
