@@ -19,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => app?.stop());
 
 const get = (path: string, cookie?: string) => fetch(app.url + path.slice(1), { headers: cookie ? { cookie } : {}, redirect: "manual" });
-const post = (path: string, cookie?: string, body?: FormData) =>
+const post = (path: string, cookie?: string, body?: FormData | string) =>
   fetch(app.url + path.slice(1), { method: "POST", headers: cookie ? { cookie } : {}, body, redirect: "manual" });
 
 function sidCookie(response: Response): string | undefined {
@@ -101,6 +101,21 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     });
     const cookie = sidCookie(response)!.split(";")[0]!;
     expect(await (await post("/api/visits", cookie)).json()).toEqual({ visits: 2 }); // 1 was stored, not 2
+  });
+
+  it("a store failure fails the Server Action and the Route Handler with a 500, and sets no cookie", async () => {
+    await post("/api/store", undefined, "down");
+    try {
+      const handler = await post("/api/visits");
+      expect(handler.status).toBe(500);
+      expect(sidCookie(handler)).toBeUndefined();
+      const action = await signIn("ada");
+      expect(action.status).toBe(500);
+      expect(sidCookie(action)).toBeUndefined();
+    } finally {
+      await post("/api/store", undefined, "up");
+    }
+    expect((await post("/api/visits")).status).toBe(200);
   });
 
   it("signs out in a Route Handler: the cookie is expired and the old id no longer loads", async () => {

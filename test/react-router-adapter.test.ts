@@ -74,6 +74,19 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
     expect((await page(before)).user).toBe("signed out");
   });
 
+  it("a store failure fails the action through React Router's error path (500), with no cookie", async () => {
+    const switchStore = (state: string) => fetch(`${app.url}store`, { method: "POST", body: state });
+    expect((await switchStore("down")).status).toBe(204);
+    try {
+      const response = await signIn("ada");
+      expect(response.status).toBe(500);
+      expect(sidCookie(response)).toBeUndefined();
+    } finally {
+      await switchStore("up");
+    }
+    expect((await signIn("ada")).status).toBe(302);
+  });
+
   it("destroySession expires the cookie and the old id no longer loads", async () => {
     const cookie = sidCookie(await signIn("edsger"))!.split(";")[0]!;
     const response = await postForm("/sign-out", {}, cookie);

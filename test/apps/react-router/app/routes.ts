@@ -4,4 +4,5 @@ export default [
   index("routes/home.tsx"),
   route("sign-in", "routes/sign-in.tsx"),
   route("sign-out", "routes/sign-out.tsx"),
+  route("store", "routes/store.ts"),
 ] satisfies RouteConfig;

@@ -8,7 +8,17 @@ interface AppFlash {
   message?: string;
 }
 
-export const sessions = new SessionManager<AppSession>({ store: new MemoryStore() });
+/** A MemoryStore the test can switch off (see routes/store.ts). */
+class TestStore extends MemoryStore {
+  failing = false;
+  override set(...args: Parameters<MemoryStore["set"]>): ReturnType<MemoryStore["set"]> {
+    if (this.failing) throw new Error("the store is down (test)");
+    return super.set(...args);
+  }
+}
+
+export const store = new TestStore();
+export const sessions = new SessionManager<AppSession>({ store });
 
 // The app runs on plain http://127.0.0.1 in the test: say so, or production means Secure.
 export const { getSession, commitSession, destroySession } = createSessionStorage<AppSession, AppFlash>(sessions, {
