@@ -118,6 +118,19 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     expect((await post("/api/visits")).status).toBe(200);
   });
 
+  it("a change never saved is reported after the response (ERR_SESSION_NOT_SAVED), not silently lost", async () => {
+    const message = "the session was changed but save() was never called: the change is lost";
+    expect(app.output()).not.toContain(message);
+    const response = await post("/api/forgot-save");
+    expect(await response.json()).toEqual({ saved: false });
+    expect(sidCookie(response)).toBeUndefined();
+    // after() runs once the response is sent: wait for the report itself, not for a time.
+    for (let attempt = 0; attempt < 100 && !app.output().includes(message); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(app.output()).toContain(message);
+  });
+
   it("signs out in a Route Handler: the cookie is expired and the old id no longer loads", async () => {
     const cookie = await signedInCookie("linus");
     const response = await post("/sign-out", cookie);

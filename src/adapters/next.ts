@@ -120,6 +120,20 @@ export class NextSession<T extends object = SessionData> {
     }
   }
 
+  /**
+   * @internal Run by after(). A read must still extend the idle expiry where nobody calls save()
+   * (Server Components): the store is touched now; a cookie the commit asks for is left to a later
+   * writable request, as the store's expiry is what the idle timeout checks. A change that was
+   * never saved is reported, since it is lost.
+   */
+  async afterResponse(): Promise<void> {
+    if (this.#saving) return;
+    if (this.#session.modified || this.#session.destroyed) {
+      throw new SessionError("ERR_SESSION_NOT_SAVED", "the session was changed but save() was never called: the change is lost");
+    }
+    await this.#manager.commitHeaders(this.#session);
+  }
+
   #change(operation: string): Session<T> {
     if (this.#saving) {
       throw new SessionError("ERR_SESSION_COMMITTED", `session.${operation}() after save(): the change would not be stored`);
@@ -197,12 +211,13 @@ async function loadSession<T extends object>(manager: SessionManager<T>, cookieS
   const requestHeaders = await headers();
   const token = cookieStore.get(manager.tokenName)?.value;
   const context = { secure: isHttps(requestHeaders), cookieHeader: requestHeaders.get("cookie") ?? undefined };
-  const session = await manager.load(token, context);
-  // Where cookies are read-only nobody calls save(), yet a read must still extend the idle
-  // expiry: the store is touched after the response (a cookie the commit asks for is left to a
-  // later writable request; the store's own expiry is what the idle timeout checks).
-  if (canSetCookies(cookieStore) !== true) after(() => manager.commitHeaders(session).then(() => undefined));
-  return new NextSession(session, manager, cookieStore);
+  const session = new NextSession(await manager.load(token, context), manager, cookieStore);
+  try {
+    after(() => session.afterResponse());
+  } catch {
+    // No after() in this scope (a "use cache" function): a later request touches instead.
+  }
+  return session;
 }
 
 /** `next start` fills in x-forwarded-proto from the socket unless a proxy already set it. */

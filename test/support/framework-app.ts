@@ -36,6 +36,8 @@ export function sparePort(): Promise<number> {
 
 export interface ServedApp {
   url: string;
+  /** What the server has printed so far (stdout and stderr). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function serveApp(cwd: string, command: string, args: string[], url
   const stop = () => stopChild(child);
   for (let attempt = 0; attempt < 300; attempt++) {
     if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}:\n${output}`);
-    if (await answers(url)) return { url, stop };
+    if (await answers(url)) return { url, output: () => output, stop };
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await stop();
