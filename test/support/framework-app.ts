@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { setPriority } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -15,9 +16,15 @@ export const appDir = (name: string) => join(root, "test", "apps", name);
 /** Offline and quiet: no telemetry, no update checks. */
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1", NODE_ENV: "production" };
 
+/**
+ * A production build takes every core for a minute or more; at the lowest priority it leaves
+ * the CPU to the test files running beside it (timing-sensitive store tests among them).
+ */
 export async function buildApp(cwd: string, command: string, args: string[]): Promise<void> {
+  const build = promisify(execFile)(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+  if (build.child.pid !== undefined) setPriority(build.child.pid, 19);
   try {
-    await promisify(execFile)(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+    await build;
   } catch (error) {
     const { stdout = "", stderr = "" } = error as { stdout?: string; stderr?: string };
     throw new Error(`${command} ${args.join(" ")} failed:\n${stdout}\n${stderr}`, { cause: error });
