@@ -22,6 +22,8 @@ const sidCookie = (response: Response) => response.headers.getSetCookie().find((
 async function page(cookie?: string): Promise<{ user?: string; message?: string; setCookie?: string }> {
   const response = await get("/", cookie);
   expect(response.status).toBe(200);
+  // The loader always commits; when that yields "" no Set-Cookie header goes out at all.
+  expect(response.headers.getSetCookie().filter((line) => !line.startsWith("sid="))).toEqual([]);
   const html = await response.text();
   const text = (id: string) => new RegExp(`<p id="${id}">([^<]*)</p>`).exec(html)?.[1];
   return { user: text("user"), message: text("message"), setCookie: sidCookie(response) };

@@ -72,8 +72,8 @@ class RouterSessionView<Data, FlashData> implements RouterSession<Data, FlashDat
 /**
  * React Router's SessionStorage backed by `manager`. `commitSession` and `destroySession` wait
  * for the store write and resolve to the Set-Cookie value to send, or "" when the browser needs
- * no new cookie (an empty Set-Cookie is ignored by browsers, RFC 6265bis section 5.7). A store
- * failure rejects, so the loader or action fails through React Router's error path.
+ * no new cookie (React Router's server then sends no Set-Cookie at all). A store failure
+ * rejects, so the loader or action fails through React Router's error path.
  */
 export function createSessionStorage<Data extends object = SessionData, FlashData = Data>(
   manager: SessionManager<Data>,
