@@ -1,8 +1,9 @@
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import { requireDriver } from "./driver.js";
 
 export interface MySQLStoreOptions {
   /** A mysql2/promise pool you own: the store never ends it. Give either `pool` or `uri`. */
@@ -41,6 +42,7 @@ export class MySQLStore implements SessionStore {
   readonly #ownsPool: boolean;
   readonly #gcBatchSize: number;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #schema: string;
   readonly #ddl: string | undefined;
   #ready: Promise<void> | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -51,7 +53,8 @@ export class MySQLStore implements SessionStore {
     this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
     const cleanupInterval = toMilliseconds(options.cleanupInterval ?? "5m", "cleanupInterval");
     this.#sql = statements(table, this.#gcBatchSize);
-    this.#ddl = options.createTable === false ? undefined : createStatement(table);
+    this.#schema = createStatement(table);
+    this.#ddl = options.createTable === false ? undefined : this.#schema;
     [this.#pool, this.#ownsPool] = poolOf(options);
     if (cleanupInterval > 0) this.#startCleanup(cleanupInterval);
   }
@@ -109,6 +112,16 @@ export class MySQLStore implements SessionStore {
     this.#cleanupTimer = undefined;
   }
 
+  /** The DDL that `createTable` runs (idempotent), for migrations and `sessionkit schema`. */
+  schemaStatements(): string[] {
+    return [this.#schema];
+  }
+
+  /** Runs schemaStatements() now, whatever `createTable` says. */
+  async applySchema(): Promise<void> {
+    await this.#pool.query(this.#schema);
+  }
+
   /** Stops the cleanup timer and ends the pool only if this store created it from `uri`. */
   async close(): Promise<void> {
     this.stopCleanup();
@@ -155,7 +168,8 @@ function poolOf(options: MySQLStoreOptions): [Pool, boolean] {
     throw new TypeError('MySQLStore needs option "pool" (a mysql2/promise pool) or option "uri" (a mysql:// URL)');
   }
   // utf8mb4 on the wire too, so 4-byte characters (emoji) survive the round trip.
-  return [mysql.createPool({ uri: options.uri, charset: "utf8mb4" }), true];
+  const { createPool } = requireDriver<typeof mysql>("mysql2/promise", "sessionkit/mysql with option \"uri\"", "mysql2");
+  return [createPool({ uri: options.uri, charset: "utf8mb4" }), true];
 }
 
 function checkIdentifier(value: unknown, option: string): string {

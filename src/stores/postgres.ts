@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import type { Pool, QueryConfig } from "pg";
 import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import { requireDriver } from "./driver.js";
 
 export interface PostgresStoreOptions {
   /** A pg.Pool you own: the store never ends it. Give either `pool` or `connectionString`. */
@@ -37,6 +38,7 @@ export class PostgresStore implements SessionStore {
   readonly #ownsPool: boolean;
   readonly #gcBatchSize: number;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #schema: string[];
   readonly #ddl: string[] | undefined;
   #ready: Promise<void> | undefined;
 
@@ -45,7 +47,8 @@ export class PostgresStore implements SessionStore {
     const table = quotedTable(options.tableName ?? "sessions", options.schemaName);
     this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
     this.#sql = statements(table.qualified);
-    this.#ddl = options.createTable === false ? undefined : createStatements(table.qualified, table.indexName);
+    this.#schema = createStatements(table.qualified, table.indexName);
+    this.#ddl = options.createTable === false ? undefined : this.#schema;
     [this.#pool, this.#ownsPool] = poolOf(options);
   }
 
@@ -90,6 +93,16 @@ export class PostgresStore implements SessionStore {
     }
   }
 
+  /** The DDL that `createTable` runs (idempotent), for migrations and `sessionkit schema`. */
+  schemaStatements(): string[] {
+    return [...this.#schema];
+  }
+
+  /** Runs schemaStatements() now, whatever `createTable` says. */
+  async applySchema(): Promise<void> {
+    for (const text of this.#schema) await this.#ddlQuery(text);
+  }
+
   /** Ends the pool only if this store created it from `connectionString`. */
   async close(): Promise<void> {
     if (this.#ownsPool) await this.#pool.end();
@@ -132,7 +145,8 @@ function poolOf(options: PostgresStoreOptions): [Pool, boolean] {
   if (typeof options.connectionString !== "string" || options.connectionString === "") {
     throw new TypeError('PostgresStore needs option "pool" (a pg.Pool) or option "connectionString" (a postgres:// URL)');
   }
-  const pool = new pg.Pool({ connectionString: options.connectionString });
+  const { Pool } = requireDriver<typeof pg>("pg", "sessionkit/postgres with option \"connectionString\"");
+  const pool = new Pool({ connectionString: options.connectionString });
   // An idle client whose server went away emits "error" on the pool; unhandled, that kills the
   // process. The next query reports the failure (as SessionStoreError), so nothing is lost here.
   pool.on("error", () => {});
