@@ -3,6 +3,9 @@ export type { LoadContext, PreparedCommit, SessionHeader } from "./core/manager.
 export { Session } from "./core/session.js";
 export type { SessionData, SessionKey, SessionStatus, SessionValue } from "./core/session.js";
 export type { SessionManagerOptions, SessionMigration } from "./core/options.js";
+export type { SessionInfo } from "./core/users.js";
+export type { SessionEvent, SessionEventListener, SessionEventType } from "./core/events.js";
+export type { DeviceSource } from "./core/session.js";
 export type { CookieOptions } from "./core/cookies.js";
 export { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./core/cookies.js";
 export type { Duration } from "./core/duration.js";
@@ -11,8 +14,10 @@ export { jsonCodec } from "./core/codec.js";
 export type { SessionCodec } from "./core/codec.js";
 export { generateToken, hashToken, isWellFormedToken } from "./core/ids.js";
 export {
+  SessionConflictError,
   SessionEncodeError,
   SessionError,
+  SessionLimitError,
   SessionHeadersSentError,
   SessionStoreError,
   SessionTooLargeError,

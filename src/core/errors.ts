@@ -13,10 +13,41 @@ export class SessionError extends Error {
   }
 }
 
-/** The store failed or did not answer within `storeTimeout`. The cause is the driver's error. */
+/**
+ * The store failed or did not answer within `storeTimeout`. The cause is the driver's error.
+ * `outcome` is "unknown" when a write failed after it was sent (a timeout, a lost connection,
+ * a replica that did not confirm): it may or may not have been applied, so never report it as
+ * undone. It is undefined when nothing was written.
+ */
 export class SessionStoreError extends SessionError {
-  constructor(message = "the session store failed", options?: { cause?: unknown }) {
+  readonly outcome: "unknown" | undefined;
+
+  constructor(message = "the session store failed", options?: { cause?: unknown; outcome?: "unknown" }) {
     super("ERR_SESSION_STORE", message, options);
+    this.outcome = options?.outcome;
+  }
+}
+
+/**
+ * So many other requests wrote the same session at once that this commit gave up retrying.
+ * Nothing of it was stored; the client may retry the request.
+ */
+export class SessionConflictError extends SessionError {
+  readonly attempts: number;
+
+  constructor(attempts: number) {
+    super("ERR_SESSION_CONFLICT", `gave up after ${attempts} conflicting writes to one session; nothing was stored`);
+    this.attempts = attempts;
+  }
+}
+
+/** signIn would exceed `maxSessionsPerUser` and `sessionLimit` is "reject". */
+export class SessionLimitError extends SessionError {
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super("ERR_SESSION_LIMIT", `this user already has ${limit} live sessions, the most maxSessionsPerUser allows`);
+    this.limit = limit;
   }
 }
 

@@ -1,15 +1,30 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
-import { SessionError, SessionHeadersSentError, SessionStoreError, SessionTooLargeError, SessionUnsupportedError } from "./errors.js";
+import type { Envelope, StoredUser } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, ownerOf, userMeta } from "./envelope.js";
+import {
+  SessionError,
+  SessionHeadersSentError,
+  SessionLimitError,
+  SessionStoreError,
+  SessionTooLargeError,
+  SessionUnsupportedError,
+} from "./errors.js";
+import type { SessionEvent, SessionEventType } from "./events.js";
+import { checkUserId, emitSafely, readDevice } from "./events.js";
 import { generateToken, hashToken, isWellFormedToken, signToken, verifySignedToken } from "./ids.js";
 import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
-import type { SessionData, SessionHost, SessionInternals } from "./session.js";
-import { INTERNALS, Session, newState, replayChanges } from "./session.js";
+import type { RecordContext } from "./records.js";
+import { rotateRecord, touchRecord, writeRecord } from "./records.js";
+import type { DeviceSource, SessionData, SessionHost, SessionInternals } from "./session.js";
+import { INTERNALS, Session, newState } from "./session.js";
 import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions, StoredSession } from "./store.js";
 import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
+import type { SessionInfo, UserContext } from "./users.js";
+import { ownedRecords } from "./users.js";
 import type { SessionHeader } from "./node-http.js";
 import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
 
@@ -19,6 +34,11 @@ export interface LoadContext {
   secure?: boolean;
   /** The raw Cookie header, needed only by `migrateFrom` to find a legacy cookie. */
   cookieHeader?: string;
+  /**
+   * Where the request came from (Express's `req`, Koa's `ctx`, Fastify's `request`, or
+   * `{ ip, headers }`): read only if the session signs in, for SessionInfo's userAgent and ip.
+   */
+  device?: DeviceSource;
 }
 
 export type { SessionHeader } from "./node-http.js";
@@ -34,7 +54,6 @@ export interface PreparedCommit {
 
 // Browsers drop a Set-Cookie longer than 4096 bytes without a word (RFC 6265bis section 5.6).
 const MAX_COOKIE_BYTES = 4096;
-const MAX_WRITE_ATTEMPTS = 100;
 const DONE: Promise<void> = Promise.resolve();
 /** The commit of a session nobody changed: shared, so a read-only request allocates nothing here. */
 const NOTHING: PreparedCommit = Object.freeze({ headers: Object.freeze([]) as unknown as SessionHeader[], persisted: DONE, pending: false });
@@ -54,6 +73,8 @@ export class SessionManager<T extends object = SessionData> {
   readonly #ownsStore: boolean;
   #gcTimer: NodeJS.Timeout | undefined;
   readonly #host: SessionHost;
+  /** What the record and user helpers need of this manager; made once. */
+  readonly #records: RecordContext & UserContext;
 
   constructor(options: SessionManagerOptions) {
     this.#options = resolveOptions(options);
@@ -83,8 +104,17 @@ export class SessionManager<T extends object = SessionData> {
       newToken: generateToken,
       now,
       expiresAt: (state) => Math.min(state.usedAt + idleTimeout, state.createdAt + absoluteTimeout),
+      handleOf: (state) => this.#handleOf(state),
       regenerate: (state) => this.#regenerate(state),
+      signIn: (state, userId) => this.#signIn(state, userId),
       destroy: (state) => this.#destroy(state),
+    };
+    this.#records = {
+      call: (operation, run) => this.#call(operation, run),
+      encode: (state) => this.#encode(state),
+      live: (text, expiresAt) => this.#live(text, expiresAt),
+      idleTimeout,
+      now,
     };
   }
 
@@ -105,11 +135,18 @@ export class SessionManager<T extends object = SessionData> {
       const secure = this.#secure(context.secure === true);
       const found = token ? this.#find(store, token, now, secure) : null;
       // Stay synchronous while the store answers synchronously (MemoryStore): no extra ticks.
-      if (found instanceof Promise) return found.then((session) => session ?? this.#fresh(context, now, secure));
-      return found ? Promise.resolve(found) : this.#fresh(context, now, secure);
+      if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
+      return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #withDevice(session: Session<T> | Promise<Session<T>>, context: LoadContext): Promise<Session<T>> {
+    if (!context.device) return session instanceof Promise ? session : Promise.resolve(session);
+    if (session instanceof Promise) return session.then((s) => ((s[INTERNALS].device = context.device), s));
+    session[INTERNALS].device = context.device;
+    return Promise.resolve(session);
   }
 
   #find(store: AnyStore, token: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
@@ -133,8 +170,14 @@ export class SessionManager<T extends object = SessionData> {
 
   /** Like commit, but returns every header to send, including the token header in header mode. */
   async commitHeaders(session: Session<T>): Promise<SessionHeader[]> {
-    const prepared = this.prepareCommit(session);
-    await prepared.persisted;
+    let prepared: PreparedCommit;
+    try {
+      prepared = this.prepareCommit(session);
+      await prepared.persisted;
+    } finally {
+      // This call waited for its write, so the caller may change the session and commit again.
+      session[INTERNALS].committing = false;
+    }
     return prepared.headers.length > 0 ? prepared.headers : []; // never hand out the shared empty list
   }
 
@@ -146,6 +189,8 @@ export class SessionManager<T extends object = SessionData> {
     const store = this.#store;
     if (!store) throw new SessionError("ERR_SESSION_NOT_LOADED", "commit() called before the store was ready");
     const state = session[INTERNALS];
+    // From here the response's headers are being decided: a later change would be lost, so it throws.
+    state.committing = true;
     const extra = state.extraCookies;
     state.extraCookies = undefined;
     const prepared = isClientSideStore(store) ? this.#prepareCookie(store, session, state) : this.#prepareStored(store, session, state);
@@ -232,6 +277,41 @@ export class SessionManager<T extends object = SessionData> {
     await store?.close?.();
   }
 
+  // ---- users ----
+
+  /** The live sessions `userId` is signed in with, newest sign-in first. */
+  async listSessions(userId: string): Promise<SessionInfo[]> {
+    const store = this.#serverStore(await this.#ready(), "listSessions");
+    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
+    return owned.map((record) => record.info);
+  }
+
+  /** Ends one session of `userId` by its handle; true when a live one was ended. */
+  async revokeSession(userId: string, handle: string): Promise<boolean> {
+    const store = this.#serverStore(await this.#ready(), "revokeSession");
+    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
+    const target = owned.find((record) => record.info.handle === handle);
+    if (!target) return false;
+    await this.#call("destroy", (o) => store.destroy(target.key, o));
+    this.#emit("revoked", target.info.handle, userId);
+    return true;
+  }
+
+  /**
+   * Ends every session of `userId` (an administrator's "sign out everywhere", a disabled
+   * account), or all but one with `except` (a Session or a handle: "sign out the others").
+   * Resolves to how many were ended.
+   */
+  async revokeUser(userId: string, options: { except?: Session<T> | string } = {}): Promise<number> {
+    const store = this.#serverStore(await this.#ready(), "revokeUser");
+    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
+    const except = typeof options.except === "string" ? options.except : options.except?.handle;
+    const doomed = owned.filter((record) => record.info.handle !== except);
+    await Promise.all(doomed.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
+    for (const record of doomed) this.#emit("revoked", record.info.handle, userId);
+    return doomed.length;
+  }
+
   // ---- loading ----
 
   #loadStored(store: SessionStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
@@ -246,17 +326,17 @@ export class SessionManager<T extends object = SessionData> {
     } else if (!isWellFormedToken(value)) {
       return null;
     }
-    const key = this.#options.hashIds ? hashToken(token) : token;
+    const key = this.#keyOf(token);
     const record = this.#call("get", (o) => store.get(key, o));
     if (record instanceof Promise) return record.then((found) => this.#fromRecord(found, token, key, stale, now, secure));
     return this.#fromRecord(record, token, key, stale, now, secure);
   }
 
   #fromRecord(record: StoredSession | null, token: string, key: string, stale: boolean, now: number, secure: boolean): Session<T> | null {
-    if (!record || record.expiresAt <= now) return null;
-    const envelope = this.#decode(record.data);
-    if (!envelope || envelope.createdAt + this.#options.absoluteTimeout <= now) return null;
+    const envelope = record ? this.#live(record.data, record.expiresAt, now) : null;
+    if (!record || !envelope) return null;
     const state = newState(now, secure, envelope.createdAt);
+    if (envelope.user && !this.#restoreUser(state, envelope.user, token)) return null;
     state.token = token;
     state.storedKey = key;
     state.version = record.version;
@@ -265,6 +345,15 @@ export class SessionManager<T extends object = SessionData> {
     state.sendCookie = stale;
     state.clientHasCookie = true;
     return this.#session(state, false);
+  }
+
+  /** False when the sealed user id does not open with this token: a forged or foreign record. */
+  #restoreUser(state: SessionInternals, stored: StoredUser, token: string): boolean {
+    const id = openUserId(stored.sealedId, token);
+    if (id === null) return false;
+    const { owner, signedInAt, userAgent, ip, sealedId } = stored;
+    state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId };
+    return true;
   }
 
   #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Session<T> | null {
@@ -276,10 +365,12 @@ export class SessionManager<T extends object = SessionData> {
     }
     if (!opened) return null;
     const bar = opened.payload.indexOf("|");
-    const envelope = bar === 43 ? this.#decode(opened.payload.slice(bar + 1)) : null;
-    if (!envelope || envelope.createdAt + this.#options.absoluteTimeout <= now) return null;
+    const envelope = bar === 43 ? this.#live(opened.payload.slice(bar + 1), opened.expiresAt, now) : null;
+    if (!envelope) return null;
+    const token = opened.payload.slice(0, bar);
     const state = newState(now, secure, envelope.createdAt);
-    state.token = opened.payload.slice(0, bar);
+    if (envelope.user && !this.#restoreUser(state, envelope.user, token)) return null;
+    state.token = token;
     state.data = envelope.data;
     state.storedExpiresAt = opened.expiresAt;
     state.sendCookie = opened.stale;
@@ -307,25 +398,28 @@ export class SessionManager<T extends object = SessionData> {
   // ---- committing ----
 
   #prepareStored(store: SessionStore, session: Session<T>, state: SessionInternals): PreparedCommit {
-    const now = this.#options.now();
-    const expiresAt = this.#host.expiresAt(state);
     if (state.status === "destroyed") return sendOnly(this.#expireHeaders(state));
+    const now = this.#options.now();
+    state.usedAt = Math.max(state.usedAt, now); // the idle window counts from this commit
+    const expiresAt = this.#host.expiresAt(state);
     if (state.status === "modified") {
-      const data = this.#encode(state);
+      const data = this.#encode(state); // encode errors throw now, before any header goes out
       const headers = session.isNew || state.sendCookie ? this.#cookieHeaders(state, now) : [];
-      const persisted = this.#write(store, session, state, data, expiresAt);
+      const persisted = this.#persist(store, session, state, data, expiresAt, headers);
       return persisted ? { headers, persisted, pending: true } : sendOnly(headers);
     }
     if (session.isNew) return NOTHING;
     const touchDue = expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
     if (!touchDue) return state.sendCookie ? sendOnly(this.#cookieHeaders(state, now)) : NOTHING;
     const headers = state.sendCookie ? this.#cookieHeaders(state, now) : [];
-    return { headers, persisted: this.#touch(store, state, expiresAt), pending: true };
+    const touched = touchRecord(this.#records, store, state, state.storedKey!, expiresAt).then(() => this.#committed(session, state, expiresAt));
+    return { headers, persisted: touched, pending: true };
   }
 
   #prepareCookie(store: ClientSideStore, session: Session<T>, state: SessionInternals): PreparedCommit {
     if (state.status === "destroyed") return sendOnly(this.#expireHeaders(state));
     const now = this.#options.now();
+    state.usedAt = Math.max(state.usedAt, now);
     const expiresAt = this.#host.expiresAt(state);
     const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
     if (state.status !== "modified" && !touchDue && !state.sendCookie) return NOTHING;
@@ -333,75 +427,57 @@ export class SessionManager<T extends object = SessionData> {
     const headers = this.#cookieHeaders(state, now, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
+    if (session.isNew) this.#emit("created", this.#handleOf(state), state.user?.id);
+    if (state.user?.fresh) this.#signedIn(state);
     this.#committed(session, state, expiresAt);
     return sendOnly(headers);
   }
 
   /**
-   * The compare-and-set write. Returns undefined when a synchronous store (MemoryStore) applied
+   * Writes a modified session. Returns undefined when a synchronous store (MemoryStore) applied
    * it at once, so the response need not wait a tick; otherwise the promise of the write.
+   * `encoded` is the first attempt's text, already checked for size.
    */
-  #write(store: SessionStore, session: Session<T>, state: SessionInternals, data: string, expiresAt: number): Promise<void> | undefined {
+  #persist(store: SessionStore, session: Session<T>, state: SessionInternals, encoded: string, expiresAt: number, headers: SessionHeader[]): Promise<void> | undefined {
     const key = state.storedKey ?? this.#keyOf(session.id);
-    const expected = state.storedKey ? state.version : 0;
-    const write = { data, expiresAt, version: expected + 1, expectedVersion: expected };
-    const applied = this.#call("set", (o) => store.set(key, write, o));
-    if (applied === true) {
-      this.#written(session, state, key, write.version, expiresAt);
+    const user = state.user;
+    if (user?.fresh) return this.#persistSignedIn(store, session, state, key, expiresAt, headers);
+    const written = writeRecord(this.#records, store, state, key, expiresAt, encoded);
+    if (written === true) {
+      this.#written(session, state, key, expiresAt);
       return undefined;
     }
-    return this.#writeAgain(store, session, state, key, expected, expiresAt, applied);
+    return Promise.resolve(written).then((applied) => {
+      if (applied) this.#written(session, state, key, expiresAt);
+      else this.#supersede(state, headers);
+    });
   }
 
-  async #writeAgain(
-    store: SessionStore,
-    session: Session<T>,
-    state: SessionInternals,
-    key: string,
-    expected: number,
-    expiresAt: number,
-    firstAttempt: Awaitable<boolean>,
-  ): Promise<void> {
-    let applied = await firstAttempt;
-    for (let attempt = 1; ; attempt++) {
-      if (applied) return this.#written(session, state, key, expected + 1, expiresAt);
-      if (attempt >= MAX_WRITE_ATTEMPTS) throw new SessionStoreError(`gave up after ${MAX_WRITE_ATTEMPTS} conflicting writes to one session`);
-      // Another request wrote first: replay our changed keys on its data (no lost update).
-      const fresher = await this.#call("get", (o) => store.get(key, o));
-      const envelope = fresher && fresher.expiresAt > this.#options.now() ? this.#decode(fresher.data) : null;
-      if (!fresher || !envelope) {
-        state.status = "destroyed"; // destroyed meanwhile: a slower request must not bring it back
-        return;
-      }
-      state.data = replayChanges(envelope.data, state);
-      expected = fresher.version;
-      const write = { data: this.#encode(state), expiresAt, version: expected + 1, expectedVersion: expected };
-      applied = await this.#call("set", (o) => store.set(key, write, o));
-    }
+  /** The first write of a session signed in before it was ever stored: index entry first, cap after. */
+  async #persistSignedIn(store: SessionStore, session: Session<T>, state: SessionInternals, key: string, expiresAt: number, headers: SessionHeader[]): Promise<void> {
+    await this.#indexOwner(store, state, key, expiresAt);
+    if (!(await writeRecord(this.#records, store, state, key, expiresAt))) return this.#supersede(state, headers);
+    this.#written(session, state, key, expiresAt);
+    await this.#signedIn(state, store, key);
   }
 
-  #written(session: Session<T>, state: SessionInternals, key: string, version: number, expiresAt: number): void {
+  #written(session: Session<T>, state: SessionInternals, key: string, expiresAt: number): void {
+    if (session.isNew) this.#emit("created", handleOfKey(key), state.user?.id);
     state.storedKey = key;
-    state.version = version;
     this.#committed(session, state, expiresAt);
   }
 
-  async #touch(store: SessionStore, state: SessionInternals, expiresAt: number): Promise<void> {
-    const key = state.storedKey!;
-    if (store.touch) {
-      await this.#call("touch", (o) => store.touch!(key, expiresAt, o));
-    } else {
-      const write = { data: this.#encode(state), expiresAt, version: state.version + 1, expectedVersion: state.version };
-      // A conflict means another request just wrote, which moved the expiry anyway.
-      if (await this.#call("set", (o) => store.set(key, write, o))) state.version++;
-    }
-    state.storedExpiresAt = expiresAt;
+  /** Another request destroyed, rotated or expired the session first: nothing stored, no cookie sent. */
+  #supersede(state: SessionInternals, headers: SessionHeader[]): void {
+    this.#endState(state);
+    state.superseded = true;
+    state.clientHasCookie = false;
     state.sendCookie = false;
+    if (!Object.isFrozen(headers)) headers.length = 0; // the response that won told the browser already
   }
 
   #committed(session: Session<T>, state: SessionInternals, expiresAt: number): void {
     state.changes = undefined;
-    state.cleared = false;
     state.status = "unmodified";
     state.sendCookie = false;
     state.clientHasCookie = true;
@@ -410,7 +486,8 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #encode(state: SessionInternals): string {
-    const text = `${state.createdAt}|${this.#options.codec.encode(Object.fromEntries(state.data))}`;
+    const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.#options.now()) : undefined;
+    const text = encodeEnvelope(this.#options.codec, state.createdAt, state.data, user);
     // Cheap bound first: a UTF-8 string is at most 3 bytes per UTF-16 unit.
     if (text.length * 3 > this.#options.maxSize) {
       const size = Buffer.byteLength(text);
@@ -419,34 +496,76 @@ export class SessionManager<T extends object = SessionData> {
     return text;
   }
 
-  #decode(text: string): { createdAt: number; data: Map<string, unknown> } | null {
-    const bar = text.indexOf("|");
-    const createdAt = Number(text.slice(0, bar));
-    if (bar < 1 || !Number.isFinite(createdAt)) return null;
-    try {
-      return { createdAt, data: toMap(this.#options.codec.decode(text.slice(bar + 1))) };
-    } catch {
-      return null; // corrupt or hostile data: treated as not found
-    }
+  /** The envelope of a record that may still load at `now`; null for anything else. */
+  #live(text: string | undefined, expiresAt: number, now = this.#options.now()): Envelope | null {
+    if (text === undefined || expiresAt <= now) return null;
+    const envelope = decodeEnvelope(this.#options.codec, text);
+    return envelope && envelope.createdAt + this.#options.absoluteTimeout > now ? envelope : null;
   }
 
-  // ---- regenerate and destroy ----
+  // ---- regenerate, sign in, destroy ----
 
   async #regenerate(state: SessionInternals): Promise<void> {
     if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
     const oldKey = state.storedKey;
-    if (oldKey) {
-      const store = this.#serverStoreOrNull();
-      if (store) await this.#call("destroy", (o) => store.destroy(oldKey, o));
-    }
+    const wasSignedIn = state.user?.fresh === true;
     state.token = generateToken();
-    state.storedKey = undefined;
-    state.version = 0;
+    if (state.user) state.user.sealedId = undefined; // sealed under the old token
     state.sendCookie = true;
+    const store = this.#serverStoreOrNull();
+    if (!oldKey || !store) {
+      state.status = "modified";
+      if (!wasSignedIn && oldKey) this.#emit("regenerated", this.#handleOf(state), state.user?.id);
+      return;
+    }
+    const newKey = this.#keyOf(state.token);
+    const expiresAt = this.#host.expiresAt(state);
+    await this.#indexOwner(store, state, newKey, expiresAt);
+    if (!(await rotateRecord(this.#records, store, state, oldKey, newKey, expiresAt))) return this.#supersede(state, []);
+    state.storedKey = newKey;
+    state.storedExpiresAt = expiresAt;
+    state.changes = undefined;
+    state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
+    if (wasSignedIn) await this.#signedIn(state, store, newKey);
+    else this.#emit("regenerated", handleOfKey(newKey), state.user?.id);
+  }
+
+  async #signIn(state: SessionInternals, userId: string): Promise<void> {
+    checkUserId(userId);
+    const owner = ownerOf(userId);
+    const store = this.#serverStoreOrNull();
+    const { maxSessionsPerUser: max, sessionLimit } = this.#options;
+    if (store && max !== undefined && sessionLimit === "reject") {
+      const owned = await ownedRecords(this.#records, store, owner);
+      const others = owned.filter((record) => record.key !== state.storedKey);
+      if (others.length >= max) throw new SessionLimitError(max);
+    }
+    const device = this.#options.deviceInfo ? readDevice(state.device) : undefined;
+    state.user = { id: userId, owner, signedInAt: this.#options.now(), userAgent: device?.userAgent, ip: device?.ip, fresh: true, sealedId: undefined };
     state.status = "modified";
-    // The new record is written whole, so no replay is needed.
-    state.changes = new Map(state.data);
-    state.cleared = true;
+    await this.#regenerate(state);
+  }
+
+  /** After the first write of a fresh sign-in: the event, then the per-user cap. */
+  async #signedIn(state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
+    const user = state.user!;
+    user.fresh = false;
+    this.#emit("signed-in", this.#handleOf(state), user.id);
+    const max = this.#options.maxSessionsPerUser;
+    if (!store || !key || max === undefined || !store.listByOwner) return;
+    // Evict after writing, so that when concurrent sign-ins settle at most `max` stay live.
+    const owned = await ownedRecords(this.#records, store, user.owner);
+    const evicted = owned.slice(max).filter((record) => record.key !== key);
+    await Promise.all(evicted.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
+    for (const record of evicted) this.#emit("evicted", record.info.handle, user.id);
+  }
+
+  async #indexOwner(store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
+    const user = state.user;
+    if (!user?.fresh || !store.indexOwner) return;
+    // Before the record: an index that misses a live session could never revoke it.
+    const keepUntil = Math.max(expiresAt, state.createdAt + this.#options.absoluteTimeout);
+    await this.#call("indexOwner", (o) => store.indexOwner!(user.owner, key, keepUntil, o));
   }
 
   async #destroy(state: SessionInternals): Promise<void> {
@@ -455,11 +574,17 @@ export class SessionManager<T extends object = SessionData> {
       const store = this.#serverStoreOrNull();
       if (store) await this.#call("destroy", (o) => store.destroy(key, o));
     }
+    if (state.token && (key || state.clientHasCookie)) this.#emit("destroyed", this.#handleOf(state), state.user?.id);
+    this.#endState(state);
+  }
+
+  #endState(state: SessionInternals): void {
     state.data.clear();
     state.changes = undefined;
     state.status = "destroyed";
     state.storedKey = undefined;
     state.version = 0;
+    state.user = undefined;
   }
 
   // ---- headers ----
@@ -491,6 +616,18 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   // ---- plumbing ----
+
+  #handleOf(state: SessionInternals): string {
+    return handleOfKey(this.#keyOf((state.token ??= generateToken())));
+  }
+
+  #emit(type: SessionEventType, handle: string, userId: string | undefined): void {
+    const listener = this.#options.onEvent;
+    if (!listener) return;
+    const event: SessionEvent = { type, handle, at: new Date(this.#options.now()) };
+    if (userId !== undefined) event.userId = userId;
+    emitSafely(listener, event);
+  }
 
   #session(state: SessionInternals, isNew: boolean): Session<T> {
     return new Session<T>(this.#host, state, isNew);
@@ -547,11 +684,4 @@ export class SessionManager<T extends object = SessionData> {
   #call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
     return callStore(operation, this.#options.storeTimeout, run);
   }
-}
-
-/** Own enumerable keys into a Map, without Object.entries' array per key. */
-function toMap(data: Record<string, unknown>): Map<string, unknown> {
-  const map = new Map<string, unknown>();
-  for (const key in data) if (Object.hasOwn(data, key)) map.set(key, data[key]);
-  return map;
 }

@@ -4,6 +4,7 @@ import type { CookieOptions, ResolvedCookieOptions } from "./cookies.js";
 import { resolveCookieOptions } from "./cookies.js";
 import type { Duration } from "./duration.js";
 import { toMilliseconds } from "./duration.js";
+import type { SessionEventListener } from "./events.js";
 import type { AnyStore } from "./store.js";
 
 /** Moves sessions of another library into sessionkit on first sight (see sessionkit/express-session). */
@@ -48,6 +49,24 @@ export interface SessionManagerOptions {
   now?: () => number;
   /** Default undefined: adopt sessions of a previous session library (see sessionkit/express-session). */
   migrateFrom?: SessionMigration;
+  /**
+   * Default none: at most this many live sessions per signed-in user (OWASP ASVS V7.1.2 asks
+   * for a documented limit). What happens at the limit is `sessionLimit`.
+   */
+  maxSessionsPerUser?: number;
+  /**
+   * Default "evict-oldest": a sign-in over the limit ends the user's oldest sessions (OWASP
+   * prefers this to locking users out). "reject" makes signIn reject with SessionLimitError.
+   */
+  sessionLimit?: "evict-oldest" | "reject";
+  /** Default true: record the User-Agent (first 256 characters) and client IP at sign-in, for listSessions. */
+  deviceInfo?: boolean;
+  /**
+   * Default none: called synchronously for "created", "signed-in", "regenerated", "destroyed",
+   * "revoked", "evicted" and "ambiguous-cookie", for audit logs. An exception in it never breaks
+   * a request (it becomes a process warning).
+   */
+  onEvent?: SessionEventListener;
 }
 
 export interface ResolvedOptions {
@@ -64,6 +83,10 @@ export interface ResolvedOptions {
   storeTimeout: number;
   now: () => number;
   migrateFrom: SessionMigration | undefined;
+  maxSessionsPerUser: number | undefined;
+  sessionLimit: "evict-oldest" | "reject";
+  deviceInfo: boolean;
+  onEvent: SessionEventListener | undefined;
 }
 
 // fastify/session and OWASP: an HMAC key shorter than 32 characters is guessable offline.
@@ -86,7 +109,12 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     storeTimeout: toMilliseconds(options.storeTimeout ?? "5s", "storeTimeout"),
     now: options.now ?? Date.now,
     migrateFrom: options.migrateFrom,
+    maxSessionsPerUser: options.maxSessionsPerUser,
+    sessionLimit: options.sessionLimit ?? "evict-oldest",
+    deviceInfo: options.deviceInfo ?? true,
+    onEvent: options.onEvent,
   };
+  checkUserOptions(options);
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
     throw new TypeError('options "idleTimeout" and "absoluteTimeout" must be greater than 0');
   }
@@ -118,6 +146,18 @@ function checkSecrets(secrets: readonly string[] | undefined): readonly string[]
     }
   }
   return [...secrets];
+}
+
+function checkUserOptions(options: SessionManagerOptions): void {
+  const max = options.maxSessionsPerUser;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+    throw new TypeError(`option "maxSessionsPerUser" must be a positive whole number; got ${String(max)}`);
+  }
+  if (options.sessionLimit !== undefined && options.sessionLimit !== "evict-oldest" && options.sessionLimit !== "reject") {
+    throw new TypeError('option "sessionLimit" must be "evict-oldest" or "reject"');
+  }
+  if (options.deviceInfo !== undefined && typeof options.deviceInfo !== "boolean") throw new TypeError('option "deviceInfo" must be true or false');
+  if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new TypeError('option "onEvent" must be a function');
 }
 
 function checkHeader(header: string | undefined): string | undefined {

@@ -1,3 +1,5 @@
+import { inspect } from "node:util";
+import { SessionError } from "./errors.js";
 
 /**
  * The shape of session data. Declare yours once, by module augmentation:
@@ -21,8 +23,31 @@ export interface SessionHost {
   newToken(): string;
   now(): number;
   expiresAt(state: SessionInternals): number;
+  handleOf(state: SessionInternals): string;
   regenerate(state: SessionInternals): Promise<void>;
+  signIn(state: SessionInternals, userId: string): Promise<void>;
   destroy(state: SessionInternals): Promise<void>;
+}
+
+/** Where a request came from, read only when a user signs in (Express's req, Koa's ctx, …). */
+export interface DeviceSource {
+  readonly ip?: string | undefined;
+  readonly headers?: Readonly<Record<string, unknown>> | Headers;
+  readonly socket?: { readonly remoteAddress?: string | undefined };
+}
+
+/** The user a session is signed in as, and the device it was signed in from. */
+export interface SignedInUser {
+  id: string;
+  /** The user's key at rest: SHA-256 of the id, so an email never lands in a key or column. */
+  owner: string;
+  signedInAt: number;
+  userAgent: string | undefined;
+  ip: string | undefined;
+  /** True from signIn until the first write under the new id (index entry, cap, event). */
+  fresh: boolean;
+  /** The id sealed under the current token; reset whenever the token changes. */
+  sealedId: string | undefined;
 }
 
 /** Internal state shared with the manager; not part of the public API. */
@@ -34,8 +59,11 @@ export interface SessionInternals {
   data: Map<string, unknown>;
   /** Keys set or deleted since load, replayed on top of a fresher record after a write conflict. */
   changes: Map<string, unknown> | undefined; // made on the first write: most requests only read
-  cleared: boolean;
   status: SessionStatus;
+  /** The write found the record destroyed, rotated or expired by another request: nothing was stored. */
+  superseded: boolean;
+  /** A commit has started (headers are going out): changes from now on would be lost, so they throw. */
+  committing: boolean;
   /** The cookie must be sent even if nothing else changed (new id, re-signed, re-sealed). */
   sendCookie: boolean;
   /** The client holds a cookie for this session, so a destroy must expire it. */
@@ -46,6 +74,8 @@ export interface SessionInternals {
   /** When this request began using the session: the start of the idle window. */
   usedAt: number;
   secure: boolean;
+  user: SignedInUser | undefined;
+  device: DeviceSource | undefined;
   /** Further Set-Cookie values for this response (e.g. expiring a migrated legacy cookie). */
   extraCookies: string[] | undefined;
 }
@@ -93,12 +123,35 @@ export class Session<T extends object = SessionData> {
     return this[INTERNALS].status === "destroyed";
   }
 
+  /**
+   * True when this request's changes were not stored because another request had destroyed,
+   * rotated or expired the session first (`destroyed` is then true as well, and no cookie is sent).
+   */
+  get superseded(): boolean {
+    return this[INTERNALS].superseded;
+  }
+
+  /** The user this session is signed in as (see signIn), or undefined. */
+  get userId(): string | undefined {
+    return this[INTERNALS].user?.id;
+  }
+
+  /**
+   * A public, non-secret name of this session for lists and "sign out that device": derived one
+   * way from the stored key, so neither the token nor the key can be computed from it. It changes
+   * whenever the id changes.
+   */
+  get handle(): string {
+    return this.#host.handleOf(this[INTERNALS]);
+  }
+
   get<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined {
     return this[INTERNALS].data.get(key) as SessionValue<T, K> | undefined;
   }
 
   /** Setting undefined deletes the key. After destroy(), the first set starts a fresh session. */
   set<K extends SessionKey<T>>(key: K, value: SessionValue<T, K>): this {
+    this.#notCommitting();
     if (value === undefined) {
       this.delete(key);
       return this;
@@ -115,7 +168,7 @@ export class Session<T extends object = SessionData> {
   }
 
   delete(key: SessionKey<T>): boolean {
-    const state = this[INTERNALS];
+    const state = this.#notCommitting();
     if (!state.data.has(key)) return false;
     state.data.delete(key);
     (state.changes ??= new Map()).set(key, DELETED);
@@ -130,13 +183,16 @@ export class Session<T extends object = SessionData> {
     return value;
   }
 
-  /** Removes every value (beego's Flush); the session and its id stay. */
+  /**
+   * Removes every value this request can see (beego's Flush); the session and its id stay.
+   * A key another request adds meanwhile survives: only the keys seen here are deleted.
+   */
   clear(): void {
-    const state = this[INTERNALS];
-    if (state.data.size === 0 && !state.cleared) return;
+    const state = this.#notCommitting();
+    if (state.data.size === 0) return;
+    const changes = (state.changes ??= new Map());
+    for (const key of state.data.keys()) changes.set(key, DELETED);
     state.data.clear();
-    state.changes = undefined;
-    state.cleared = true;
     state.status = "modified";
   }
 
@@ -149,14 +205,62 @@ export class Session<T extends object = SessionData> {
     return Object.fromEntries(this[INTERNALS].data) as Partial<T>;
   }
 
-  /** New id, same data; the old id stops loading at once. Call it on login and privilege change. */
+  /**
+   * New id, same data; the old id stops loading at once. Call it on privilege change (signIn
+   * calls it for you). If another request destroyed or rotated the session meanwhile, no new
+   * record is made and the session ends `destroyed` (and `superseded`).
+   */
   regenerate(): Promise<void> {
-    return this.#host.regenerate(this[INTERNALS]);
+    try {
+      return this.#host.regenerate(this.#notCommitting());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Signs the session in as `userId`: a new id (regenerate, same data) bound to the user, which
+   * listSessions/revokeUser then find. Applies `maxSessionsPerUser`. `userId` is a non-empty
+   * string of at most 256 characters.
+   */
+  signIn(userId: string): Promise<void> {
+    try {
+      this.#notCommitting();
+      return this.#host.signIn(this.#writable(), userId); // after destroy: a fresh session signs in
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Removes the session from the store now; the next commit expires the cookie. */
   destroy(): Promise<void> {
-    return this.#host.destroy(this[INTERNALS]);
+    try {
+      return this.#host.destroy(this.#notCommitting());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Shows the data keys and the handle, never the token: sessions end up in logs. */
+  [inspect.custom](): string {
+    const state = this[INTERNALS];
+    const user = state.user ? ` user=${JSON.stringify(state.user.id)}` : "";
+    return `Session { handle=${state.token ? this.handle : "(none yet)"}${user} keys=${JSON.stringify(this.keys())} status=${state.status} }`;
+  }
+
+  toString(): string {
+    return this[inspect.custom]();
+  }
+
+  #notCommitting(): SessionInternals {
+    const state = this[INTERNALS];
+    if (state.committing) {
+      throw new SessionError(
+        "ERR_SESSION_COMMITTED",
+        "the session is already being committed (the response headers went out): change it before the response starts",
+      );
+    }
+    return state;
   }
 
   #writable(): SessionInternals {
@@ -166,7 +270,8 @@ export class Session<T extends object = SessionData> {
       state.token = undefined;
       state.storedKey = undefined;
       state.version = 0;
-      state.cleared = false;
+      state.user = undefined;
+      state.superseded = false;
       state.sendCookie = true;
       state.createdAt = state.usedAt = this.#host.now();
       this.isNew = true;
@@ -177,7 +282,7 @@ export class Session<T extends object = SessionData> {
 
 /** Applies changed keys on top of a fresher copy of the data (conflict merge). */
 export function replayChanges(base: Map<string, unknown>, state: SessionInternals): Map<string, unknown> {
-  const merged = state.cleared ? new Map<string, unknown>() : base;
+  const merged = base;
   for (const [key, value] of state.changes ?? []) {
     if (value === DELETED) merged.delete(key);
     else merged.set(key, value);
@@ -193,14 +298,17 @@ export function newState(now: number, secure: boolean, createdAt = now): Session
     version: 0,
     data: new Map(),
     changes: undefined,
-    cleared: false,
     status: "unmodified",
+    superseded: false,
+    committing: false,
     sendCookie: false,
     clientHasCookie: false,
     storedExpiresAt: 0,
     createdAt,
     usedAt: now,
     secure,
+    user: undefined,
+    device: undefined,
     extraCookies: undefined,
   };
 }

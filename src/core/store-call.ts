@@ -8,6 +8,7 @@ import type { Awaitable, StoreCallOptions } from "./store.js";
  * A store that answers synchronously (MemoryStore) skips the timer and the extra tick.
  */
 export function callStore<R>(operation: string, timeout: number, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
+  const outcome = READS.has(operation) ? undefined : "unknown";
   const controller = timeout === 0 ? undefined : new LazyAbort();
   let result: Awaitable<R>;
   try {
@@ -21,7 +22,7 @@ export function callStore<R>(operation: string, timeout: number, run: (options: 
     const timer = setTimeout(() => {
       const cause = new DOMException(`no answer within ${timeout} ms`, "TimeoutError");
       controller.abort(cause);
-      reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`, { cause }));
+      reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`, { cause, outcome }));
     }, timeout);
     result.then(
       (value) => (clearTimeout(timer), resolve(value)),
@@ -43,9 +44,14 @@ class LazyAbort implements StoreCallOptions {
   }
 }
 
+/** Calls that write nothing: their failure has no unknown outcome. */
+const READS = new Set(["get", "count", "listByOwner"]);
+
 export function storeError(operation: string, error: unknown): SessionError {
   if (error instanceof SessionError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return new SessionStoreError(`store.${operation}() failed: ${reason}`, { cause: error });
+  // A write whose answer never came may have been applied: say so rather than imply it was not.
+  const outcome = READS.has(operation) ? undefined : "unknown";
+  return new SessionStoreError(`store.${operation}() failed: ${reason}`, { cause: error, outcome });
 }
 

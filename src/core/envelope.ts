@@ -1,0 +1,120 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import type { SessionCodec } from "./codec.js";
+import type { SignedInUser } from "./session.js";
+
+/**
+ * The record text a store keeps: `createdAt|data` for an anonymous session (the 0.1 format),
+ * `createdAt~meta|data` for a signed-in one, where meta is base64url JSON of the user fields.
+ *
+ * The user id itself is kept only encrypted under a key derived from the session token, which
+ * the store never sees (it holds SHA-256 of the token): a store dump shows neither tokens nor
+ * emails used as user ids, yet the request holding the token gets its `userId` back on load.
+ */
+export interface Envelope {
+  createdAt: number;
+  data: Map<string, unknown>;
+  user: StoredUser | undefined;
+}
+
+/** The user fields at rest; `id` is present once unsealed with the token. */
+export interface StoredUser {
+  owner: string;
+  signedInAt: number;
+  /** When a request last wrote the record (touches are seen through expiresAt instead). */
+  lastWriteAt: number;
+  userAgent: string | undefined;
+  ip: string | undefined;
+  sealedId: string;
+}
+
+export interface UserMeta {
+  o: string;
+  s: number;
+  l: number;
+  u: string;
+  a?: string;
+  i?: string;
+}
+
+/** A record that a rotation has retired: never decodes, so it reads as "not found". */
+export const RETIRED = "-";
+
+export function encodeEnvelope(codec: SessionCodec, createdAt: number, data: Map<string, unknown>, user: UserMeta | undefined): string {
+  const body = codec.encode(Object.fromEntries(data));
+  if (!user) return `${createdAt}|${body}`;
+  return `${createdAt}~${Buffer.from(JSON.stringify(user)).toString("base64url")}|${body}`;
+}
+
+/** The user fields to store; the id is sealed once per token and the seal reused by later writes. */
+export function userMeta(user: SignedInUser, token: string, now: number): UserMeta {
+  const meta: UserMeta = { o: user.owner, s: user.signedInAt, l: now, u: (user.sealedId ??= sealUserId(user.id, token)) };
+  if (user.userAgent !== undefined) meta.a = user.userAgent;
+  if (user.ip !== undefined) meta.i = user.ip;
+  return meta;
+}
+
+/** The envelope, or null for text that is corrupt, hostile or retired (all read as not found). */
+export function decodeEnvelope(codec: SessionCodec, text: string): Envelope | null {
+  const bar = text.indexOf("|");
+  if (bar < 1) return null;
+  const head = text.slice(0, bar);
+  const tilde = head.indexOf("~");
+  const createdAt = Number(tilde === -1 ? head : head.slice(0, tilde));
+  if (!Number.isFinite(createdAt)) return null;
+  try {
+    const user = tilde === -1 ? undefined : decodeMeta(head.slice(tilde + 1));
+    return { createdAt, data: toMap(codec.decode(text.slice(bar + 1))), user };
+  } catch {
+    return null;
+  }
+}
+
+function decodeMeta(text: string): StoredUser {
+  const meta = JSON.parse(Buffer.from(text, "base64url").toString()) as Partial<UserMeta>;
+  if (typeof meta.o !== "string" || typeof meta.u !== "string" || typeof meta.s !== "number" || typeof meta.l !== "number") {
+    throw new TypeError("malformed user metadata");
+  }
+  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u };
+}
+
+/** The owner key of a user id: what stores index, never the id itself. */
+export function ownerOf(userId: string): string {
+  return createHash("sha256").update(`sessionkit/owner\0${userId}`).digest("base64url");
+}
+
+/** The public handle of a stored key: one-way, 128 bits, distinct from the key's own hash. */
+export function handleOfKey(key: string): string {
+  return createHash("sha256").update(`sessionkit/handle\0${key}`).digest("base64url").slice(0, 22);
+}
+
+function userKey(token: string): Buffer {
+  return createHash("sha256").update(`sessionkit/user-id\0${token}`).digest();
+}
+
+/** AES-256-GCM under a key only the token holder can derive; random 96-bit IV per seal. */
+export function sealUserId(userId: string, token: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", userKey(token), iv);
+  const body = Buffer.concat([cipher.update(userId, "utf8"), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
+}
+
+/** The user id, or null when the seal was not made with this token (tampered or foreign). */
+export function openUserId(sealed: string, token: string): string | null {
+  const bytes = Buffer.from(sealed, "base64url");
+  if (bytes.length < 29) return null;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", userKey(token), bytes.subarray(0, 12));
+    decipher.setAuthTag(bytes.subarray(12, 28));
+    return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** Own enumerable keys into a Map, without Object.entries' array per key. */
+function toMap(data: Record<string, unknown>): Map<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (const key in data) if (Object.hasOwn(data, key)) map.set(key, data[key]);
+  return map;
+}

@@ -1,0 +1,132 @@
+import { SessionConflictError } from "./errors.js";
+import type { Envelope } from "./envelope.js";
+import { RETIRED } from "./envelope.js";
+import type { SessionInternals } from "./session.js";
+import { replayChanges } from "./session.js";
+import type { Awaitable, SessionStore, SessionWrite, StoreCallOptions } from "./store.js";
+
+/**
+ * The manager's side of the store contract: compare-and-set writes with conflict replay, the
+ * rotation of a record to a new key, and touches. Every promise of "no lost update" and
+ * "logout is final" is kept here, with nothing but get/set/destroy of the store contract.
+ */
+export interface RecordContext {
+  call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R>;
+  encode(state: SessionInternals): string;
+  /** The record's envelope, or null when it is missing, expired, retired or past the absolute deadline. */
+  live(text: string | undefined, expiresAt: number): Envelope | null;
+}
+
+// Each retry follows a write that another request won, so progress is guaranteed; the bound
+// only stops a pathological pile-up, and backoff with full jitter keeps it from being reached.
+export const MAX_WRITE_ATTEMPTS = 64;
+const BACKOFF_CAP_MS = 64;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): no herd retries in step. */
+function backoff(attempt: number): Promise<void> {
+  return sleep(Math.random() * Math.min(BACKOFF_CAP_MS, 2 ** attempt));
+}
+
+function writeOf(state: SessionInternals, data: string, expiresAt: number, expected: number): SessionWrite {
+  const write: SessionWrite = { data, expiresAt, version: expected + 1, expectedVersion: expected };
+  if (state.user) write.owner = state.user.owner;
+  return write;
+}
+
+/**
+ * Writes the session under `key` at its loaded version. Resolves true when stored, false when
+ * the record is gone (destroyed, rotated or expired by another request: the caller marks the
+ * session superseded). Returns a plain `true` when a synchronous store applied it at once.
+ */
+export function writeRecord(
+  ctx: RecordContext,
+  store: SessionStore,
+  state: SessionInternals,
+  key: string,
+  expiresAt: number,
+  encoded = ctx.encode(state),
+): Awaitable<boolean> {
+  const expected = state.storedKey ? state.version : 0;
+  const first = ctx.call("set", (o) => store.set(key, writeOf(state, encoded, expiresAt, expected), o));
+  if (first === true) {
+    state.version = expected + 1;
+    return true;
+  }
+  return retryWrite(ctx, store, state, key, expiresAt, expected, first);
+}
+
+async function retryWrite(
+  ctx: RecordContext,
+  store: SessionStore,
+  state: SessionInternals,
+  key: string,
+  expiresAt: number,
+  expected: number,
+  firstAttempt: Awaitable<boolean>,
+): Promise<boolean> {
+  let applied = await firstAttempt;
+  for (let attempt = 1; !applied; attempt++) {
+    if (attempt >= MAX_WRITE_ATTEMPTS) throw new SessionConflictError(attempt);
+    if (attempt > 1) await backoff(attempt);
+    // Another request wrote first: replay our changed keys on its data (no lost update).
+    const fresher = await ctx.call("get", (o) => store.get(key, o));
+    const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
+    if (!fresher || !envelope) return false; // a slower request must not bring it back
+    state.data = replayChanges(envelope.data, state);
+    expected = fresher.version;
+    const write = writeOf(state, ctx.encode(state), expiresAt, expected);
+    applied = await ctx.call("set", (o) => store.set(key, write, o));
+  }
+  state.version = expected + 1;
+  return true;
+}
+
+/**
+ * Moves the session from `oldKey` (at the version this request loaded) to `newKey`, so that:
+ * - the new record exists before the old one stops loading (a failure leaves the user signed in);
+ * - the old record is retired by a compare-and-set, so a logout or a concurrent rotation that
+ *   came first wins, and the new record is then removed (logout is final, one live id);
+ * - a change another request committed to the old record first is carried into the new one.
+ * `state` holds the new token already; resolves false when the session was gone.
+ */
+export async function rotateRecord(ctx: RecordContext, store: SessionStore, state: SessionInternals, oldKey: string, newKey: string, expiresAt: number): Promise<boolean> {
+  let oldVersion = state.version;
+  let newVersion = 0;
+  for (let attempt = 1; ; attempt++) {
+    const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, newVersion), o));
+    if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
+    newVersion++;
+    const retire: SessionWrite = { data: RETIRED, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
+    if (await ctx.call("set", (o) => store.set(oldKey, retire, o))) {
+      await ctx.call("destroy", (o) => store.destroy(oldKey, o));
+      state.version = newVersion;
+      return true;
+    }
+    const fresher = await ctx.call("get", (o) => store.get(oldKey, o));
+    const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
+    if (!fresher || !envelope) {
+      await ctx.call("destroy", (o) => store.destroy(newKey, o));
+      return false;
+    }
+    if (attempt >= MAX_WRITE_ATTEMPTS) {
+      await ctx.call("destroy", (o) => store.destroy(newKey, o));
+      throw new SessionConflictError(attempt);
+    }
+    state.data = replayChanges(envelope.data, state);
+    oldVersion = fresher.version;
+    if (attempt > 1) await backoff(attempt);
+  }
+}
+
+/** Moves a live record's expiry later; never creates one, never shortens one. */
+export async function touchRecord(ctx: RecordContext, store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
+  if (store.touch) {
+    await ctx.call("touch", (o) => store.touch!(key, expiresAt, o));
+    return;
+  }
+  // A conflict means another request just wrote, which moved the expiry anyway.
+  const write = writeOf(state, ctx.encode(state), expiresAt, state.version);
+  if (await ctx.call("set", (o) => store.set(key, write, o))) state.version++;
+}

@@ -1,0 +1,62 @@
+import { SessionUnsupportedError } from "./errors.js";
+import type { Envelope } from "./envelope.js";
+import { handleOfKey } from "./envelope.js";
+import type { Awaitable, SessionStore, StoreCallOptions } from "./store.js";
+
+/** One live session of a user, as listSessions shows it. */
+export interface SessionInfo {
+  /** Public, non-secret name of the session: pass it to revokeSession. */
+  handle: string;
+  createdAt: Date;
+  signedInAt: Date;
+  /** When a request last used it; lags by up to `touchInterval` for requests that changed nothing. */
+  lastSeenAt: Date;
+  expiresAt: Date;
+  userAgent?: string;
+  ip?: string;
+}
+
+/** A live session of a user with the store key it lives under (never leaves the manager). */
+export interface OwnedRecord {
+  key: string;
+  info: SessionInfo;
+}
+
+export interface UserContext {
+  call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R>;
+  live(text: string, expiresAt: number): Envelope | null;
+  idleTimeout: number;
+  now(): number;
+}
+
+/** Every live session of `owner`, newest sign-in first (ties by handle, so racers agree). */
+export async function ownedRecords(ctx: UserContext, store: SessionStore, owner: string): Promise<OwnedRecord[]> {
+  if (!store.listByOwner) {
+    throw new SessionUnsupportedError("this store cannot list a user's sessions: it has no listByOwner() method (see the store contract)");
+  }
+  const found = await ctx.call("listByOwner", (o) => store.listByOwner!(owner, o));
+  const now = ctx.now();
+  const owned: OwnedRecord[] = [];
+  for (const { key, record } of found) {
+    const envelope = ctx.live(record.data, record.expiresAt);
+    const user = envelope?.user;
+    if (!envelope || !user || user.owner !== owner) continue; // stale entry: not this user's any more
+    const lastSeen = Math.max(user.lastWriteAt, Math.min(now, record.expiresAt - ctx.idleTimeout));
+    const info: SessionInfo = {
+      handle: handleOfKey(key),
+      createdAt: new Date(envelope.createdAt),
+      signedInAt: new Date(user.signedInAt),
+      lastSeenAt: new Date(lastSeen),
+      expiresAt: new Date(record.expiresAt),
+    };
+    if (user.userAgent !== undefined) info.userAgent = user.userAgent;
+    if (user.ip !== undefined) info.ip = user.ip;
+    owned.push({ key, info });
+  }
+  return owned.sort(newestFirst);
+}
+
+function newestFirst(a: OwnedRecord, b: OwnedRecord): number {
+  const bySignIn = b.info.signedInAt.getTime() - a.info.signedInAt.getTime();
+  return bySignIn !== 0 ? bySignIn : a.info.handle < b.info.handle ? -1 : a.info.handle > b.info.handle ? 1 : 0;
+}
