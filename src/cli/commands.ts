@@ -25,25 +25,6 @@ export type Command = (context: CommandContext) => Promise<string>;
 
 export const COMMANDS: Record<string, Command> = { count, gc, list, revoke, schema };
 
-/** What the per-user API (issue 10) returns; the fields the CLI prints. */
-interface SessionInfoLike {
-  handle: string;
-  createdAt: Date;
-  signedInAt: Date;
-  lastSeenAt: Date;
-  expiresAt: Date;
-  userAgent?: string;
-  ip?: string;
-}
-
-interface PerUserManager {
-  listSessions(userId: string): Promise<SessionInfoLike[]>;
-  revokeSession(userId: string, handle: string): Promise<boolean>;
-  revokeUser(userId: string, options?: { except?: string }): Promise<number>;
-}
-
-const perUser = (manager: SessionManager) => manager as unknown as PerUserManager;
-
 async function count({ manager, json }: CommandContext): Promise<string> {
   const live = await manager.count();
   return json ? JSON.stringify({ count: live }) : plural(live, "live session");
@@ -66,7 +47,7 @@ async function gc({ manager, json, progress }: CommandContext): Promise<string> 
 }
 
 async function list({ manager, json, user }: CommandContext): Promise<string> {
-  const sessions = await perUser(manager).listSessions(required(user, "--user", "list"));
+  const sessions = await manager.listSessions(required(user, "--user", "list"));
   if (json) return JSON.stringify(sessions);
   if (sessions.length === 0) return `no live sessions of user ${JSON.stringify(user)}`;
   const rows = sessions.map((s) => [s.handle, s.userAgent ?? "", s.ip ?? "", shortTime(s.signedInAt), shortTime(s.lastSeenAt), shortTime(s.expiresAt)]);
@@ -77,11 +58,11 @@ async function revoke({ manager, json, user, handle, except }: CommandContext): 
   const userId = required(user, "--user", "revoke");
   if (handle !== undefined && except !== undefined) throw new UsageError("revoke: give --handle (end one session) or --except (end all others), not both");
   if (handle !== undefined) {
-    const ended = await perUser(manager).revokeSession(userId, handle);
+    const ended = await manager.revokeSession(userId, handle);
     if (!ended) throw new Error(`user ${JSON.stringify(userId)} has no live session with handle ${JSON.stringify(handle)}`);
     return json ? JSON.stringify({ revoked: 1 }) : "revoked 1 session";
   }
-  const revoked = await perUser(manager).revokeUser(userId, except === undefined ? {} : { except });
+  const revoked = await manager.revokeUser(userId, except === undefined ? {} : { except });
   return json ? JSON.stringify({ revoked }) : `revoked ${plural(revoked, "session")} of user ${JSON.stringify(userId)}`;
 }
 
