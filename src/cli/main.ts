@@ -64,7 +64,7 @@ async function run(positionals: string[], values: Values): Promise<void> {
   const command = COMMANDS[name];
   if (!command) throw new UsageError(`unknown command "${name}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  const storeValue = values.store ?? process.env.SESSION_STORE;
+  const storeValue = values.store ?? (process.env.SESSION_STORE || undefined);
   if (storeValue === undefined) throw new UsageError("no store: give --store or set SESSION_STORE");
   const spec = parseStoreSpec(storeValue);
   const store = await openStore(spec, { table: values.table, prefix: values.prefix });
