@@ -204,9 +204,10 @@ export class SessionManager<T extends object = SessionData> {
    * that shape and not needed). `options.secure` defaults to TLS or Express's `req.secure`; Koa
    * and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
    */
-  start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: boolean } = {}): Promise<Session<T>> {
+  start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: boolean; device?: DeviceSource } = {}): Promise<Session<T>> {
     const secure = options.secure ?? isSecureRequest(req);
-    return this.load(this.#nodeToken(req), { secure, cookieHeader: req.headers.cookie });
+    // Express's req has `ip` (its trust-proxy setting applied); plain node:http falls back to the socket.
+    return this.load(this.#nodeToken(req), { secure, cookieHeader: req.headers.cookie, device: options.device ?? (req as DeviceSource) });
   }
 
   /**
@@ -232,10 +233,11 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
-  loadRequest(request: Request): Promise<Session<T>> {
+  loadRequest(request: Request, options: { ip?: string } = {}): Promise<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
     const token = this.#options.header ? request.headers.get(this.#options.header) : readCookie(cookieHeader, this.#options.cookie.name);
-    return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader });
+    const device: DeviceSource = { ip: options.ip, headers: request.headers };
+    return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader, device });
   }
 
   /** Fetch API: commits and appends the session headers (and Cache-Control: no-store) to `headers`. */

@@ -74,7 +74,10 @@ export interface StoreCallOptions {
  *   `expiresAt` is a lower bound for how long the entry must be kept.
  * - `listByOwner(owner)` returns every live record whose stored `owner` equals `owner`, with its
  *   key, in any order, at a cost in the number of that owner's entries (never a scan of all
- *   sessions). It drops entries whose record is missing, expired or owned by someone else.
+ *   sessions). It may drop entries whose record is expired or owned by someone else. An entry
+ *   whose record is missing must be kept until the entry's own `expiresAt` has passed: it may be
+ *   a sign-in that has written its index entry and not yet its record. (Such entries are
+ *   bounded: one per sign-in within the absolute timeout.)
  */
 export interface SessionStore {
   get(key: string, options?: StoreCallOptions): Awaitable<StoredSession | null>;

@@ -13,32 +13,14 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SessionManager } from "../core/manager.js";
-import type { Awaitable, SessionStore } from "../core/store.js";
+import type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./harness.js";
+import { LONG, harness, sleep } from "./harness.js";
+import { edgeCases } from "./edge-cases.js";
+import { userCases } from "./user-cases.js";
 
-export type StoreFactory = () => Awaitable<SessionStore>;
-
-export interface ConformanceOptions {
-  /** Registers one test; default: the runner's global `it`/`test`, else Vitest's or node:test's `test`. */
-  test?: (name: string, run: (context?: TestContext) => Promise<void>) => void;
-  /** Frees a store after a case; default `store.close()`. */
-  cleanup?: (store: SessionStore) => Awaitable<void>;
-  /** How long records live in the expiry cases, in ms. Default 300; raise it for slow stores. */
-  shortLifetime?: number;
-}
-
-/** The part of Vitest's and node:test's test context the suite uses: reporting a skip. */
-export interface TestContext {
-  skip?: (note?: string) => void;
-}
-
-export interface ConformanceCase {
-  name: string;
-  run: (context?: TestContext) => Promise<void>;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const LONG = 10 * 60_000;
+export type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./harness.js";
+export { GatedStore } from "./gate.js";
+export type { Gate } from "./gate.js";
 
 /** Registers every case of the store contract as a test; also resolves to the list of cases. */
 export async function storeConformance(
@@ -86,21 +68,7 @@ async function importedTest(): Promise<Register> {
 }
 
 export function conformanceCases(factory: StoreFactory, options: ConformanceOptions = {}): ConformanceCase[] {
-  const short = options.shortLifetime ?? 300;
-  const withStore = (run: (store: SessionStore, skip: (note: string) => void) => Promise<void>) => async (context?: TestContext) => {
-    const store = await factory();
-    // A case about an optional method the store lacks is reported as skipped, not as a pass.
-    const skip = (note: string) => context?.skip?.(note);
-    try {
-      await run(store, skip);
-    } finally {
-      await (options.cleanup ? options.cleanup(store) : store.close?.());
-    }
-  };
-  const write = (data: string, expiresAt: number, expectedVersion = 0) => ({ data, expiresAt, version: expectedVersion + 1, expectedVersion });
-  const manager = (store: SessionStore) => new SessionManager<Record<string, unknown>>({ store, gcInterval: 0, maxSize: 4 * 1024 * 1024 });
-  const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0] ?? "")?.[1] ?? assert.fail("no session cookie was set");
-
+  const { withStore, write, manager, tokenOf, short } = harness(factory, options);
   return [
     {
       name: "write, read and destroy",
@@ -266,5 +234,7 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
         await sessions.close();
       }),
     },
+    ...edgeCases(factory, options),
+    ...userCases(factory, options),
   ];
 }
