@@ -17,6 +17,7 @@ import { CONTESTANTS, contestantById } from "./http/contestants.js";
 import type { LoadSettings, RunResult } from "./http/load.js";
 import { ContestantServer, drive, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
 import { packageVersion, reachable, REPO_ROOT, SERVICE_URLS, sessionkitFileExists, sleep } from "./lib.js";
+import { writeChart } from "./chart.js";
 import { runManagerMicro } from "./micro/manager.js";
 import { runMemoryMicro } from "./micro/memory.js";
 import { summarizeProfile } from "./profile.js";
@@ -232,7 +233,8 @@ async function main(): Promise<void> {
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, "latest.md"), markdown);
   writeFileSync(join(results, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`written: bench/results/latest.md, bench/results/latest.json`);
+  writeChart(results);
+  console.log(`written: bench/results/latest.md, bench/results/latest.json, bench/results/chart.svg`);
 }
 
 await main();
