@@ -9,19 +9,13 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { Row } from "./report.js";
 
-/** The fields of a results row the chart reads; CPU and kind are absent in older results. */
-export interface ChartRow {
-  id: string;
-  library: string;
-  store: string;
-  framework: string;
-  route: string;
-  requestsPerSecond: number;
+/** The fields of a results row the chart reads; CPU and kind are absent from older results. */
+export type ChartRow = Pick<Row, "id" | "library" | "store" | "framework" | "route" | "requestsPerSecond" | "valid"> & {
   cpuMicrosPerRequest?: number;
   kind?: Kind;
-  valid?: boolean;
-}
+};
 
 export interface ChartInput {
   date?: string;
@@ -73,7 +67,7 @@ function groups(rows: ChartRow[]): Array<{ title: string; contestants: Contestan
     const group = byGroup.get(title) ?? new Map<string, Contestant>();
     byGroup.set(title, group);
     const contestant = group.get(row.id) ?? { label: row.library, kind: kindOf(row), valid: true, byRoute: new Map() };
-    contestant.valid &&= row.valid !== false;
+    contestant.valid &&= row.valid;
     contestant.byRoute.set(row.route, row);
     group.set(row.id, contestant);
   };

@@ -3,7 +3,7 @@ import type { ChartRow } from "../bench/chart.js";
 import { renderChart } from "../bench/chart.js";
 
 const row = (id: string, library: string, store: string, route: string, requestsPerSecond: number, extra: Partial<ChartRow> = {}): ChartRow => ({
-  id, library, store, framework: "express 5", route, requestsPerSecond, ...extra,
+  id, library, store, framework: "express 5", route, requestsPerSecond, valid: true, ...extra,
 });
 
 const bars = (svg: string) => [...svg.matchAll(/<rect x="(\d+)" y="\d+" width="([\d.]+)" height="13" fill="(#\w+)"\/><text[^>]*>([^<]*)</g)]
