@@ -17,6 +17,8 @@ import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { RecordContext } from "./records.js";
+import type { RevocationContext } from "./revocations.js";
+import { isRevoked, revokeAll, revokeOne } from "./revocations.js";
 import { rotateRecord, touchRecord, writeRecord } from "./records.js";
 import type { DeviceSource, SessionData, SessionHost, SessionInternals } from "./session.js";
 import { INTERNALS, Session, newState } from "./session.js";
@@ -75,6 +77,7 @@ export class SessionManager<T extends object = SessionData> {
   readonly #host: SessionHost;
   /** What the record and user helpers need of this manager; made once. */
   readonly #records: RecordContext & UserContext;
+  readonly #revocationContext: RevocationContext;
 
   constructor(options: SessionManagerOptions) {
     this.#options = resolveOptions(options);
@@ -116,6 +119,7 @@ export class SessionManager<T extends object = SessionData> {
       idleTimeout,
       now,
     };
+    this.#revocationContext = { call: (operation, run) => this.#call(operation, run), now, absoluteTimeout };
   }
 
   /** The resolved cookie name (or header name in header mode) the token travels in. */
@@ -252,7 +256,7 @@ export class SessionManager<T extends object = SessionData> {
   async exists(token: string): Promise<boolean> {
     const store = this.#store ?? (await this.#resolveStore());
     const now = this.#options.now();
-    if (isClientSideStore(store)) return this.#openCookie(store, token, now, false) !== null;
+    if (isClientSideStore(store)) return (await this.#openCookie(store, token, now, false)) !== null;
     return (await this.#loadStored(store, token, now, false)) !== null;
   }
 
@@ -290,7 +294,14 @@ export class SessionManager<T extends object = SessionData> {
 
   /** Ends one session of `userId` by its handle; true when a live one was ended. */
   async revokeSession(userId: string, handle: string): Promise<boolean> {
-    const store = this.#serverStore(await this.#ready(), "revokeSession");
+    const ready = await this.#ready();
+    if (isClientSideStore(ready)) {
+      // The server cannot see cookie sessions: remember the revocation; true as it cannot be checked.
+      await revokeOne(this.#revocationContext, this.#revocationStore("revokeSession"), ownerOf(checkUserId(userId)), handle);
+      this.#emit("revoked", handle, userId);
+      return true;
+    }
+    const store = ready;
     const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
     const target = owned.find((record) => record.info.handle === handle);
     if (!target) return false;
@@ -305,9 +316,15 @@ export class SessionManager<T extends object = SessionData> {
    * Resolves to how many were ended.
    */
   async revokeUser(userId: string, options: { except?: Session<T> | string } = {}): Promise<number> {
-    const store = this.#serverStore(await this.#ready(), "revokeUser");
-    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
+    const ready = await this.#ready();
     const except = typeof options.except === "string" ? options.except : options.except?.handle;
+    if (isClientSideStore(ready)) {
+      // Cookie sessions cannot be counted: they are cut off by sign-in time; resolves to 0.
+      await revokeAll(this.#revocationContext, this.#revocationStore("revokeUser"), ownerOf(checkUserId(userId)), except);
+      return 0;
+    }
+    const store = ready;
+    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
     const doomed = owned.filter((record) => record.info.handle !== except);
     await Promise.all(doomed.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
     for (const record of doomed) this.#emit("revoked", record.info.handle, userId);
@@ -358,7 +375,7 @@ export class SessionManager<T extends object = SessionData> {
     return true;
   }
 
-  #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Session<T> | null {
+  #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
     let opened;
     try {
       opened = store.open(value, now);
@@ -377,7 +394,11 @@ export class SessionManager<T extends object = SessionData> {
     state.storedExpiresAt = opened.expiresAt;
     state.sendCookie = opened.stale;
     state.clientHasCookie = true;
-    return this.#session(state, false);
+    const session = this.#session(state, false);
+    const revocations = this.#options.revocations;
+    const user = state.user;
+    if (!revocations || !user) return session;
+    return isRevoked(this.#revocationContext, revocations, user.owner, this.#handleOf(state), user.signedInAt).then((revoked) => (revoked ? null : session));
   }
 
   async #migrate(cookieHeader: string, now: number, secure: boolean): Promise<Session<T> | null> {
@@ -461,6 +482,7 @@ export class SessionManager<T extends object = SessionData> {
     if (!(await writeRecord(this.#records, store, state, key, expiresAt))) return this.#supersede(state, headers);
     this.#written(session, state, key, expiresAt);
     await this.#signedIn(state, store, key);
+    if (state.superseded && !Object.isFrozen(headers)) headers.length = 0; // evicted by a newer sign-in
   }
 
   #written(session: Session<T>, state: SessionInternals, key: string, expiresAt: number): void {
@@ -548,18 +570,23 @@ export class SessionManager<T extends object = SessionData> {
     await this.#regenerate(state);
   }
 
-  /** After the first write of a fresh sign-in: the event, then the per-user cap. */
+  /**
+   * After the first write of a fresh sign-in: the event, then the per-user cap. Every racer
+   * evicts by the same order (newest sign-in first, ties by handle), itself included when it
+   * ranks past the cap, so once concurrent sign-ins settle exactly `max` stay live. Two racers
+   * may evict the same session, so an "evicted" event can repeat for one handle.
+   */
   async #signedIn(state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
     const user = state.user!;
     user.fresh = false;
     this.#emit("signed-in", this.#handleOf(state), user.id);
     const max = this.#options.maxSessionsPerUser;
     if (!store || !key || max === undefined || !store.listByOwner) return;
-    // Evict after writing, so that when concurrent sign-ins settle at most `max` stay live.
     const owned = await ownedRecords(this.#records, store, user.owner);
-    const evicted = owned.slice(max).filter((record) => record.key !== key);
+    const evicted = owned.slice(max);
     await Promise.all(evicted.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
     for (const record of evicted) this.#emit("evicted", record.info.handle, user.id);
+    if (evicted.some((record) => record.key === key)) this.#supersede(state, []);
   }
 
   async #indexOwner(store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
@@ -666,6 +693,14 @@ export class SessionManager<T extends object = SessionData> {
   #serverStore(store: AnyStore, what: string): SessionStore {
     if (isClientSideStore(store)) {
       throw new SessionUnsupportedError(`${what}() is not possible when sessions live in cookies: the server keeps no list of them`);
+    }
+    return store;
+  }
+
+  #revocationStore(what: string): SessionStore {
+    const store = this.#options.revocations;
+    if (!store) {
+      throw new SessionUnsupportedError(`${what}() of cookie sessions needs option "revocations": a server-side store that remembers them`);
     }
     return store;
   }

@@ -5,7 +5,7 @@ import { resolveCookieOptions } from "./cookies.js";
 import type { Duration } from "./duration.js";
 import { toMilliseconds } from "./duration.js";
 import type { SessionEventListener } from "./events.js";
-import type { AnyStore } from "./store.js";
+import type { AnyStore, SessionStore } from "./store.js";
 
 /** Moves sessions of another library into sessionkit on first sight (see sessionkit/express-session). */
 export interface SessionMigration {
@@ -67,6 +67,12 @@ export interface SessionManagerOptions {
    * a request (it becomes a process warning).
    */
   onEvent?: SessionEventListener;
+  /**
+   * Default none. Cookie sessions only: a server-side store (Redis, SQL, …) that remembers
+   * revokeUser/revokeSession of signed-in cookie sessions, which the server cannot otherwise
+   * end before they expire. Each load of a signed-in cookie session then costs one read of it.
+   */
+  revocations?: SessionStore;
 }
 
 export interface ResolvedOptions {
@@ -87,6 +93,7 @@ export interface ResolvedOptions {
   sessionLimit: "evict-oldest" | "reject";
   deviceInfo: boolean;
   onEvent: SessionEventListener | undefined;
+  revocations: SessionStore | undefined;
 }
 
 // fastify/session and OWASP: an HMAC key shorter than 32 characters is guessable offline.
@@ -113,6 +120,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     sessionLimit: options.sessionLimit ?? "evict-oldest",
     deviceInfo: options.deviceInfo ?? true,
     onEvent: options.onEvent,
+    revocations: options.revocations,
   };
   checkUserOptions(options);
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
@@ -158,6 +166,10 @@ function checkUserOptions(options: SessionManagerOptions): void {
   }
   if (options.deviceInfo !== undefined && typeof options.deviceInfo !== "boolean") throw new TypeError('option "deviceInfo" must be true or false');
   if (options.onEvent !== undefined && typeof options.onEvent !== "function") throw new TypeError('option "onEvent" must be a function');
+  const revocations = options.revocations;
+  if (revocations !== undefined && (typeof revocations?.get !== "function" || typeof revocations.set !== "function")) {
+    throw new TypeError('option "revocations" must be a server-side SessionStore (get and set), such as a RedisStore');
+  }
 }
 
 function checkHeader(header: string | undefined): string | undefined {

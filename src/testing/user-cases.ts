@@ -165,12 +165,24 @@ export function userCases(factory: StoreFactory, options: ConformanceOptions): C
       run: withUsers(async (store) => {
         const events: SessionEvent[] = [];
         const sessions = manager(store, { maxSessionsPerUser: 3, onEvent: (event) => events.push(event) });
-        const tokens = await Promise.all(Array.from({ length: 6 }, (_, i) => signedIn(sessions, i)));
+        const racers = await Promise.all(
+          Array.from({ length: 6 }, async (_, i) => {
+            const session = await sessions.load(undefined, { device: device(i) });
+            await session.signIn(USER);
+            const cookies = await sessions.commit(session);
+            // A racer that ranks past the cap evicts itself: superseded, and no cookie is sent.
+            assert.equal(cookies.length === 0, session.superseded);
+            return cookies.length > 0 ? tokenOf(cookies) : undefined;
+          }),
+        );
         const live = await sessions.listSessions(USER);
         assert.equal(live.length, 3);
-        const loadable = (await Promise.all(tokens.map((token) => sessions.load(token)))).filter((s) => !s.isNew);
-        assert.equal(loadable.length, 3, "evicted sessions no longer load");
-        assert.equal(events.filter((event) => event.type === "evicted").length, 3);
+        const loaded = await Promise.all(racers.map((token) => sessions.load(token)));
+        assert.equal(loaded.filter((s) => !s.isNew).length, 3, "evicted sessions no longer load");
+        const evicted = new Set(events.filter((event) => event.type === "evicted").map((event) => event.handle));
+        const liveHandles = new Set(live.map((info) => info.handle));
+        assert.equal(evicted.size, 3, "an event names each evicted session");
+        for (const handle of evicted) assert.ok(!liveHandles.has(handle), "an evicted session is not live");
         await sessions.close();
       }),
     },

@@ -122,6 +122,34 @@ describe("users", () => {
     await expect(sessions.listSessions("ada")).rejects.toBeInstanceOf(SessionUnsupportedError);
   });
 
+  it("cookie sessions: revokeUser/revokeSession need a revocations store, then end sessions at their next load", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const secrets = ["k9#Lp2@vX7!qR4$wZ1^mN8&bT3*yH6(j"];
+    const revocations = new MemoryStore({ now: () => now });
+    const sessions = new SessionManager({ store: new CookieStore({ secrets }), revocations, now: () => now });
+    const device = async () => {
+      const session = await sessions.load();
+      await session.signIn("ada");
+      now += 1000;
+      return tokenOf(await sessions.commit(session));
+    };
+    const [phone, laptop, tablet] = [await device(), await device(), await device()];
+    const keep = await sessions.load(phone);
+    await sessions.revokeUser("ada", { except: keep });
+    expect((await sessions.load(phone)).userId).toBe("ada");
+    expect((await sessions.load(laptop)).isNew).toBe(true);
+    expect((await sessions.load(tablet)).isNew).toBe(true);
+    now += 1000;
+    const later = await device(); // a sign-in after the cut-off is unaffected
+    expect((await sessions.load(later)).userId).toBe("ada");
+    expect(await sessions.revokeSession("ada", keep.handle)).toBe(true);
+    expect((await sessions.load(phone)).isNew).toBe(true);
+    expect((await sessions.load(later)).userId).toBe("ada");
+
+    const without = new SessionManager({ store: new CookieStore({ secrets }) });
+    await expect(without.revokeUser("ada")).rejects.toThrow(/option "revocations"/);
+  });
+
   it("an onEvent listener that throws never breaks the request; it becomes a warning", async () => {
     const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
     const sessions = new SessionManager({ store: new MemoryStore(), onEvent: () => { throw new Error("audit log down"); } });
