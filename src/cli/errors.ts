@@ -12,7 +12,8 @@ export function describeError(error: unknown): string {
   for (let current = error, depth = 0; current !== undefined && depth < 5; depth++) {
     const message = messageOf(current);
     if (message && !parts.some((part) => part.includes(message))) parts.push(message);
-    current = current instanceof Error ? current.cause : undefined;
+    // sessionkit's TypeErrors (misuse, a missing driver) are complete instructions: their cause is noise.
+    current = current instanceof Error && !(current instanceof TypeError) ? current.cause : undefined;
   }
   return (parts.join(": ") || String(error)) + hint(error);
 }
