@@ -147,7 +147,7 @@ describe("postgresql", async () => {
     expect((await pool.query("SELECT to_regclass($1) AS t", [table])).rows[0].t).toBeNull(); // printing changes nothing
     expect(await sessionkit(["schema", "--store", POSTGRES_URL, "--table", table, "--apply", "--json"])).toMatchObject({
       code: 0,
-      stdout: `${JSON.stringify({ statements: ddl, applied: true })}\n`,
+      stdout: `${JSON.stringify({ statements: ddl, upgrade: [], applied: true })}\n`,
     });
     expect(await sessionkit(["count", "--store", POSTGRES_URL, "--table", table])).toMatchObject({ code: 0, stdout: "0 live sessions\n" });
   });
@@ -192,6 +192,16 @@ describe("mysql / mariadb", async () => {
     await seed(store, 2);
     expect(await sessionkit(["count", "--store", dsn, "--table", table])).toMatchObject({ code: 0, stdout: "2 live sessions\n" });
     expect(await sessionkit(["gc", "--store", dsn, "--table", table, "--json"])).toMatchObject({ code: 0, stdout: '{"removed":2}\n' });
+  });
+
+  it.runIf(available)("schema prints the CREATE TABLE and, commented out, the one-time upgrade of a 0.1 table", async () => {
+    const store = new MySQLStore({ pool, tableName: table, cleanupInterval: 0 });
+    const [create] = store.schemaStatements();
+    const [upgrade] = store.upgradeStatements();
+    expect(upgrade).toMatch(/^ALTER TABLE `cli_\w+` ADD COLUMN `user_id`/);
+    const printed = await sessionkit(["schema", "--store", dsn, "--table", table]);
+    expect(printed).toMatchObject({ code: 0, stderr: "" });
+    expect(printed.stdout).toBe(`${create};\n\n-- A table made by sessionkit 0.1 needs this once (--apply checks and runs it):\n-- ${upgrade};\n`);
   });
 
   it.runIf(available)("a wrong --table is one line and exit code 1", async () => {

@@ -1,9 +1,10 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readdir, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { SessionStoreError } from "../src/core/errors.js";
 import { SessionManager } from "../src/core/manager.js";
 import { FileStore } from "../src/stores/file.js";
 import { storeConformance } from "../src/testing/index.js";
@@ -175,6 +176,119 @@ describe("FileStore", () => {
     await writeFile(`${file}.lock`, `${process.pid} ${hostname()} ${Date.now()} mine`);
     await expect(store.set("k", write("v2", 1))).rejects.toThrow(/still held/);
     expect((await store.get("k"))?.data, "reads take no lock").toBe("v1");
+  });
+
+  it("refuses, at first use, a directory that others can write to, naming it and the problem", async () => {
+    const dir = await freshDir();
+    await chmod(dir, 0o777);
+    const store = new FileStore({ dir });
+    for (const call of [() => store.get("k"), () => store.set("k", write("x")), () => store.count()]) {
+      const error = await call().then(() => expect.fail("an open directory must be refused"), (reason: unknown) => reason);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect((error as Error).message).toBe(`FileStore: refusing ${dir}: mode 0777 lets group or others write to it and plant sessions; run chmod 700 on it`);
+    }
+    await chmod(dir, 0o700);
+    expect(await store.set("k", write("x")), "works once the mode is fixed").toBe(true);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("refuses a directory owned by another user (needs root to make one)", async () => {
+    const dir = await freshDir();
+    await chown(dir, 65534, 65534);
+    const error = await new FileStore({ dir }).get("k").then(() => expect.fail("a foreign directory must be refused"), (reason: unknown) => reason);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as Error).message).toMatch(new RegExp(`^FileStore: refusing ${dir}: it is owned by uid 65534, not by this process \\(uid 0\\)`));
+  });
+
+  it("does not follow a symlink planted where a session file goes", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("victim", write("real"));
+    const [file] = await filesUnder(dir);
+    const forged = join(await freshDir(), "forged");
+    await writeFile(forged, `SKF1 1 ${Date.now() + LONG} r 16\n{"user":"admin"}`);
+    await rm(file!);
+    await symlink(forged, file!);
+    expect(await store.get("victim"), "a symlink is not a session").toBeNull();
+    expect(await store.count()).toBe(0);
+  });
+
+  it("skips a FIFO named like a session file: get, count and gc neither hang nor fail", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("live", write("x"));
+    const [file] = await filesUnder(dir);
+    await store.set("fifo", write("x"));
+    const fifoFile = (await filesUnder(dir)).find((path) => path !== file)!;
+    await rm(fifoFile);
+    execFileSync("mkfifo", [fifoFile]);
+    for (const digit of "0123") execFileSync("mkfifo", [join(file!, "..", digit.repeat(64))]); // as in the review: four of them
+    expect(await store.get("fifo")).toBeNull();
+    expect(await store.count()).toBe(1);
+    expect(await store.gc()).toBe(0);
+    expect(await store.get("live")).not.toBeNull();
+  });
+
+  it("stops waiting for the lock when the call's signal aborts, so the write never lands later", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir, lockTimeout: 10_000 });
+    await store.set("k", write("v1"));
+    const [file] = await filesUnder(dir);
+    const { hostname } = await import("node:os");
+    await writeFile(`${file}.lock`, `${process.pid} ${hostname()} ${Date.now()} held-by-the-test`);
+    const controller = new AbortController();
+    const pending = store.set("k", write("late", 1), { signal: controller.signal });
+    const queued = store.touch("k", Date.now() + 2 * LONG, { signal: controller.signal }); // waits in the in-process queue
+    controller.abort(new Error("storeTimeout"));
+    await expect(pending).rejects.toThrow("storeTimeout");
+    await expect(queued).rejects.toThrow("storeTimeout");
+    await rm(`${file}.lock`);
+    expect(await store.set("k", write("v2", 1)), "the lock is free and the record unchanged").toBe(true);
+    expect((await store.get("k"))?.data).toBe("v2");
+  });
+
+  it("a commit that hit storeTimeout while the lock was held never lands after the lock is freed", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir, lockTimeout: 10_000 });
+    const sessions = new SessionManager<Record<string, unknown>>({ store, storeTimeout: "300ms", gcInterval: 0 });
+    const first = await sessions.load();
+    first.set("step", 1);
+    const token = /^sid=([^;]*)/.exec((await sessions.commit(first))[0]!)![1]!;
+    const session = await sessions.load(token);
+    session.set("step", 2);
+    const [file] = await filesUnder(dir);
+    const { hostname } = await import("node:os");
+    await writeFile(`${file}.lock`, `${process.pid} ${hostname()} ${Date.now()} held-by-the-test`);
+    await expect(sessions.commit(session)).rejects.toBeInstanceOf(SessionStoreError);
+    await rm(`${file}.lock`);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // longer than a lock retry: a late write would land now
+    expect((await sessions.load(token)).get("step")).toBe(1);
+    await sessions.close();
+  });
+
+  it("keeps an owner index of empty files; gc removes entries whose record is gone once they are old", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    const owner = "alice_ALICE-0";
+    await store.indexOwner(owner, "kept", Date.now() + LONG);
+    await store.set("kept", { ...write("x"), owner });
+    await store.indexOwner(owner, "gone", Date.now() + LONG);
+    await store.set("gone", { ...write("x"), owner });
+    await store.destroy("gone");
+    await store.indexOwner(owner, "in-flight", Date.now() + LONG); // its record is being written
+    const entries = join(dir, "owners", Buffer.from(owner).toString("hex"));
+    const goneEntry = join(entries, Buffer.from("gone").toString("hex"));
+    expect((await stat(goneEntry)).size).toBe(0);
+    expect((await stat(entries)).mode & 0o777).toBe(0o700);
+    const old = new Date(Date.now() - 120_000);
+    await utimes(goneEntry, old, old);
+
+    expect((await store.listByOwner(owner)).map((entry) => entry.key)).toEqual(["kept"]);
+    expect(await store.gc()).toBe(0);
+    expect((await readdir(entries)).sort()).toEqual([Buffer.from("in-flight").toString("hex"), Buffer.from("kept").toString("hex")].sort());
+    await store.destroy("kept");
+    for (const name of await readdir(entries)) await utimes(join(entries, name), old, old);
+    await store.gc();
+    expect(await readdir(join(dir, "owners")), "an emptied owner directory goes too").toEqual([]);
   });
 
   it("leaves only whole files when a writer is SIGKILLed at random moments", async () => {

@@ -18,6 +18,14 @@ describe("MemoryStore", () => {
     expect(store.count()).toBe(2);
   });
 
+  it("an evicted session leaves its owner's list", () => {
+    const store = new MemoryStore({ maxSessions: 1 });
+    const write = { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
+    store.set("a", { ...write, owner: "alice" });
+    store.set("b", { ...write, owner: "alice" });
+    expect(store.listByOwner("alice").map((entry) => entry.key)).toEqual(["b"]);
+  });
+
   it("frees expired sessions on read and gc, by its clock", () => {
     let now = 1_000;
     const store = new MemoryStore({ now: () => now });

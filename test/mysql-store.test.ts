@@ -32,6 +32,15 @@ async function insertRows(table: string, prefix: string, count: number, expiresA
   }
 }
 
+/** Resolves once a statement on `table` waits for a row lock: the interleaving a deadlock test needs. */
+async function lockWaitOn(table: string): Promise<void> {
+  for (;;) {
+    const [rows] = await pool.query("SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE ?", [`%${table}%`]);
+    if (Number((rows as { n: number }[])[0]!.n) > 0) return;
+    await sleep(10);
+  }
+}
+
 afterAll(async () => {
   await pool.end();
 });
@@ -82,9 +91,28 @@ CREATE TABLE \`${table}\` (
   \`data\`       MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   \`expires_at\` BIGINT NOT NULL,
   \`version\`    INT NOT NULL,
+  \`user_id\`    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  PRIMARY KEY (\`key\`),
+  INDEX \`expires_at_idx\` (\`expires_at\`),
+  INDEX \`user_id_idx\` (\`user_id\`)
+) ENGINE=InnoDB`;
+
+// The table sessionkit 0.1 created, and the upgrade docs/stores/mysql.md gives for it (MySQL 8 and MariaDB).
+const ddlOf01 = (table: string) => `
+CREATE TABLE \`${table}\` (
+  \`key\` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  \`data\` MEDIUMTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  \`expires_at\` BIGINT NOT NULL,
+  \`version\` INT NOT NULL,
   PRIMARY KEY (\`key\`),
   INDEX \`expires_at_idx\` (\`expires_at\`)
 ) ENGINE=InnoDB`;
+const documentedUpgrade = (table: string) => `
+ALTER TABLE \`${table}\`
+  ADD COLUMN \`user_id\` VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  ADD INDEX \`user_id_idx\` (\`user_id\`)`;
+
+const owned = (owner: string, expectedVersion = 0) => ({ data: "x", expiresAt: Date.now() + 60_000, version: expectedVersion + 1, expectedVersion, owner });
 
 describe("MySQLStore", () => {
   test("rejects bad options with a TypeError naming the option", () => {
@@ -112,6 +140,100 @@ describe("MySQLStore", () => {
       expect(queries).toEqual([]);
     } finally {
       await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("a table created by 0.1 gets the user_id column and index from createTable, keeping its rows", async () => {
+    const tableName = uniqueTable();
+    await pool.query(ddlOf01(tableName));
+    await pool.query(`INSERT INTO \`${tableName}\` VALUES ('old', 'kept', ?, 1)`, [Date.now() + 60_000]);
+    try {
+      const stores = [0, 1].map(() => new MySQLStore({ pool, tableName, cleanupInterval: 0 }));
+      expect(await Promise.all(stores.map((store) => store.get("old")))).toMatchObject([{ data: "kept" }, { data: "kept" }]);
+      expect(await stores[0]!.set("new", owned("alice"))).toBe(true);
+      expect((await stores[1]!.listByOwner("alice")).map((entry) => entry.key)).toEqual(["new"]);
+      const [indexes] = await pool.query(`SHOW INDEX FROM \`${tableName}\` WHERE Key_name = 'user_id_idx'`);
+      expect(indexes).toHaveLength(1);
+    } finally {
+      await drop(tableName);
+    }
+  });
+
+  test("the documented upgrade makes a 0.1 table work with createTable: false", async () => {
+    const tableName = uniqueTable();
+    await pool.query(ddlOf01(tableName));
+    await pool.query(documentedUpgrade(tableName));
+    try {
+      const store = new MySQLStore({ pool, tableName, createTable: false, cleanupInterval: 0 });
+      expect(await store.set("k", owned("alice"))).toBe(true);
+      expect((await store.listByOwner("alice")).map((entry) => entry.key)).toEqual(["k"]);
+    } finally {
+      await drop(tableName);
+    }
+  });
+
+  test("a version-0 write applies when gc deletes the expired row between its INSERT and its revive", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    const store = new MySQLStore({ pool: counted.pool, tableName, cleanupInterval: 0 });
+    try {
+      await store.set("k", { ...owned("alice"), expiresAt: Date.now() - 1 }); // an expired row, not yet collected
+      const execute = counted.pool.execute.bind(counted.pool) as (sql: string, values?: unknown) => Promise<unknown>;
+      let collected = 0;
+      (counted.pool as unknown as { execute: typeof execute }).execute = async (sql, values) => {
+        if (/^UPDATE .* `expires_at` <= \?$/.test(sql) && collected++ === 0) expect(await store.gc()).toBe(1); // the interleaving
+        return execute(sql, values);
+      };
+      expect(await store.set("k", owned("bob"))).toBe(true);
+      expect(collected).toBe(1);
+      expect(await store.get("k")).toMatchObject({ data: "x", version: 1, owner: "bob" });
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("a write that hits innodb_lock_wait_timeout behind a locked row is a conflict (false), not an error", async () => {
+    const tableName = uniqueTable();
+    const impatient = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+    impatient.pool.on("connection", (connection) => void connection.query("SET SESSION innodb_lock_wait_timeout = 1"));
+    const holder = await pool.getConnection();
+    try {
+      const store = new MySQLStore({ pool: impatient, tableName, cleanupInterval: 0 });
+      await store.set("k", owned("alice"));
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM \`${tableName}\` WHERE \`key\` = 'k' FOR UPDATE`);
+      expect(await store.set("k", owned("alice", 1))).toBe(false);
+      await holder.query("ROLLBACK");
+      expect(await store.set("k", owned("alice", 1))).toBe(true);
+    } finally {
+      holder.release();
+      await impatient.end();
+      await drop(tableName);
+    }
+  });
+
+  test("a write InnoDB picks as deadlock victim is a conflict (false), not an error", async () => {
+    const tableName = uniqueTable();
+    const holder = await pool.getConnection();
+    const store = new MySQLStore({ pool, tableName, cleanupInterval: 0 });
+    try {
+      await store.set("k", owned("alice"));
+      const newExpiry = Date.now() + 3_600_000;
+      await holder.query("BEGIN");
+      // Made heavy (many changed rows), so that InnoDB rolls back the store's statement, not this one.
+      const fillers = Array.from({ length: 200 }, (_, i) => [`filler${i}`, "x", 1, 1]);
+      await holder.query(`INSERT INTO \`${tableName}\` (\`key\`, \`data\`, \`expires_at\`, \`version\`) VALUES ?`, [fillers]);
+      // A gap lock where the store's UPDATE must insert its new expires_at index entry.
+      await holder.query(`SELECT 1 FROM \`${tableName}\` FORCE INDEX (expires_at_idx) WHERE \`expires_at\` >= ? FOR UPDATE`, [newExpiry - 1]);
+      const write = store.set("k", { ...owned("alice", 1), expiresAt: newExpiry }); // holds row k, waits for the gap
+      await lockWaitOn(tableName);
+      await holder.query(`SELECT 1 FROM \`${tableName}\` WHERE \`key\` = 'k' FOR UPDATE`); // waits for row k: a cycle
+      expect(await write).toBe(false);
+      await holder.query("ROLLBACK");
+    } finally {
+      holder.release();
       await drop(tableName);
     }
   });

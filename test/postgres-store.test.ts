@@ -2,6 +2,7 @@ import pg from "pg";
 import type { Pool, QueryConfig } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "../src/index.js";
+import { SessionManager, SessionStoreError } from "../src/index.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { storeConformance } from "../src/testing/index.js";
 import { POSTGRES_URL, serverAvailable } from "./support/servers.js";
@@ -69,9 +70,19 @@ CREATE TABLE "${table}" (
   "key"        text    PRIMARY KEY,
   "data"       bytea   NOT NULL,
   "expires_at" bigint  NOT NULL,
-  "version"    integer NOT NULL
+  "version"    integer NOT NULL,
+  "user_id"    text
 );
-CREATE INDEX "${table}_expires_at_idx" ON "${table}" ("expires_at");`;
+CREATE INDEX "${table}_expires_at_idx" ON "${table}" ("expires_at");
+CREATE INDEX "${table}_user_id_idx" ON "${table}" ("user_id");`;
+
+// The table sessionkit 0.1 created, and the upgrade docs/stores/postgres.md gives for it.
+const ddlOf01 = (table: string) => documentedDdl(table).replace(/,\n {2}"user_id" {4}text/, "").replace(/CREATE INDEX "\w+_user_id_idx".*;/, "");
+const documentedUpgrade = (table: string) => `
+ALTER TABLE "${table}" ADD COLUMN IF NOT EXISTS "user_id" text;
+CREATE INDEX IF NOT EXISTS "${table}_user_id_idx" ON "${table}" ("user_id");`;
+
+const owned = (owner: string) => ({ data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0, owner });
 
 describe("PostgresStore", () => {
   test("rejects table and schema names that are not plain identifiers, naming the option", () => {
@@ -97,6 +108,106 @@ describe("PostgresStore", () => {
       expect(texts.some((text) => /CREATE/i.test(text))).toBe(false);
     } finally {
       await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("a table created by 0.1 gets the user_id column and index from createTable, keeping its rows", async () => {
+    const tableName = uniqueTable();
+    await pool.query(ddlOf01(tableName));
+    await pool.query(`INSERT INTO "${tableName}" VALUES ('old', 'kept', $1::bigint, 1)`, [Date.now() + 60_000]);
+    try {
+      const stores = [new PostgresStore({ pool, tableName }), new PostgresStore({ pool, tableName })];
+      expect(await Promise.all(stores.map((store) => store.get("old")))).toMatchObject([{ data: "kept" }, { data: "kept" }]);
+      expect(await stores[0]!.set("new", owned("alice"))).toBe(true);
+      expect((await stores[1]!.listByOwner("alice")).map((entry) => entry.key)).toEqual(["new"]);
+      const { rows } = await pool.query("SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY indexname", [tableName]);
+      expect(rows.map((row: { indexname: string }) => row.indexname)).toEqual([`${tableName}_expires_at_idx`, `${tableName}_pkey`, `${tableName}_user_id_idx`]);
+    } finally {
+      await drop(tableName);
+    }
+  });
+
+  test("the documented upgrade makes a 0.1 table work with createTable: false", async () => {
+    const tableName = uniqueTable();
+    await pool.query(ddlOf01(tableName));
+    await pool.query(documentedUpgrade(tableName));
+    try {
+      const store = new PostgresStore({ pool, tableName, createTable: false });
+      expect(await store.set("k", owned("alice"))).toBe(true);
+      expect((await store.listByOwner("alice")).map((entry) => entry.key)).toEqual(["k"]);
+    } finally {
+      await drop(tableName);
+    }
+  });
+
+  test("listByOwner is one statement on the user_id index", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    try {
+      const store = new PostgresStore({ pool: counted.pool, tableName });
+      await store.set("k", owned("alice"));
+      counted.reset();
+      await store.listByOwner("alice");
+      expect(counted.texts).toHaveLength(1);
+      const client = await pool.connect();
+      try {
+        await client.query("SET enable_seqscan = off"); // a one-row table would be scanned anyway
+        const { rows } = await client.query(`EXPLAIN SELECT "key" FROM "${tableName}" WHERE "user_id" = 'alice'`);
+        expect(JSON.stringify(rows)).toMatch(/user_id_idx/);
+      } finally {
+        await client.query("RESET enable_seqscan");
+        client.release();
+      }
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("a write that hits lock_timeout behind a locked row is a conflict (false), not an error", async () => {
+    const tableName = uniqueTable();
+    const impatient = new pg.Pool({ connectionString: POSTGRES_URL, max: 1, options: "-c lock_timeout=100" });
+    const holder = await pool.connect();
+    try {
+      const store = new PostgresStore({ pool: impatient, tableName });
+      await store.set("k", owned("alice"));
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM "${tableName}" WHERE "key" = 'k' FOR UPDATE`);
+      expect(await store.set("k", { ...owned("alice"), version: 2, expectedVersion: 1 })).toBe(false);
+      await holder.query("ROLLBACK");
+      expect(await store.set("k", { ...owned("alice"), version: 2, expectedVersion: 1 })).toBe(true);
+    } finally {
+      holder.release();
+      await impatient.end();
+      await drop(tableName);
+    }
+  });
+
+  test("with the documented statement_timeout, a commit stuck behind a lock fails and never lands later", async () => {
+    const tableName = uniqueTable();
+    // docs/stores/postgres.md: statement_timeout below the manager's storeTimeout.
+    const bounded = new pg.Pool({ connectionString: POSTGRES_URL, max: 2, statement_timeout: 200 });
+    const holder = await pool.connect();
+    const store = new PostgresStore({ pool: bounded, tableName });
+    const sessions = new SessionManager({ store, storeTimeout: "2s", gcInterval: 0 });
+    try {
+      const first = await sessions.load();
+      first.set("step", 1);
+      const token = /^sid=([^;]*)/.exec((await sessions.commit(first))[0]!)![1]!;
+      const session = await sessions.load(token);
+      session.set("step", 2);
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM "${tableName}" FOR UPDATE`);
+      const error = await sessions.commit(session).then(() => expect.fail("the commit should fail"), (reason: unknown) => reason);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect((error as SessionStoreError).cause).toMatchObject({ code: "57014" }); // canceled by the server
+      await holder.query("COMMIT");
+      expect((await sessions.load(token)).get("step")).toBe(1);
+    } finally {
+      holder.release();
+      await sessions.close();
+      await bounded.end();
       await drop(tableName);
     }
   });

@@ -69,6 +69,8 @@ async function revoke({ manager, json, user, handle, except }: CommandContext): 
 /** A SQL store's own DDL (the statements its `createTable` runs): the CLI keeps no copy of it. */
 interface SchemaStore {
   schemaStatements(): string[];
+  /** Statements to run once on an older table, when they cannot be written idempotently (MySQL 8). */
+  upgradeStatements?(): string[];
   applySchema(): Promise<void>;
 }
 
@@ -80,10 +82,14 @@ function hasSchema(store: SessionStore): store is SessionStore & SchemaStore {
 async function schema({ store, kind, json, apply }: CommandContext): Promise<string> {
   if (!hasSchema(store)) throw new UsageError(`schema: only SQL stores (postgres, mysql) have a schema; the ${kind} store needs none`);
   const statements = store.schemaStatements();
+  const upgrade = store.upgradeStatements?.() ?? [];
   if (apply) await store.applySchema();
-  if (json) return JSON.stringify({ statements, applied: apply });
-  const text = statements.map((statement) => `${statement};`).join("\n\n");
-  return apply ? `${text}\n\n-- applied` : text;
+  if (json) return JSON.stringify({ statements, upgrade, applied: apply });
+  const sql = (list: string[]) => list.map((statement) => `${statement};`).join("\n\n");
+  const parts = [sql(statements)];
+  if (upgrade.length > 0) parts.push(`-- A table made by sessionkit 0.1 needs this once (--apply checks and runs it):\n${sql(upgrade).replace(/^/gm, "-- ")}`);
+  if (apply) parts.push("-- applied");
+  return parts.join("\n\n");
 }
 
 function required(value: string | undefined, option: string, command: string): string {

@@ -12,13 +12,21 @@
  *   exactly one process can create. Reads take no lock: they see a whole old or a whole new file.
  * - count() and gc() scan the whole directory: fine for thousands of sessions; for more, or for
  *   several hosts, use Redis, PostgreSQL or MySQL (see docs/stores/file.md).
+ * - The directory must be trusted: owned by this process's user and writable by no one else,
+ *   checked at first use. Files are opened with O_NOFOLLOW | O_NONBLOCK and anything that is not
+ *   a regular file is "not found", so a planted symlink or FIFO can neither forge nor hang a read.
+ * - An owner's sessions are listed from `<dir>/owners/<hex owner>/<hex key>` (empty files written
+ *   by indexOwner before the record), each checked against its record when listed.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, link, mkdir, open, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
-import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { SessionStoreError } from "../core/errors.js";
+import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
 export interface FileStoreOptions {
   /** The directory (created with mode 0700 if missing). Give each application its own. */
@@ -44,12 +52,21 @@ export interface FileStoreOptions {
 const KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const SESSION_FILE = /^[0-9a-f]{64}$/;
 const SUB_DIR = /^[0-9a-f]{2}$/;
+const OWNERS_DIR = "owners";
+const HEX_NAME = /^(?:[0-9a-f]{2}){1,64}$/;
 const MAGIC = "SKF1";
 const HEADER_PROBE_BYTES = 128;
 const ORPHAN_TEMP_AGE = 60_000;
 const SCAN_CONCURRENCY = 32;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
+// Reads never follow a symlink (ELOOP) and never block on a FIFO or device.
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/**
+ * An index entry whose record is missing is removed only once it is this old: the manager writes
+ * the record right after the entry, and a younger entry may belong to a write still in flight.
+ */
+const INDEX_GRACE_MS = ORPHAN_TEMP_AGE;
 
 class LockTimeoutError extends Error {
   constructor(lock: string, waited: number) {
@@ -63,6 +80,7 @@ interface Header {
   encoding: "r" | "j";
   length: number;
   bodyStart: number;
+  owner: string | undefined;
 }
 
 export class FileStore implements SessionStore {
@@ -74,6 +92,7 @@ export class FileStore implements SessionStore {
   /** In-process queue per key, so this process's own writers wait in line instead of polling the lock file. */
   readonly #queues = new Map<string, Promise<unknown>>();
   #rootReady: Promise<void> | undefined;
+  #trusted: Promise<void> | undefined;
 
   constructor(options: FileStoreOptions) {
     if (!options || typeof options.dir !== "string" || options.dir === "") {
@@ -88,35 +107,66 @@ export class FileStore implements SessionStore {
 
   async get(key: string): Promise<StoredSession | null> {
     const path = this.#pathOf(key);
+    await this.#checkTrust();
     const bytes = await readIfExists(path);
     return bytes ? liveRecord(bytes, this.#now()) : null;
   }
 
-  set(key: string, write: SessionWrite): Promise<boolean> {
+  set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const path = this.#pathOf(key);
-    return this.#locked(key, path, async () => {
+    return this.#locked(key, path, options?.signal, async () => {
       const current = await this.get(key);
       if ((current?.version ?? 0) !== write.expectedVersion) return false;
-      await this.#writeAtomically(path, write);
+      // Never lower a live record's expiry: a slow request committing last must not shorten the session.
+      const expiresAt = Math.max(current?.expiresAt ?? 0, write.expiresAt);
+      await this.#writeAtomically(path, { data: write.data, expiresAt, version: write.version, owner: write.owner }, options?.signal);
       return true;
     });
   }
 
-  destroy(key: string): Promise<void> {
+  destroy(key: string, options?: StoreCallOptions): Promise<void> {
     const path = this.#pathOf(key);
-    return this.#locked(key, path, () => unlinkIfExists(path).then(() => undefined));
+    return this.#locked(key, path, options?.signal, () => unlinkIfExists(path).then(() => undefined));
   }
 
-  touch(key: string, expiresAt: number): Promise<void> {
+  touch(key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
     const path = this.#pathOf(key);
-    return this.#locked(key, path, async () => {
+    return this.#locked(key, path, options?.signal, async () => {
       const current = await this.get(key);
-      if (current) await this.#writeAtomically(path, { ...current, expiresAt });
+      if (current && expiresAt > current.expiresAt) await this.#writeAtomically(path, { ...current, expiresAt }, options?.signal);
     });
+  }
+
+  /**
+   * An empty file `owners/<hex owner>/<hex key>`; its mtime says when it was (re)indexed. The
+   * entry needs no expiry of its own: it is kept while its record is that owner's (see gc).
+   */
+  async indexOwner(owner: string, key: string, _keepUntil?: number): Promise<void> {
+    const entry = this.#indexEntryOf(owner, key);
+    await this.#checkTrust();
+    await this.#inDir(entry, () => writeFile(entry, "", { mode: FILE_MODE, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW }));
+    const now = new Date();
+    await utimes(entry, now, now);
+  }
+
+  /** Reads the owner's entries and their records: O(that owner's sessions). */
+  async listByOwner(owner: string): Promise<OwnedSession[]> {
+    const dir = this.#ownerDir(owner);
+    await this.#checkTrust();
+    const names = (await listIfExists(dir)).filter((name) => HEX_NAME.test(name));
+    const listed = await inBatches(names, async (name) => {
+      const key = Buffer.from(name, "hex").toString("latin1");
+      const record = KEY_PATTERN.test(key) ? await this.get(key) : null;
+      if (record?.owner === owner) return { key, record };
+      await this.#dropIfStale(join(dir, name));
+      return null;
+    });
+    return listed.filter((entry): entry is OwnedSession => entry !== null);
   }
 
   /** Exact number of live sessions. Cost: a scan of every file's header (O(sessions) reads). */
   async count(): Promise<number> {
+    await this.#checkTrust();
     const now = this.#now();
     let live = 0;
     for (const sub of await this.#subDirs()) {
@@ -132,12 +182,14 @@ export class FileStore implements SessionStore {
    * writer, abandoned locks, corrupt files and empty sub-directories (not counted).
    */
   async gc(): Promise<number> {
+    await this.#checkTrust();
     let removed = 0;
     for (const sub of await this.#subDirs()) {
       const counts = await inBatches(await listIfExists(sub), (name) => this.#collect(name, join(sub, name)));
       for (const n of counts) removed += n;
       await rmdir(sub).catch(() => {}); // only succeeds when empty; a writer recreates it on demand
     }
+    await this.#collectIndex();
     return removed;
   }
 
@@ -153,6 +205,37 @@ export class FileStore implements SessionStore {
     return join(this.#dir, name.slice(0, 2), name);
   }
 
+  #ownerDir(owner: string): string {
+    if (typeof owner !== "string" || !KEY_PATTERN.test(owner)) {
+      throw new TypeError(`FileStore: an owner must match ${KEY_PATTERN} (got ${JSON.stringify(String(owner).slice(0, 80))})`);
+    }
+    // Hex of the bytes, not the text: reversible, and distinct on file systems that ignore case.
+    return join(this.#dir, OWNERS_DIR, Buffer.from(owner, "latin1").toString("hex"));
+  }
+
+  #indexEntryOf(owner: string, key: string): string {
+    this.#pathOf(key); // validates the key
+    return join(this.#ownerDir(owner), Buffer.from(key, "latin1").toString("hex"));
+  }
+
+  /**
+   * Refuses, once, a directory that someone else could write to: they could plant a record (a
+   * forged "admin" session) or a lock. It must be owned by this process's user and not writable
+   * by group or others. A missing directory is fine (it is created 0700) and checked again later.
+   */
+  #checkTrust(): Promise<void> {
+    this.#trusted ??= checkTrusted(this.#dir).then(
+      (checked) => {
+        if (!checked) this.#trusted = undefined;
+      },
+      (error: unknown) => {
+        this.#trusted = undefined;
+        throw error;
+      },
+    );
+    return this.#trusted;
+  }
+
   async #subDirs(): Promise<string[]> {
     const names = await listIfExists(this.#dir);
     return names.filter((name) => SUB_DIR.test(name)).map((name) => join(this.#dir, name));
@@ -160,11 +243,12 @@ export class FileStore implements SessionStore {
 
   /** Creates the root and the sub-directory with mode 0700, whatever the umask. */
   async #ensureDir(sub: string): Promise<void> {
-    this.#rootReady ??= makeDir(this.#dir).catch((error: unknown) => {
+    this.#rootReady ??= makeDir(this.#dir).then(() => this.#checkTrust()).catch((error: unknown) => {
       this.#rootReady = undefined;
       throw error;
     });
     await this.#rootReady;
+    if (join(sub, "..") !== this.#dir) await makeDir(join(sub, ".."));
     await makeDir(sub);
   }
 
@@ -182,7 +266,7 @@ export class FileStore implements SessionStore {
 
   // ---- writing ----
 
-  async #writeAtomically(path: string, record: StoredSession): Promise<void> {
+  async #writeAtomically(path: string, record: StoredSession, signal?: AbortSignal): Promise<void> {
     const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     const bytes = encodeRecord(record);
     const handle = await this.#inDir(path, () => open(temp, "wx", FILE_MODE));
@@ -197,6 +281,8 @@ export class FileStore implements SessionStore {
     }
     await handle.close();
     try {
+      // The last moment a write can still be withdrawn: after the caller gave up, it must not land.
+      signal?.throwIfAborted();
       await rename(temp, path);
     } catch (error) {
       await unlinkIfExists(temp);
@@ -207,10 +293,14 @@ export class FileStore implements SessionStore {
 
   // ---- locking ----
 
-  /** Serializes work on one key: in this process by a promise chain, across processes by the lock file. */
-  #locked<R>(key: string, path: string, work: () => Promise<R>): Promise<R> {
+  /**
+   * Serializes work on one key: in this process by a promise chain, across processes by the lock
+   * file. When `signal` aborts, waiting stops (in the queue or for the lock) and the work is not
+   * started, so a write its caller already reported as failed never lands later.
+   */
+  #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>): Promise<R> {
     const previous = this.#queues.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => {}).then(() => this.#withLockFile(path, work));
+    const run = Promise.all([previous.catch(() => {}), this.#checkTrust()]).then(() => this.#withLockFile(path, work, signal));
     const tail = run.catch(() => {});
     this.#queues.set(key, tail);
     void tail.then(() => {
@@ -219,10 +309,12 @@ export class FileStore implements SessionStore {
     return run;
   }
 
-  async #withLockFile<R>(path: string, work: () => Promise<R>): Promise<R> {
+  async #withLockFile<R>(path: string, work: () => Promise<R>, signal?: AbortSignal): Promise<R> {
+    signal?.throwIfAborted();
     const lock = `${path}.lock`;
-    const owner = await this.#acquire(lock);
+    const owner = await this.#acquire(lock, signal);
     try {
+      signal?.throwIfAborted();
       return await work();
     } finally {
       await releaseLock(lock, owner);
@@ -235,7 +327,7 @@ export class FileStore implements SessionStore {
    * with EEXIST like O_EXCL but makes the lock appear with its owner already in it: a process killed
    * between creating a lock and writing its owner cannot leave an anonymous lock nobody can judge.
    */
-  async #acquire(lock: string): Promise<string> {
+  async #acquire(lock: string, signal?: AbortSignal): Promise<string> {
     const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(6).toString("hex")}`;
     const draft = `${lock}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     const deadline = Date.now() + this.#lockTimeout;
@@ -250,7 +342,7 @@ export class FileStore implements SessionStore {
         }
         if (await this.#breakIfStale(lock)) continue;
         if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
-        await sleep(Math.random() * Math.min(64, 2 ** attempt));
+        await sleep(Math.random() * Math.min(64, 2 ** attempt), undefined, { signal });
       }
     } finally {
       await unlinkIfExists(draft);
@@ -318,6 +410,21 @@ export class FileStore implements SessionStore {
     });
   }
 
+  /** Removes index entries whose record is gone or re-owned (once past the grace period) and empty owner directories. */
+  async #collectIndex(): Promise<void> {
+    const root = join(this.#dir, OWNERS_DIR);
+    for (const name of (await listIfExists(root)).filter((entry) => HEX_NAME.test(entry))) {
+      const owner = Buffer.from(name, "hex").toString("latin1");
+      if (KEY_PATTERN.test(owner)) await this.listByOwner(owner);
+      await rmdir(join(root, name)).catch(() => {}); // only succeeds when empty
+    }
+  }
+
+  async #dropIfStale(entry: string): Promise<void> {
+    const info = await stat(entry).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > INDEX_GRACE_MS) await unlinkIfExists(entry);
+  }
+
   async #collectTemp(path: string): Promise<void> {
     const info = await stat(path).catch(() => null);
     if (info && Date.now() - info.mtimeMs > ORPHAN_TEMP_AGE) await unlinkIfExists(path);
@@ -330,7 +437,8 @@ function encodeRecord(record: StoredSession): Buffer {
   // Lone UTF-16 surrogates do not survive UTF-8; such data is stored as a JSON string instead.
   const wellFormed = (record.data as string & { isWellFormed?: () => boolean }).isWellFormed?.() ?? true;
   const body = Buffer.from(wellFormed ? record.data : JSON.stringify(record.data), "utf8");
-  const header = `${MAGIC} ${record.version} ${record.expiresAt} ${wellFormed ? "r" : "j"} ${body.length}\n`;
+  const owner = record.owner === undefined ? "" : ` ${record.owner}`;
+  const header = `${MAGIC} ${record.version} ${record.expiresAt} ${wellFormed ? "r" : "j"} ${body.length}${owner}\n`;
   return Buffer.concat([Buffer.from(header, "latin1"), body]);
 }
 
@@ -338,12 +446,15 @@ function parseHeader(bytes: Buffer): Header | null {
   const end = bytes.indexOf(10);
   if (end < 0 || end > HEADER_PROBE_BYTES) return null;
   const parts = bytes.toString("latin1", 0, end).split(" ");
-  if (parts.length !== 5 || parts[0] !== MAGIC) return null;
+  // A sixth field is the owner (absent for an anonymous session, and in files of sessionkit 0.1).
+  if ((parts.length !== 5 && parts.length !== 6) || parts[0] !== MAGIC) return null;
+  const owner = parts[5];
+  if (owner !== undefined && !KEY_PATTERN.test(owner)) return null;
   const [version, expiresAt, length] = [Number(parts[1]), Number(parts[2]), Number(parts[4])];
   const encoding = parts[3];
   if (!Number.isSafeInteger(version) || version < 1 || !Number.isFinite(expiresAt)) return null;
   if (!Number.isSafeInteger(length) || length < 0 || (encoding !== "r" && encoding !== "j")) return null;
-  return { version, expiresAt, encoding, length, bodyStart: end + 1 };
+  return { version, expiresAt, encoding, length, bodyStart: end + 1, owner };
 }
 
 /** The record if the bytes are a whole, well-formed, unexpired file; corrupt is "not found". */
@@ -351,23 +462,25 @@ function liveRecord(bytes: Buffer, now: number): StoredSession | null {
   const header = parseHeader(bytes);
   if (!header || header.expiresAt <= now || bytes.length !== header.bodyStart + header.length) return null;
   const body = bytes.toString("utf8", header.bodyStart);
-  if (header.encoding === "r") return { data: body, expiresAt: header.expiresAt, version: header.version };
+  const data = header.encoding === "r" ? body : jsonString(body);
+  if (data === null) return null;
+  const record: StoredSession = { data, expiresAt: header.expiresAt, version: header.version };
+  if (header.owner !== undefined) record.owner = header.owner;
+  return record;
+}
+
+function jsonString(body: string): string | null {
   try {
     const data: unknown = JSON.parse(body);
-    return typeof data === "string" ? { data, expiresAt: header.expiresAt, version: header.version } : null;
+    return typeof data === "string" ? data : null;
   } catch {
     return null;
   }
 }
 
 async function readHeader(path: string): Promise<Header | null> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    if (code(error) === "ENOENT") return null;
-    throw error;
-  }
+  const handle = await openRegularFile(path);
+  if (!handle) return null;
   try {
     const probe = Buffer.alloc(HEADER_PROBE_BYTES + 1);
     const { bytesRead } = await handle.read(probe, 0, probe.length, 0);
@@ -384,12 +497,48 @@ function code(error: unknown): string | undefined {
 }
 
 async function readIfExists(path: string): Promise<Buffer | null> {
+  const handle = await openRegularFile(path);
+  if (!handle) return null;
   try {
-    return await readFile(path);
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Opens a regular file for reading without following a symlink (ELOOP) or blocking on a FIFO;
+ * a missing file, a symlink, or anything that is not a regular file is null ("not found").
+ */
+async function openRegularFile(path: string): Promise<FileHandle | null> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, READ_FLAGS);
   } catch (error) {
-    if (code(error) === "ENOENT") return null;
+    if (code(error) === "ENOENT" || code(error) === "ELOOP") return null;
     throw error;
   }
+  if ((await handle.stat()).isFile()) return handle;
+  await handle.close();
+  return null;
+}
+
+/**
+ * Throws SessionStoreError naming the directory when it is not ours or others can write to it.
+ * Resolves false when it does not exist yet (nothing to trust; it is created 0700 on first write).
+ */
+async function checkTrusted(dir: string): Promise<boolean> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return true; // Windows: no POSIX owner or mode bits to check
+  const info = await stat(dir).catch((error: unknown) => (code(error) === "ENOENT" ? null : Promise.reject(error)));
+  if (!info) return false;
+  if (!info.isDirectory()) throw new SessionStoreError(`FileStore: ${dir} is not a directory`);
+  if (info.uid !== uid) throw new SessionStoreError(`FileStore: refusing ${dir}: it is owned by uid ${info.uid}, not by this process (uid ${uid}); anyone who owns it can plant sessions`);
+  if ((info.mode & 0o022) !== 0) {
+    const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+    throw new SessionStoreError(`FileStore: refusing ${dir}: mode ${mode} lets group or others write to it and plant sessions; run chmod 700 on it`);
+  }
+  return true;
 }
 
 async function listIfExists(dir: string): Promise<string[]> {
@@ -464,4 +613,3 @@ async function inBatches<T, R>(items: T[], map: (item: T) => Promise<R>): Promis
   return results;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,4 +1,4 @@
-import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
 
 export interface MemoryStoreOptions {
   /**
@@ -15,9 +15,12 @@ export interface MemoryStoreOptions {
  * A Map keeps insertion order, so re-inserting on access makes its first entry the least
  * recently used: LRU eviction is O(1). Expired entries are freed when read and by gc().
  * Records are immutable strings, so a caller's later mutation never changes what is stored.
+ * Owners are indexed in a second map (owner → keys) kept in step by every write, destroy,
+ * expiry and eviction, so listByOwner costs O(that owner's sessions) and needs no indexOwner().
  */
 export class MemoryStore implements SessionStore {
   readonly #sessions = new Map<string, StoredSession>();
+  readonly #owners = new Map<string, Set<string>>();
   readonly #maxSessions: number;
   readonly #now: () => number;
 
@@ -42,7 +45,13 @@ export class MemoryStore implements SessionStore {
   set(key: string, write: SessionWrite): boolean {
     const current = this.#live(key);
     if ((current?.version ?? 0) !== write.expectedVersion) return false;
-    const record: StoredSession = { data: flatten(write.data), expiresAt: write.expiresAt, version: write.version };
+    const expiresAt = Math.max(current?.expiresAt ?? 0, write.expiresAt);
+    const record: StoredSession = { data: flatten(write.data), expiresAt, version: write.version };
+    if (write.owner !== undefined) record.owner = write.owner;
+    if (current?.owner !== record.owner) {
+      if (current) this.#unindex(key, current.owner);
+      if (record.owner !== undefined) this.#ownerKeys(record.owner).add(key);
+    }
     if (current && this.#maxSessions !== Infinity) this.#sessions.delete(key);
     this.#sessions.set(key, record);
     if (this.#sessions.size > this.#maxSessions) this.#evictOldest();
@@ -50,12 +59,21 @@ export class MemoryStore implements SessionStore {
   }
 
   destroy(key: string): void {
-    this.#sessions.delete(key);
+    this.#remove(key);
   }
 
   touch(key: string, expiresAt: number): void {
     const record = this.#live(key);
-    if (record) this.#sessions.set(key, { ...record, expiresAt });
+    if (record && expiresAt > record.expiresAt) this.#sessions.set(key, { ...record, expiresAt });
+  }
+
+  listByOwner(owner: string): OwnedSession[] {
+    const listed: OwnedSession[] = [];
+    for (const key of this.#owners.get(owner) ?? []) {
+      const record = this.#live(key);
+      if (record) listed.push({ key, record });
+    }
+    return listed;
   }
 
   count(): number {
@@ -70,7 +88,7 @@ export class MemoryStore implements SessionStore {
     let removed = 0;
     for (const [key, record] of this.#sessions) {
       if (record.expiresAt <= now) {
-        this.#sessions.delete(key);
+        this.#remove(key);
         removed++;
       }
     }
@@ -79,19 +97,41 @@ export class MemoryStore implements SessionStore {
 
   close(): void {
     this.#sessions.clear();
+    this.#owners.clear();
   }
 
   #live(key: string): StoredSession | null {
     const record = this.#sessions.get(key);
     if (!record) return null;
     if (record.expiresAt > this.#now()) return record;
-    this.#sessions.delete(key);
+    this.#remove(key);
     return null;
+  }
+
+  /** Deletes a record and its owner index entry. */
+  #remove(key: string): void {
+    const owner = this.#sessions.get(key)?.owner;
+    this.#sessions.delete(key);
+    this.#unindex(key, owner);
+  }
+
+  /** Drops `key` from its owner's set; the set goes when it empties, so the map never grows stale. */
+  #unindex(key: string, owner: string | undefined): void {
+    if (owner === undefined) return;
+    const keys = this.#owners.get(owner);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#owners.delete(owner);
+  }
+
+  #ownerKeys(owner: string): Set<string> {
+    let keys = this.#owners.get(owner);
+    if (!keys) this.#owners.set(owner, (keys = new Set()));
+    return keys;
   }
 
   #evictOldest(): void {
     const oldest = this.#sessions.keys().next();
-    if (!oldest.done) this.#sessions.delete(oldest.value);
+    if (!oldest.done) this.#remove(oldest.value);
   }
 }
 

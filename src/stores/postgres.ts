@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { Pool, QueryConfig } from "pg";
-import type { SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
 import { requireDriver } from "./driver.js";
 
 export interface PostgresStoreOptions {
@@ -25,21 +25,35 @@ export interface PostgresStoreOptions {
 // PostgreSQL identifiers are at most 63 bytes (NAMEDATALEN - 1); we also refuse anything that needs quoting.
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 // "Already exists" errors that a concurrent CREATE ... IF NOT EXISTS can still raise (a known race on pg_type).
-const CREATE_RACE_CODES = new Set(["23505", "42P07"]);
+const CREATE_RACE_CODES = new Set(["23505", "42P07", "42701"]);
+// Transient conflicts the server reports itself: serialization failure, deadlock, lock_timeout.
+// The store contract makes them "not applied", so the manager re-reads and retries.
+const CONFLICT_CODES = new Set(["40001", "40P01", "55P03"]);
+const UNDEFINED_COLUMN = "42703";
+
+interface Row {
+  key?: string;
+  data: Buffer;
+  expires_at: string;
+  version: number;
+  user_id: string | null;
+}
 
 /**
  * Sessions in a PostgreSQL table. Data is stored as UTF-8 bytes in a bytea column because a
  * PostgreSQL text value cannot hold U+0000, which JSON strings may contain. Every call is one parameterized statement (named, so each
  * connection parses it once); compare-and-set is done by the statement's WHERE clause, so
  * overlapping requests need no transaction. Expiry is compared to the application's clock.
+ * The owner of a signed-in session is a column of its row (`user_id`, indexed), so the record
+ * write carries it and listByOwner is one indexed SELECT: no indexOwner() is needed.
  */
 export class PostgresStore implements SessionStore {
   readonly #pool: Pool;
   readonly #ownsPool: boolean;
   readonly #gcBatchSize: number;
   readonly #sql: ReturnType<typeof statements>;
-  readonly #schema: string[];
-  readonly #ddl: string[] | undefined;
+  readonly #schema: TableDdl;
+  readonly #ddl: TableDdl | undefined;
   #ready: Promise<void> | undefined;
 
   constructor(options: PostgresStoreOptions) {
@@ -47,26 +61,38 @@ export class PostgresStore implements SessionStore {
     const table = quotedTable(options.tableName ?? "sessions", options.schemaName);
     this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
     this.#sql = statements(table.qualified);
-    this.#schema = createStatements(table.qualified, table.indexName);
+    this.#schema = createStatements(table.qualified, table.indexPrefix);
     this.#ddl = options.createTable === false ? undefined : this.#schema;
     [this.#pool, this.#ownsPool] = poolOf(options);
   }
 
   async get(key: string): Promise<StoredSession | null> {
     const result = await this.#query(this.#sql.get, [key, Date.now()]);
-    const row = result.rows[0] as { data: Buffer; expires_at: string; version: number } | undefined;
-    return row ? { data: row.data.toString("utf8"), expiresAt: Number(row.expires_at), version: row.version } : null;
+    const row = result.rows[0] as Row | undefined;
+    return row ? recordOf(row) : null;
   }
 
   async set(key: string, write: SessionWrite): Promise<boolean> {
     const { expiresAt, version, expectedVersion } = write;
     const data = Buffer.from(write.data, "utf8");
+    const owner = write.owner ?? null;
     // Split by expected version: an UPDATE can never create a row, so a write that expects a
     // record which is gone (destroyed by another request) fails instead of reviving it.
-    const result = expectedVersion === 0
-      ? await this.#query(this.#sql.insert, [key, data, expiresAt, version, Date.now()])
-      : await this.#query(this.#sql.update, [key, data, expiresAt, version, expectedVersion, Date.now()]);
-    return result.rowCount === 1;
+    try {
+      const result = expectedVersion === 0
+        ? await this.#query(this.#sql.insert, [key, data, expiresAt, version, Date.now(), owner])
+        : await this.#query(this.#sql.update, [key, data, expiresAt, version, expectedVersion, Date.now(), owner]);
+      return result.rowCount === 1;
+    } catch (error) {
+      if (CONFLICT_CODES.has((error as { code?: string }).code ?? "")) return false;
+      throw error;
+    }
+  }
+
+  /** One indexed SELECT on `user_id`: O(that owner's rows). */
+  async listByOwner(owner: string): Promise<OwnedSession[]> {
+    const result = await this.#query(this.#sql.listByOwner, [owner, Date.now()]);
+    return (result.rows as Required<Row>[]).map((row) => ({ key: row.key, record: recordOf(row) }));
   }
 
   async destroy(key: string): Promise<void> {
@@ -93,14 +119,18 @@ export class PostgresStore implements SessionStore {
     }
   }
 
-  /** The DDL that `createTable` runs (idempotent), for migrations and `sessionkit schema`. */
+  /**
+   * The DDL that `createTable` runs, for migrations and `sessionkit schema`: the table, the
+   * `user_id` column a 0.1 table lacks (ADD COLUMN IF NOT EXISTS), the indexes. Idempotent.
+   */
   schemaStatements(): string[] {
-    return [...this.#schema];
+    const { create, addOwner, indexes } = this.#schema;
+    return [create, addOwner, ...indexes];
   }
 
-  /** Runs schemaStatements() now, whatever `createTable` says. */
+  /** Creates or upgrades the table now, as `createTable` would, whatever that option says. */
   async applySchema(): Promise<void> {
-    for (const text of this.#schema) await this.#ddlQuery(text);
+    await this.#applyDdl(this.#schema);
   }
 
   /** Ends the pool only if this store created it from `connectionString`. */
@@ -117,10 +147,29 @@ export class PostgresStore implements SessionStore {
   async #createTable(): Promise<void> {
     if (!this.#ddl) return;
     try {
-      for (const text of this.#ddl) await this.#ddlQuery(text);
+      await this.#applyDdl(this.#ddl);
     } catch (error) {
       this.#ready = undefined; // a server that was down at start-up gets another try on the next call
       throw error;
+    }
+  }
+
+  async #applyDdl(ddl: TableDdl): Promise<void> {
+    await this.#ddlQuery(ddl.create);
+    await this.#addOwnerColumn(ddl);
+    for (const text of ddl.indexes) await this.#ddlQuery(text);
+  }
+
+  /**
+   * A table created by sessionkit 0.1 has no `user_id`. Probed first rather than altered
+   * blindly: ALTER TABLE takes an ACCESS EXCLUSIVE lock even when the column exists.
+   */
+  async #addOwnerColumn(ddl: TableDdl): Promise<void> {
+    try {
+      await this.#pool.query(ddl.probeOwner);
+    } catch (error) {
+      if ((error as { code?: string }).code !== UNDEFINED_COLUMN) throw error;
+      await this.#ddlQuery(ddl.addOwner);
     }
   }
 
@@ -132,6 +181,12 @@ export class PostgresStore implements SessionStore {
       if (!CREATE_RACE_CODES.has((error as { code?: string }).code ?? "")) throw error;
     }
   }
+}
+
+function recordOf(row: Row): StoredSession {
+  const record: StoredSession = { data: row.data.toString("utf8"), expiresAt: Number(row.expires_at), version: row.version };
+  if (row.user_id !== null) record.owner = row.user_id;
+  return record;
 }
 
 function poolOf(options: PostgresStoreOptions): [Pool, boolean] {
@@ -164,8 +219,8 @@ function quotedTable(tableName: string, schemaName: string | undefined) {
   const table = checkIdentifier(tableName, "tableName");
   const schema = schemaName === undefined ? undefined : checkIdentifier(schemaName, "schemaName");
   // Index names share the schema's namespace, so they carry the table name (cut to 63 bytes as PostgreSQL would).
-  const indexName = `"${`${tableName}_expires_at_idx`.slice(0, 63)}"`;
-  return { qualified: schema ? `${schema}.${table}` : table, indexName };
+  const indexPrefix = (column: string) => `"${`${tableName}_${column}_idx`.slice(0, 63)}"`;
+  return { qualified: schema ? `${schema}.${table}` : table, indexPrefix };
 }
 
 function checkBatchSize(value: number): number {
@@ -175,16 +230,29 @@ function checkBatchSize(value: number): number {
   return value;
 }
 
-function createStatements(table: string, indexName: string): string[] {
-  return [
-    `CREATE TABLE IF NOT EXISTS ${table} (
+interface TableDdl {
+  create: string;
+  probeOwner: string;
+  addOwner: string;
+  indexes: string[];
+}
+
+function createStatements(table: string, indexName: (column: string) => string): TableDdl {
+  return {
+    create: `CREATE TABLE IF NOT EXISTS ${table} (
   "key" text PRIMARY KEY,
   "data" bytea NOT NULL,
   "expires_at" bigint NOT NULL,
-  "version" integer NOT NULL
+  "version" integer NOT NULL,
+  "user_id" text
 )`,
-    `CREATE INDEX IF NOT EXISTS ${indexName} ON ${table} ("expires_at")`,
-  ];
+    probeOwner: `SELECT "user_id" FROM ${table} LIMIT 0`,
+    addOwner: `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS "user_id" text`,
+    indexes: [
+      `CREATE INDEX IF NOT EXISTS ${indexName("expires_at")} ON ${table} ("expires_at")`,
+      `CREATE INDEX IF NOT EXISTS ${indexName("user_id")} ON ${table} ("user_id")`,
+    ],
+  };
 }
 
 /** The statements, named per table: a prepared name must always mean the same text on a connection. */
@@ -192,20 +260,27 @@ function statements(table: string) {
   const id = createHash("sha256").update(table).digest("hex").slice(0, 12);
   const named = (purpose: string, text: string) => ({ name: `sessionkit_${purpose}_${id}`, text });
   return {
-    get: named("get", `SELECT "data", "expires_at", "version" FROM ${table} WHERE "key" = $1 AND "expires_at" > $2`),
+    get: named("get", `SELECT "data", "expires_at", "version", "user_id" FROM ${table} WHERE "key" = $1 AND "expires_at" > $2`),
     // expected 0: insert, or overwrite a row only if it has expired (an expired row counts as version 0).
     insert: named(
       "insert",
-      `INSERT INTO ${table} AS t ("key", "data", "expires_at", "version") VALUES ($1, $2, $3, $4)
-ON CONFLICT ("key") DO UPDATE SET "data" = EXCLUDED."data", "expires_at" = EXCLUDED."expires_at", "version" = EXCLUDED."version"
+      `INSERT INTO ${table} AS t ("key", "data", "expires_at", "version", "user_id") VALUES ($1, $2, $3, $4, $6)
+ON CONFLICT ("key") DO UPDATE SET "data" = EXCLUDED."data", "expires_at" = EXCLUDED."expires_at", "version" = EXCLUDED."version", "user_id" = EXCLUDED."user_id"
 WHERE t."expires_at" <= $5`,
     ),
+    // GREATEST: a slow request committing after a fast one never shortens the session.
     update: named(
       "update",
-      `UPDATE ${table} SET "data" = $2, "expires_at" = $3, "version" = $4 WHERE "key" = $1 AND "version" = $5 AND "expires_at" > $6`,
+      `UPDATE ${table} SET "data" = $2, "expires_at" = GREATEST("expires_at", $3), "version" = $4, "user_id" = $7
+WHERE "key" = $1 AND "version" = $5 AND "expires_at" > $6`,
+    ),
+    listByOwner: named(
+      "list_by_owner",
+      `SELECT "key", "data", "expires_at", "version", "user_id" FROM ${table} WHERE "user_id" = $1 AND "expires_at" > $2`,
     ),
     destroy: named("destroy", `DELETE FROM ${table} WHERE "key" = $1`),
-    touch: named("touch", `UPDATE ${table} SET "expires_at" = $2 WHERE "key" = $1 AND "expires_at" > $3`),
+    // Only a later expiry is written: an earlier one leaves the row (and the WAL) untouched.
+    touch: named("touch", `UPDATE ${table} SET "expires_at" = $2 WHERE "key" = $1 AND "expires_at" > $3 AND "expires_at" < $2`),
     count: named("count", `SELECT count(*) AS live FROM ${table} WHERE "expires_at" > $1`),
     // SKIP LOCKED lets two gc runs share the work; the outer re-check means a row revived by a
     // concurrent write after the subquery saw it is left alone (PostgreSQL re-evaluates outer quals on update conflicts).

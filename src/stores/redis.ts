@@ -3,12 +3,16 @@
  * `createCluster`) or ioredis (`Redis`, `Cluster`). No driver is imported: the client is recognised
  * by its shape, so installing either one is enough.
  *
- * One session is one hash `${prefix}${key}` = { d: data, e: expiresAt, v: version } with a
- * PEXPIREAT at `e`, so Redis deletes it itself (no gc). Every call touches that one key only,
- * which is why a Cluster needs no hash tags: each session lives whole on the master owning its slot.
+ * One session is one hash `${prefix}${key}` = { d: data, e: expiresAt, v: version, o: owner? } with
+ * a PEXPIREAT at `e`, so Redis deletes it itself (no gc). Every session call touches that one key
+ * only, which is why a Cluster needs no hash tags: each session lives whole on the master owning its slot.
+ *
+ * The sessions of one owner are listed from an index hash `${prefix}owner:{${owner}}` = { key:
+ * "<keepUntil>:<indexedAt>" }, written by indexOwner before the record (the manager's order), so it
+ * never misses a live session. The braces are a hash tag: an owner's index stays in one slot.
  */
 import { createHash } from "node:crypto";
-import type { SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
+import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
 /** node-redis 4+ `createClient()`. */
 export interface NodeRedisClientLike {
@@ -62,27 +66,71 @@ interface Driver {
 }
 
 // Compare-and-set in one round trip. `now` comes from the app so that "expired" means the
-// same here as in get(), even if Redis's clock is a few ms behind its own expiry.
+// same here as in get(), even if Redis's clock is a few ms behind its own expiry. Over a live
+// record the expiry becomes max(stored, written): a slow request never shortens the session.
+// The owner travels in the same write (ARGV[6], "" for none), so a signed-in commit costs nothing more.
 const SET_SCRIPT = `
 local e = redis.call('HGET', KEYS[1], 'e')
+local live = e and tonumber(e) > tonumber(ARGV[5])
 local v = 0
-if e and tonumber(e) > tonumber(ARGV[5]) then v = tonumber(redis.call('HGET', KEYS[1], 'v')) end
+if live then v = tonumber(redis.call('HGET', KEYS[1], 'v')) end
 if v ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'e', ARGV[3], 'v', ARGV[4])
-redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+local expiresAt = ARGV[3]
+if live and tonumber(e) > tonumber(expiresAt) then expiresAt = e end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'e', expiresAt, 'v', ARGV[4])
+if ARGV[6] == '' then redis.call('HDEL', KEYS[1], 'o') else redis.call('HSET', KEYS[1], 'o', ARGV[6]) end
+redis.call('PEXPIREAT', KEYS[1], expiresAt)
 return 1`;
 
-// The contract: touch never creates a record and never changes data or version.
+// The contract: touch never creates a record, never changes data or version, never moves expiry back.
 const TOUCH_SCRIPT = `
 local e = redis.call('HGET', KEYS[1], 'e')
-if not e or tonumber(e) <= tonumber(ARGV[2]) then return 0 end
+if not e or tonumber(e) <= tonumber(ARGV[2]) or tonumber(e) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1`;
 
-const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
-const SET_SHA = sha1(SET_SCRIPT);
-const TOUCH_SHA = sha1(TOUCH_SCRIPT);
+// Adds (or refreshes) one entry of an owner's index: keepUntil never decreases, indexedAt is now.
+// Entries past their keepUntil are dropped (the manager never lets a record outlive it), and the
+// index key lives until its latest keepUntil, never less than it already had.
+const INDEX_SCRIPT = `
+local now = tonumber(ARGV[3])
+local keep = tonumber(ARGV[1])
+local old = redis.call('HGET', KEYS[1], ARGV[2])
+if old then keep = math.max(keep, tonumber(string.match(old, '^%d+'))) end
+redis.call('HSET', KEYS[1], ARGV[2], string.format('%.0f:%s', keep, ARGV[3]))
+local last = keep
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local until_ = tonumber(string.match(entries[i + 1], '^%d+'))
+  if until_ <= now then redis.call('HDEL', KEYS[1], entries[i]) elseif until_ > last then last = until_ end
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then last = math.max(last, now + ttl) end
+redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', last))
+return 1`;
+
+// Removes the given entries if they were indexed before ARGV[1]: one re-indexed meanwhile stays.
+const PRUNE_SCRIPT = `
+for i = 2, #ARGV do
+  local entry = redis.call('HGET', KEYS[1], ARGV[i])
+  if entry and tonumber(string.match(entry, ':(%d+)$')) < tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 1`;
+
+/**
+ * An index entry whose record is missing is removed only once it is this old: the manager writes
+ * the record right after the entry, and a younger entry may belong to a write still in flight.
+ */
+const INDEX_GRACE_MS = 60_000;
+
+interface Script {
+  text: string;
+  sha: string;
+}
+
+const script = (text: string): Script => ({ text, sha: createHash("sha1").update(text).digest("hex") });
+const SCRIPTS = { set: script(SET_SCRIPT), touch: script(TOUCH_SCRIPT), index: script(INDEX_SCRIPT), prune: script(PRUNE_SCRIPT) };
 
 export class RedisStore implements SessionStore {
   readonly #driver: Driver;
@@ -103,10 +151,8 @@ export class RedisStore implements SessionStore {
   }
 
   async get(key: string, options?: StoreCallOptions): Promise<StoredSession | null> {
-    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v"], options?.signal);
-    const [data, expiresAt, version] = reply as (string | null)[];
-    if (typeof data !== "string" || Number(expiresAt) <= Date.now()) return null;
-    return { data, expiresAt: Number(expiresAt), version: Number(version) };
+    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal);
+    return liveRecord(reply as (string | null)[], Date.now());
   }
 
   /**
@@ -114,8 +160,8 @@ export class RedisStore implements SessionStore {
    * signal aborts, so a write reported as failed cannot land after a reconnect. ioredis cannot.
    */
   async set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
-    const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now()].map(String);
-    return (await this.#script(SET_SCRIPT, SET_SHA, key, args, options?.signal)) === 1;
+    const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now(), write.owner ?? ""].map(String);
+    return (await this.#script(SCRIPTS.set, this.#key(key), args, options?.signal)) === 1;
   }
 
   async destroy(key: string, options?: StoreCallOptions): Promise<void> {
@@ -123,18 +169,45 @@ export class RedisStore implements SessionStore {
   }
 
   async touch(key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
-    await this.#script(TOUCH_SCRIPT, TOUCH_SHA, key, [String(expiresAt), String(Date.now())], options?.signal);
+    await this.#script(SCRIPTS.touch, this.#key(key), [String(expiresAt), String(Date.now())], options?.signal);
+  }
+
+  async indexOwner(owner: string, key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
+    await this.#script(SCRIPTS.index, this.#indexKey(owner), [String(expiresAt), key, String(Date.now())], options?.signal);
+  }
+
+  /**
+   * One HGETALL of the owner's index, then one HMGET per entry, sent together (in a Cluster each
+   * goes to the master of its own slot). Entries whose record is gone, expired or re-owned are
+   * left out, and removed from the index once older than INDEX_GRACE_MS (one more call, only then).
+   */
+  async listByOwner(owner: string, options?: StoreCallOptions): Promise<OwnedSession[]> {
+    const indexKey = this.#indexKey(owner);
+    const entries = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options?.signal)) as string[] | Record<string, string>;
+    const keys = Array.isArray(entries) ? entries.filter((_, i) => i % 2 === 0) : Object.keys(entries);
+    const now = Date.now();
+    const records = await Promise.all(
+      keys.map(async (key) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal)) as (string | null)[], now)),
+    );
+    const listed: OwnedSession[] = [];
+    const stale: string[] = [];
+    records.forEach((record, i) => (record?.owner === owner ? listed.push({ key: keys[i]!, record }) : stale.push(keys[i]!)));
+    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now - INDEX_GRACE_MS), ...stale], options?.signal);
+    return listed;
   }
 
   /**
    * SCANs every master for the prefix: O(all keys in the database), one round trip per
    * `scanCount` keys per master. SCAN may return a key twice while Redis resizes its table,
-   * so keys are de-duplicated in memory to keep the figure exact. Meant for dashboards, not per request.
+   * so keys are de-duplicated in memory to keep the figure exact; owner index keys are left out.
+   * Meant for dashboards, not per request.
    */
   async count(): Promise<number> {
     const pattern = `${escapeGlob(this.#prefix)}*`;
     let total = 0;
-    for (const send of await this.#driver.masters()) total += await scanCount(send, pattern, this.#scanCount);
+    const indexPrefix = `${this.#prefix}owner:{`;
+    const isSession = (key: string) => !(key.startsWith(indexPrefix) && key.endsWith("}"));
+    for (const send of await this.#driver.masters()) total += await scanCount(send, pattern, this.#scanCount, isSession);
     return total;
   }
 
@@ -146,25 +219,35 @@ export class RedisStore implements SessionStore {
     return this.#prefix + key;
   }
 
+  #indexKey(owner: string): string {
+    return `${this.#prefix}owner:{${owner}}`;
+  }
+
   /** EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node). */
-  async #script(script: string, sha: string, key: string, args: string[], signal?: AbortSignal): Promise<unknown> {
-    const fullKey = this.#key(key);
+  async #script(script: Script, fullKey: string, args: string[], signal?: AbortSignal): Promise<unknown> {
     try {
-      return await this.#driver.send(fullKey, ["EVALSHA", sha, "1", fullKey, ...args], signal);
+      return await this.#driver.send(fullKey, ["EVALSHA", script.sha, "1", fullKey, ...args], signal);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
       signal?.throwIfAborted();
-      return this.#driver.send(fullKey, ["EVAL", script, "1", fullKey, ...args], signal);
+      return this.#driver.send(fullKey, ["EVAL", script.text, "1", fullKey, ...args], signal);
     }
   }
 }
 
-async function scanCount(send: Command, pattern: string, batch: number): Promise<number> {
+function liveRecord([data, expiresAt, version, owner]: (string | null | undefined)[], now: number): StoredSession | null {
+  if (typeof data !== "string" || Number(expiresAt) <= now) return null;
+  const record: StoredSession = { data, expiresAt: Number(expiresAt), version: Number(version) };
+  if (typeof owner === "string") record.owner = owner;
+  return record;
+}
+
+async function scanCount(send: Command, pattern: string, batch: number, isSession: (key: string) => boolean): Promise<number> {
   const seen = new Set<string>();
   let cursor = "0";
   do {
     const [next, keys] = (await send(["SCAN", cursor, "MATCH", pattern, "COUNT", String(batch)])) as [string, string[]];
-    for (const key of keys) seen.add(key);
+    for (const key of keys) if (isSession(key)) seen.add(key);
     cursor = String(next);
   } while (cursor !== "0");
   return seen.size;

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./harness.js";
 import { LONG, harness, sleep } from "./harness.js";
 import { edgeCases } from "./edge-cases.js";
+import { storeContractCases } from "./store-cases.js";
 import { userCases } from "./user-cases.js";
 
 export type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./harness.js";
@@ -234,6 +235,7 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
         await sessions.close();
       }),
     },
+    ...storeContractCases(factory, options),
     ...edgeCases(factory, options),
     ...userCases(factory, options),
   ];

@@ -4,6 +4,7 @@ import type { SessionStore } from "../../src/index.js";
 import { CookieStore } from "../../src/stores/cookie.js";
 import { MemoryStore, SessionError, SessionManager, SessionStoreError, SessionUnsupportedError, hashToken } from "../../src/index.js";
 import { GatedStore } from "../../src/testing/index.js";
+import { RecordingStore } from "../support/stores.js";
 
 const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0] ?? "")?.[1] ?? "";
 
@@ -158,6 +159,26 @@ describe("users", () => {
     await expect(sessions.commit(session)).resolves.toHaveLength(1);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining("audit log down"), "SessionkitWarning");
     warn.mockRestore();
+  });
+});
+
+describe("round trips of a signed-in session", () => {
+  it("1 to load, 1 to commit a change, 0 for an unmodified one inside touchInterval — as for anonymous ones", async () => {
+    const store = new RecordingStore();
+    const sessions = new SessionManager<Record<string, unknown>>({ store });
+    const session = await sessions.load();
+    await session.signIn("ada");
+    const token = tokenOf(await sessions.commit(session));
+    store.calls.length = 0;
+    const reading = await sessions.load(token);
+    expect(reading.userId).toBe("ada");
+    await sessions.commit(reading);
+    expect(store.calls).toEqual(["get"]);
+    store.calls.length = 0;
+    const writing = await sessions.load(token);
+    writing.set("n", 1);
+    await sessions.commit(writing);
+    expect(store.calls).toEqual(["get", "set"]);
   });
 });
 
