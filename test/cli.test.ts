@@ -57,6 +57,35 @@ async function seed(store: SessionStore, count: number, options: { user?: string
   }
 }
 
+/** list and revoke, as an operator answers "this account is compromised", on one store. */
+function perUserCases(label: string, store: () => SessionStore, args: () => string[], enabled = true): void {
+  it.runIf(enabled)(`${label}: list shows a user's devices; revoke --handle, --except and all end them`, async () => {
+    const user = `user-${unique()}`;
+    await seed(store(), 3, { user });
+    await seed(store(), 1, { user: `${user}-other` });
+    const manager = new SessionManager({ store: store(), gcInterval: 0 });
+    const handles = (await manager.listSessions(user)).map((info) => info.handle);
+    expect(handles).toHaveLength(3);
+
+    const table = await sessionkit(["list", ...args(), "--user", user]);
+    expect(table).toMatchObject({ code: 0, stderr: "" });
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^HANDLE\s+DEVICE\s+IP\s+SIGNED IN\s+LAST SEEN\s+EXPIRES$/);
+    expect(lines.slice(1).map((line) => line.split(/\s+/)[0])).toEqual(handles); // newest sign-in first
+    expect(lines[1]).toMatch(/ device-3 +10\.0\.0\.3 +\d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    const json = JSON.parse((await sessionkit(["list", ...args(), "--user", user, "--json"])).stdout) as Array<{ handle: string; ip: string }>;
+    expect(json.map((info) => [info.handle, info.ip])).toEqual(handles.map((handle, i) => [handle, `10.0.0.${3 - i}`]));
+
+    expect(await sessionkit(["revoke", ...args(), "--user", user, "--handle", handles[2]!])).toMatchObject({ code: 0, stdout: "revoked 1 session\n" });
+    expectOneLineError(await sessionkit(["revoke", ...args(), "--user", user, "--handle", handles[2]!]), 1, "has no live session with handle");
+    expect(await sessionkit(["revoke", ...args(), "--user", user, "--except", handles[0]!, "--json"])).toMatchObject({ code: 0, stdout: '{"revoked":1}\n' });
+    expect((await manager.listSessions(user)).map((info) => info.handle)).toEqual([handles[0]]);
+    expect(await sessionkit(["revoke", ...args(), "--user", user])).toMatchObject({ code: 0, stdout: `revoked 1 session of user "${user}"\n` });
+    expect(await sessionkit(["list", ...args(), "--user", user])).toMatchObject({ code: 0, stdout: `no live sessions of user "${user}"\n` });
+    expect(await manager.listSessions(`${user}-other`)).toHaveLength(1); // another user is untouched
+  });
+}
+
 describe("usage errors", () => {
   it("an unknown command is one line on stderr and exit code 2", async () => {
     expectOneLineError(await sessionkit(["frob", "--store", "127.0.0.1:6379"]), 2, /^sessionkit: unknown command "frob"; commands: count, gc, list, revoke, schema \(see sessionkit --help\)\n$/);
@@ -94,6 +123,8 @@ describe("file store (a directory)", () => {
     expect(await sessionkit(["count", "--json"], { SESSION_STORE: dir })).toEqual({ code: 0, stdout: '{"count":3}\n', stderr: "" });
   });
 
+  perUserCases("file", () => new FileStore({ dir }), () => ["--store", dir]);
+
   it("the file store has no schema", async () => {
     expectOneLineError(await sessionkit(["schema", "--store", dir]), 2, "schema: only SQL stores (postgres, mysql) have a schema; the file store needs none");
   });
@@ -118,6 +149,8 @@ describe("redis", async () => {
     const beego = REDIS_URL.replace(/^redis:\/\//, "").replace(/\/.*$/, ""); // "host:port", beego's form
     expect(await sessionkit(["count", "--store", beego, "--prefix", prefix, "--json"])).toMatchObject({ code: 0, stdout: '{"count":2}\n' });
   });
+
+  perUserCases("redis", () => new RedisStore({ client, prefix }), () => ["--store", REDIS_URL, "--prefix", prefix], available);
 
   it("an unreachable server is one line and exit code 1, without hanging on reconnects", async () => {
     expectOneLineError(await sessionkit(["count", "--store", "redis://127.0.0.1:1"]), 1, /^sessionkit: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
@@ -163,6 +196,8 @@ describe("postgresql", async () => {
     expect(await sessionkit(["count", "--store", POSTGRES_URL, "--table", table, "--json"])).toMatchObject({ stdout: '{"count":1}\n' });
   });
 
+  perUserCases("postgresql", () => new PostgresStore({ pool, tableName: table }), () => ["--store", POSTGRES_URL, "--table", table], available);
+
   it.runIf(available)("a wrong --table is reported (and not created)", async () => {
     const missing = unique();
     expectOneLineError(await sessionkit(["count", "--store", POSTGRES_URL, "--table", missing]), 1, `relation "${missing}" does not exist (check --table`);
@@ -193,6 +228,8 @@ describe("mysql / mariadb", async () => {
     expect(await sessionkit(["count", "--store", dsn, "--table", table])).toMatchObject({ code: 0, stdout: "2 live sessions\n" });
     expect(await sessionkit(["gc", "--store", dsn, "--table", table, "--json"])).toMatchObject({ code: 0, stdout: '{"removed":2}\n' });
   });
+
+  perUserCases("mysql", () => new MySQLStore({ pool, tableName: table, cleanupInterval: 0 }), () => ["--store", dsn, "--table", table], available);
 
   it.runIf(available)("schema prints the CREATE TABLE and, commented out, the one-time upgrade of a 0.1 table", async () => {
     const store = new MySQLStore({ pool, tableName: table, cleanupInterval: 0 });

@@ -22,8 +22,11 @@ describe.runIf(chromiumAvailable())("the demo in Chromium", () => {
     demo?.stop();
   });
 
-  async function device(): Promise<Page> {
-    const context = await browser.newContext({ baseURL: demo.base, viewport: { width: 390, height: 760 } }); // a phone's width
+  const ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36";
+
+  /** A new device: its own cookie jar; a phone's width (and, given, a phone's User-Agent). */
+  async function device(userAgent?: string): Promise<Page> {
+    const context = await browser.newContext({ baseURL: demo.base, viewport: { width: 390, height: 760 }, ...(userAgent ? { userAgent } : {}) });
     devices.push(context);
     return context.newPage();
   }
@@ -41,7 +44,7 @@ describe.runIf(chromiumAvailable())("the demo in Chromium", () => {
   }
 
   it("signs in on two devices, lists both, and signs the other out from one", async () => {
-    const [phone, laptop] = [await device(), await device()];
+    const [phone, laptop] = [await device(ANDROID), await device()];
     const anonymous = await signIn(phone, "grace");
     expect(anonymous).toBeDefined();
     expect((await sessionCookie(phone))?.value).not.toBe(anonymous); // the id rotates at sign-in
@@ -56,8 +59,9 @@ describe.runIf(chromiumAvailable())("the demo in Chromium", () => {
     const items = phone.locator("li");
     expect(await items.count()).toBe(2);
     expect(await phone.locator("li.current").count()).toBe(1);
-    expect(await phone.locator("li.current").textContent()).toContain("This device");
+    // Newest sign-in first: the laptop, then this phone, each with its browser and IP.
     expect(await items.first().textContent()).toMatch(/Chrome on Linux · 127\.0\.0\.1/);
+    expect(await phone.locator("li.current").textContent()).toMatch(/Chrome on Android · 127\.0\.0\.1[\s\S]*This device/);
     mkdirSync(ARTIFACTS, { recursive: true });
     await phone.screenshot({ path: join(ARTIFACTS, "demo-sessions.png"), fullPage: true });
 
