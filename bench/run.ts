@@ -21,6 +21,7 @@ import { writeChart } from "./chart.js";
 import { runManagerMicro } from "./micro/manager.js";
 import { runMemoryMicro } from "./micro/memory.js";
 import { summarizeProfile } from "./profile.js";
+import { Progress } from "./progress.js";
 import type { ContestantOutcome, Report } from "./report.js";
 import { buildRows, evaluateTargets, toMarkdown } from "./report.js";
 
@@ -118,8 +119,10 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
   }
   try {
     // Rounds go across all contestants, so a burst of load from elsewhere on the machine hits all of them alike.
+    const progress = new Progress(settings.rounds * live.length, "bench");
     for (let round = 1; round <= settings.rounds; round++) {
       for (const { outcome, server, groups } of live) {
+        progress.step(`round ${round}/${settings.rounds}: ${outcome.contestant.id}`);
         for (const route of ["/read", "/write"]) {
           const run = await drive(server.base, route, groups, settings.durationSeconds);
           checkRun(outcome, run, `round ${round}`);

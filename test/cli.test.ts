@@ -125,6 +125,10 @@ describe("file store (a directory)", () => {
 
   perUserCases("file", () => new FileStore({ dir }), () => ["--store", dir]);
 
+  it("takes a handle that starts with a dash (base64url) as the option's value", async () => {
+    expectOneLineError(await sessionkit(["revoke", "--store", dir, "--user", "u1", "--handle", "-Ab_c"]), 1, 'user "u1" has no live session with handle "-Ab_c"');
+  });
+
   it("the file store has no schema", async () => {
     expectOneLineError(await sessionkit(["schema", "--store", dir]), 2, "schema: only SQL stores (postgres, mysql) have a schema; the file store needs none");
   });

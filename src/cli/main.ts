@@ -41,7 +41,7 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 async function main(argv: string[]): Promise<number> {
   let values: Values | undefined;
   try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+    const parsed = parseArgs({ args: joinValues(argv), options: OPTIONS, allowPositionals: true });
     values = parsed.values;
     if (values.help) {
       process.stdout.write(`${USAGE}\n`);
@@ -56,6 +56,21 @@ async function main(argv: string[]): Promise<number> {
     if (values?.debug || argv.includes("--debug")) process.stderr.write(`${stackWithCauses(error)}\n`);
     return usage ? 2 : 1;
   }
+}
+
+/**
+ * `--handle -x1` → `--handle=-x1`: a handle is base64url and may start with "-", which parseArgs
+ * would otherwise refuse as ambiguous. Every string option takes a value, so the next word is it.
+ */
+function joinValues(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.startsWith("--") ? argv[i]!.slice(2) : "";
+    const takesValue = Object.hasOwn(OPTIONS, name) && OPTIONS[name as keyof typeof OPTIONS].type === "string";
+    if (takesValue && i + 1 < argv.length) joined.push(`--${name}=${argv[++i]}`);
+    else joined.push(argv[i]!);
+  }
+  return joined;
 }
 
 async function run(positionals: string[], values: Values): Promise<void> {
