@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".ci/", "scratch/", "coverage/", "bench/results/", ".sessions/"] },
+  { ignores: ["dist/", "node_modules/", ".ci/", "scratch/", "coverage/", "bench/results/", ".sessions/", "test/apps/*/build/", "test/apps/*/.svelte-kit/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -2,11 +2,20 @@
 # Starts (or stops) a real 3-master Redis Cluster on 127.0.0.1:7101-7103 for the Redis store tests.
 #   .ci/redis-cluster.sh start   # idempotent: does nothing when the cluster is already up and ok
 #   .ci/redis-cluster.sh stop    # shuts the nodes down and removes their directory
-# No persistence (--save "" --appendonly no): the cluster is scratch space for tests.
+#   .ci/redis-cluster.sh start|stop --replicas   # 3 masters with 1 replica each, on 7111-7116
+# No persistence (--save "" --appendonly no): the cluster is scratch space for tests. With
+# --replicas a replica takes over 1 s after its master stops answering (cluster-node-timeout).
 set -eu
 
-PORTS="${REDIS_CLUSTER_PORTS:-7101 7102 7103}"
-DIR="${REDIS_CLUSTER_DIR:-${TMPDIR:-/tmp}/sessionkit-redis-cluster}"
+REPLICAS=0
+[ "${2:-}" = "--replicas" ] && REPLICAS=1
+if [ "$REPLICAS" = 1 ]; then
+  PORTS="${REDIS_CLUSTER_PORTS:-7111 7112 7113 7114 7115 7116}"
+  DIR="${REDIS_CLUSTER_DIR:-${TMPDIR:-/tmp}/sessionkit-redis-cluster-replicas}"
+else
+  PORTS="${REDIS_CLUSTER_PORTS:-7101 7102 7103}"
+  DIR="${REDIS_CLUSTER_DIR:-${TMPDIR:-/tmp}/sessionkit-redis-cluster}"
+fi
 HOST=127.0.0.1
 
 state_ok() { redis-cli -h "$HOST" -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
@@ -22,7 +31,7 @@ start() {
     if ! redis-cli -h "$HOST" -p "$port" ping >/dev/null 2>&1; then
       mkdir -p "$DIR/$port"
       redis-server --cluster-enabled yes --cluster-config-file "$DIR/$port/nodes.conf" --dir "$DIR/$port" \
-        --port "$port" --bind "$HOST" --save "" --appendonly no --daemonize yes \
+        --cluster-node-timeout "$([ "$REPLICAS" = 1 ] && echo 1000 || echo 15000)" --port "$port" --bind "$HOST" --save "" --appendonly no --daemonize yes \
         --pidfile "$DIR/$port/redis.pid" --logfile "$DIR/$port/redis.log"
     fi
   done
@@ -33,10 +42,16 @@ start() {
     nodes=""
     for port in $PORTS; do nodes="$nodes $HOST:$port"; done
     # shellcheck disable=SC2086
-    redis-cli --cluster create $nodes --cluster-replicas 0 --cluster-yes >/dev/null
+    redis-cli --cluster create $nodes --cluster-replicas "$REPLICAS" --cluster-yes >/dev/null
   fi
   for port in $PORTS; do wait_for "cluster_state:ok on $port" state_ok "$port"; done
+  if [ "$REPLICAS" = 1 ]; then for port in $PORTS; do wait_for "replication link on $port" link_up "$port"; done; fi
   echo "redis cluster up on $PORTS (dir $DIR)"
+}
+
+# A master counts as linked once it has a replica online; a replica once its link is up.
+link_up() {
+  redis-cli -h "$HOST" -p "$1" info replication | grep -q 'master_link_status:up\|connected_slaves:[1-9]'
 }
 
 wait_for() {
@@ -58,5 +73,5 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop [--replicas]" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@ set -euo pipefail
 need_packages=()
 command -v redis-server >/dev/null || need_packages+=(redis-server)
 command -v redis-cli >/dev/null || need_packages+=(redis-tools)
+command -v redis-sentinel >/dev/null || need_packages+=(redis-sentinel) # test/redis-replicas, test/chaos (.ci/redis-sentinel.sh)
 command -v psql >/dev/null || need_packages+=(postgresql)
 command -v mariadb >/dev/null || need_packages+=(mariadb-server)
 if [ ${#need_packages[@]} -gt 0 ]; then

@@ -30,6 +30,13 @@ export interface Row {
   sessionkitRatio?: number;
   /** 1 − req/s ÷ bare req/s of the same framework and route. */
   overhead?: number;
+  kind: Contestant["kind"];
+  /** Server process CPU time (user + system) per request served, µs: median of the rounds. */
+  cpuMicrosPerRequest?: number;
+  /** cpuMicrosPerRequest − the bare framework's, same route. */
+  cpuOverBare?: number;
+  /** cpuMicrosPerRequest − the floor contestant's (one raw round trip to the same store), same route. */
+  cpuOverFloor?: number;
   valid: boolean;
 }
 
@@ -70,6 +77,8 @@ export function buildRows(outcomes: ContestantOutcome[]): Row[] {
         requestsPerSecond: median(mine.map((run) => run.requestsPerSecond)),
         p50: median(mine.map((run) => run.p50)),
         p99: median(mine.map((run) => run.p99)),
+        kind: contestant.kind,
+        cpuMicrosPerRequest: medianOf(mine.map((run) => run.cpuMicrosPerRequest)),
         valid: problems.length === 0 && mine.every((run) => run.non2xx === 0 && run.errors === 0 && run.timeouts === 0),
       });
     }
@@ -77,29 +86,39 @@ export function buildRows(outcomes: ContestantOutcome[]): Row[] {
   for (const row of rows) {
     const bare = rows.find((r) => r.store === "none" && r.framework === row.framework && r.route === row.route);
     if (bare && row.store !== "none") row.overhead = 1 - row.requestsPerSecond / bare.requestsPerSecond;
-    const kindOf = outcomes.find((o) => o.contestant.id === row.id)!.contestant.kind;
-    if (kindOf !== "peer") continue;
-    const ours = sessionkitRow(rows, outcomes, row);
+    if (bare && row.store !== "none") row.cpuOverBare = difference(row.cpuMicrosPerRequest, bare.cpuMicrosPerRequest);
+    const floor = rows.find((r) => r.kind === "floor" && r.store === row.store && r.framework === row.framework && r.route === row.route);
+    if (floor && row.kind !== "floor") row.cpuOverFloor = difference(row.cpuMicrosPerRequest, floor.cpuMicrosPerRequest);
+    if (row.kind !== "peer") continue;
+    const ours = sessionkitRow(rows, row);
     if (ours) row.sessionkitRatio = ours.requestsPerSecond / row.requestsPerSecond;
   }
   return rows;
 }
 
-function sessionkitRow(rows: Row[], outcomes: ContestantOutcome[], peer: Row): Row | undefined {
+function medianOf(values: Array<number | undefined>): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? median(known) : undefined;
+}
+
+function difference(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined || b === undefined ? undefined : a - b;
+}
+
+function sessionkitRow(rows: Row[], peer: Row): Row | undefined {
   return rows.find(
     (r) =>
       r.store === peer.store &&
       r.framework === peer.framework &&
       r.route === peer.route &&
-      outcomes.find((o) => o.contestant.id === r.id)!.contestant.kind === "sessionkit",
+      r.kind === "sessionkit",
   );
 }
 
-export function evaluateTargets(rows: Row[], outcomes: ContestantOutcome[], memory: MemoryResult[]): Target[] {
+export function evaluateTargets(rows: Row[], memory: MemoryResult[]): Target[] {
   const targets: Target[] = [];
-  const kind = (row: Row) => outcomes.find((o) => o.contestant.id === row.id)!.contestant.kind;
-  for (const peer of rows.filter((r) => r.framework === "express 5" && kind(r) === "peer")) {
-    const ours = sessionkitRow(rows, outcomes, peer);
+  for (const peer of rows.filter((r) => r.framework === "express 5" && r.kind === "peer")) {
+    const ours = sessionkitRow(rows, peer);
     const label = `Express 5, ${peer.store}, ${peer.route}: sessionkit vs ${peer.library}`;
     if (!ours) {
       targets.push({ name: label, measured: "sessionkit contestant not available", required: "overhead ≤ ½ peer's and req/s ≥ peer's", pass: undefined });
@@ -121,6 +140,7 @@ export function evaluateTargets(rows: Row[], outcomes: ContestantOutcome[], memo
     const iron = rows.find((r) => r.id === "iron-node" && r.route === route);
     targets.push(ratioTarget(`node:http ${route}: sessionkit+CookieStore ÷ iron-session`, ours, iron, 2));
   }
+  targets.push(...cpuTargets(rows));
   const ourMemory = memory.find((m) => m.store === "sessionkit MemoryStore");
   const theirMemory = memory.find((m) => m.store === "express-session MemoryStore");
   if (ourMemory && theirMemory) {
@@ -130,6 +150,44 @@ export function evaluateTargets(rows: Row[], outcomes: ContestantOutcome[], memo
       measured: `${ratio.toFixed(2)} (${ourMemory.bytesPerSession.toFixed(0)} vs ${theirMemory.bytesPerSession.toFixed(0)} bytes)`,
       required: "≤ 0.70",
       pass: ratio <= 0.7,
+    });
+  }
+  return targets;
+}
+
+const CPU_BUDGET_MICROS = 15;
+
+/**
+ * Server CPU per request (steadier than req/s on a shared machine): sessionkit + MemoryStore within
+ * 15 µs of the bare framework, each server store on Express within 15 µs of its floor, and req/s
+ * never below a peer's on the same store, framework and route.
+ */
+function cpuTargets(rows: Row[]): Target[] {
+  const targets: Target[] = [];
+  const budget = (name: string, ours: Row, over: number | undefined, base: string) =>
+    targets.push({
+      name,
+      measured: over === undefined ? "no CPU figure" : `${signed(over)} µs (${micros(ours.cpuMicrosPerRequest)} vs ${base} µs/req)`,
+      required: `≤ ${CPU_BUDGET_MICROS} µs`,
+      pass: over === undefined ? undefined : over <= CPU_BUDGET_MICROS && ours.valid,
+    });
+  for (const ours of rows.filter((r) => r.kind === "sessionkit")) {
+    const where = `${ours.framework}, ${ours.store}, ${ours.route}`;
+    if (ours.store === "memory" && ours.framework !== "node:http") {
+      const bare = rows.find((r) => r.kind === "bare" && r.framework === ours.framework && r.route === ours.route);
+      budget(`${where}: sessionkit CPU over the bare framework`, ours, ours.cpuOverBare, micros(bare?.cpuMicrosPerRequest));
+    }
+    const floor = rows.find((r) => r.kind === "floor" && r.store === ours.store && r.framework === ours.framework && r.route === ours.route);
+    if (floor) budget(`${where}: sessionkit CPU over one raw ${ours.store} round trip`, ours, ours.cpuOverFloor, micros(floor.cpuMicrosPerRequest));
+  }
+  for (const peer of rows.filter((r) => r.kind === "peer")) {
+    const ours = sessionkitRow(rows, peer);
+    if (!ours) continue;
+    targets.push({
+      name: `${peer.framework}, ${peer.store}, ${peer.route}: sessionkit req/s vs ${peer.library}`,
+      measured: `${fmt(ours.requestsPerSecond)} vs ${fmt(peer.requestsPerSecond)} req/s`,
+      required: "≥ peer's",
+      pass: ours.requestsPerSecond >= peer.requestsPerSecond && ours.valid && peer.valid,
     });
   }
   return targets;
@@ -151,16 +209,21 @@ function ratioTarget(name: string, ours: Row | undefined, theirs: Row | undefine
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const pct = (n: number | undefined) => (n === undefined ? "—" : `${(n * 100).toFixed(1)}%`);
 const ms = (n: number) => n.toFixed(n < 10 ? 2 : 1);
+const micros = (n: number | undefined) => (n === undefined ? "—" : n.toFixed(0));
+const signed = (n: number | undefined) => (n === undefined ? "" : `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(0)}`);
 
 export function resultsTable(rows: Row[]): string {
   const lines = [
-    "| contestant | store | framework | route | req/s | p50 ms | p99 ms | sessionkit ÷ peer | overhead vs bare | checks |",
-    "|---|---|---|---|---:|---:|---:|---:|---:|:---:|",
+    "| contestant | store | framework | route | req/s | CPU µs/req | µs over bare | µs over floor | p50 ms | p99 ms | sessionkit ÷ peer | overhead vs bare | checks |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
   ];
   for (const r of rows) {
     const ratio = r.sessionkitRatio === undefined ? "" : `${r.sessionkitRatio.toFixed(2)}×`;
     const overhead = r.store === "none" ? "(ceiling)" : pct(r.overhead);
-    lines.push(`| ${r.library} | ${r.store} | ${r.framework} | ${r.route} | ${fmt(r.requestsPerSecond)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ratio} | ${overhead} | ${r.valid ? "ok" : "FAILED"} |`);
+    const cpu = `${micros(r.cpuMicrosPerRequest)} | ${signed(r.cpuOverBare)} | ${signed(r.cpuOverFloor)}`;
+    lines.push(
+      `| ${r.library} | ${r.store} | ${r.framework} | ${r.route} | ${fmt(r.requestsPerSecond)} | ${cpu} | ${ms(r.p50)} | ${ms(r.p99)} | ${ratio} | ${overhead} | ${r.valid ? "ok" : "FAILED"} |`,
+    );
   }
   return lines.join("\n");
 }
@@ -181,7 +244,9 @@ export function toMarkdown(report: Report): string {
     "",
     resultsTable(report.rows),
     "",
-    "`sessionkit ÷ peer`: sessionkit's req/s over this peer's on the same store, framework and route (> 1: sessionkit is faster). " +
+    "`CPU µs/req`: the server process's CPU time (user + system, process.cpuUsage()) over a run ÷ responses served, median of the rounds. " +
+      "`µs over bare` / `µs over floor`: minus the bare framework's / the floor's (the framework plus exactly one raw round trip to the same store, no session library) on the same route. " +
+      "`sessionkit ÷ peer`: sessionkit's req/s over this peer's on the same store, framework and route (> 1: sessionkit is faster). " +
       "`overhead vs bare` = 1 − req/s ÷ req/s of the bare server of the same framework on the same route. " +
       "`checks`: every response 2xx and the store holds every write (see Verification).",
     "",

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- options]
- *   --quick            1 round of 1 s per route, 0.5 s warm-up, 200 sessions, short micro runs (CI smoke test, < 3 min)
+ *   --quick            1 round of 0.6 s per route, 0.3 s warm-up, 200 sessions, short micro runs (CI smoke test, < 3 min)
  *   --only a,b         only these contestant ids (see bench/http/contestants.ts)
  *   --skip-http        micro benchmarks only
  *   --skip-micro       HTTP benchmark only
@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Contestant } from "./http/contestants.js";
 import { CONTESTANTS, contestantById } from "./http/contestants.js";
 import type { LoadSettings, RunResult } from "./http/load.js";
-import { ContestantServer, drive, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
+import { ContestantServer, drive, driveMeasured, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
 import { packageVersion, reachable, REPO_ROOT, SERVICE_URLS, sessionkitFileExists, sleep } from "./lib.js";
 import { writeChart } from "./chart.js";
 import { runManagerMicro } from "./micro/manager.js";
@@ -26,7 +26,7 @@ import type { ContestantOutcome, Report } from "./report.js";
 import { buildRows, evaluateTargets, toMarkdown } from "./report.js";
 
 const PEERS = [
-  "express", "fastify", "express-session", "memorystore", "connect-redis", "connect-pg-simple", "express-mysql-session",
+  "express", "fastify", "koa", "hono", "@hono/node-server", "express-session", "memorystore", "connect-redis", "connect-pg-simple", "express-mysql-session",
   "session-file-store", "iron-session", "cookie-session", "@fastify/session", "@fastify/cookie", "redis", "pg", "mysql2",
   "autocannon", "tinybench", "tsx",
 ];
@@ -40,7 +40,7 @@ function argument(name: string): string | undefined {
 
 function settingsFromArguments(quick: boolean): LoadSettings {
   const base: LoadSettings = quick
-    ? { connections: 50, sessions: 200, warmupSeconds: 0.5, durationSeconds: 1, rounds: 1 }
+    ? { connections: 50, sessions: 200, warmupSeconds: 0.3, durationSeconds: 0.6, rounds: 1 }
     : { connections: 50, sessions: 1000, warmupSeconds: 2, durationSeconds: 5, rounds: 3 };
   const number = (name: string, fallback: number) => Number(argument(name) ?? fallback);
   return {
@@ -124,13 +124,14 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
       for (const { outcome, server, groups } of live) {
         progress.step(`round ${round}/${settings.rounds}: ${outcome.contestant.id}`);
         for (const route of ["/read", "/write"]) {
-          const run = await drive(server.base, route, groups, settings.durationSeconds);
+          const run = await driveMeasured(server, route, groups, settings.durationSeconds);
           checkRun(outcome, run, `round ${round}`);
           outcome.runs.push(run);
           await sleep(settleMs);
         }
         const last = outcome.runs.slice(-2);
-        console.log(`  round ${round} ${outcome.contestant.id}: ${last.map((r) => `${r.route} ${Math.round(r.requestsPerSecond)} req/s`).join(", ")}`);
+        const figures = last.map((r) => `${r.route} ${Math.round(r.requestsPerSecond)} req/s ${r.cpuMicrosPerRequest?.toFixed(0)} µs CPU/req`);
+        console.log(`  round ${round} ${outcome.contestant.id}: ${figures.join(", ")}`);
       }
     }
     for (const { outcome, server, cookies } of live) {
@@ -175,8 +176,8 @@ async function profile(id: string, settings: LoadSettings): Promise<void> {
   const cookies = await seedSessions(server.base, settings.sessions);
   const groups = sessionsPerConnection(cookies, settings.connections);
   for (const route of ["/read", "/write"]) {
-    const run = await drive(server.base, route, groups, settings.durationSeconds);
-    console.log(`${route}: ${Math.round(run.requestsPerSecond)} req/s, p50 ${run.p50} ms, p99 ${run.p99} ms`);
+    const run = await driveMeasured(server, route, groups, settings.durationSeconds);
+    console.log(`${route}: ${Math.round(run.requestsPerSecond)} req/s, ${run.cpuMicrosPerRequest?.toFixed(1)} µs CPU/req (profiler on), p50 ${run.p50} ms, p99 ${run.p99} ms`);
   }
   await server.stop();
   console.log(summarizeProfile(directory));
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
     "Routes: GET /read answers the session's counter (200) or 401 without a live session and changes nothing; GET /write adds 1 to the counter (a store write per request).",
     "After the runs, every session's counter is read back through /read: their sum must equal the /write handler runs the server counted (cookie stores: 20 write/re-read round trips instead).",
     `Micro: tinybench, ${quick ? "0.3 s" : "2 s"} per task, 100 sessions per measured call; memory: ${memorySessions.toLocaleString("en-US")} sessions of a 200-character payload, each store in its own --expose-gc process.`,
-    ...(quick ? ["QUICK MODE: 1 short round and 200 sessions (not 1,000); 20,000 sessions (not 100,000) in the memory figure; figures are a smoke test, not results."] : []),
+    ...(quick ? ["QUICK MODE: 1 round of 0.6 s and 200 sessions (not 1,000); 20,000 sessions (not 100,000) in the memory figure; figures are a smoke test, not results."] : []),
     "The machine is shared (see load average): compare rows of one run, not figures across runs.",
   ];
   const report: Report = {
@@ -227,7 +228,7 @@ async function main(): Promise<void> {
     rows,
     micro,
     memory,
-    targets: evaluateTargets(rows, outcomes, memory),
+    targets: evaluateTargets(rows, memory),
   };
   const markdown = toMarkdown(report);
   console.log(`\n${markdown}`);

@@ -5,13 +5,15 @@
  * A store made here owns what it created (client or pool) and closes it in close(), which the
  * manager calls from `manager.close()`.
  */
-import type { MySQLProviderConfig, PostgresProviderConfig } from "./core/provider-config.js";
+import type { MySQLProviderConfig, PostgresProviderConfig, RedisSentinelProviderConfig } from "./core/provider-config.js";
 import {
+  isRedisSentinelConfig,
   parseCookieConfig,
   parseFileConfig,
   parseMySQLConfig,
   parsePostgresConfig,
   parseRedisConfig,
+  parseRedisSentinelConfig,
 } from "./core/provider-config.js";
 import { registerProvider } from "./core/providers.js";
 import type { SessionStore } from "./core/store.js";
@@ -75,7 +77,9 @@ export interface ConnectOptions {
 
 const FAIL_FAST_MS = 5000;
 
-registerProvider("redis", (config) => connectRedis(parseRedisConfig(config).url));
+registerProvider("redis", (config) =>
+  isRedisSentinelConfig(config) ? connectRedisSentinel(parseRedisSentinelConfig(config)) : connectRedis(parseRedisConfig(config).url),
+);
 
 export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<SessionStore> {
   const { createClient } = await importDriver<typeof import("redis")>("redis", "redis");
@@ -86,6 +90,17 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
   client.on("error", () => {});
   await client.connect();
   return new RedisStore({ client, ownsClient: true, prefix: options.prefix });
+}
+
+/** Needs node-redis 5+ (createSentinel); it follows failovers by asking the sentinels for the master. */
+async function connectRedisSentinel({ store, ...options }: RedisSentinelProviderConfig): Promise<SessionStore> {
+  const redis = await importDriver<typeof import("redis")>("redis", "redis");
+  const { RedisStore } = await import("./stores/redis.js");
+  if (typeof redis.createSentinel !== "function") throw new TypeError('provider "redis": the sentinel:// form needs redis (node-redis) 5 or later');
+  const client = redis.createSentinel(options);
+  client.on("error", () => {}); // as in connectRedis: failures reach callers through failed commands
+  await client.connect();
+  return new RedisStore({ client, ownsClient: true, ...store });
 }
 
 registerProvider("postgresql", (config) => connectPostgres(parsePostgresConfig(config)));

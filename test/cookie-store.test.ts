@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import express from "express";
@@ -30,6 +31,39 @@ async function sealedSession(sessions: SessionManager<Record<string, unknown>>, 
   return cookieValue(await sessions.commit(session));
 }
 
+/** The format before per-message keys (sessionkit 0.1): AES-256-GCM under one HKDF key per secret. */
+function sealV1(secret: string, payload: string, expiresAt: number): string {
+  const key = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "sessionkit cookie v1", 32));
+  const header = Buffer.from([1, ...createHash("sha256").update(key).digest().subarray(0, 4)]);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(header);
+  const expiry = Buffer.alloc(8);
+  expiry.writeDoubleBE(expiresAt);
+  const ciphertext = Buffer.concat([cipher.update(expiry), cipher.update(payload, "utf8"), cipher.final()]);
+  return Buffer.concat([header, iv, ciphertext, cipher.getAuthTag()]).toString("base64url");
+}
+
+/** An Express app on 127.0.0.1: /login signs "ada" in, /whoami shows the session data. */
+async function serve(sessions: SessionManager<Record<string, unknown>>) {
+  const app = express();
+  app.use(sessionMiddleware(sessions));
+  app.get("/login", (req, res) => {
+    req.session.set("user", "ada");
+    res.send("ok");
+  });
+  app.get("/whoami", (req, res) => {
+    res.json(req.session.toJSON());
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
 describe("CookieStore", () => {
   it("round-trips a session through the manager: load, commit, load", async () => {
     const sessions = managerWith([NEW]);
@@ -48,8 +82,8 @@ describe("CookieStore", () => {
 
   it("seals the same payload differently every time (random IV) and the value is cookie-safe", () => {
     const store = new CookieStore({ secrets: [NEW] });
-    const a = store.seal("payload", Date.now() + 60_000);
-    const b = store.seal("payload", Date.now() + 60_000);
+    const a = store.seal("payload", Date.now() + 60_000, "sid");
+    const b = store.seal("payload", Date.now() + 60_000, "sid");
     expect(a).not.toBe(b);
     expect(a).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(a).not.toContain("payload");
@@ -58,13 +92,13 @@ describe("CookieStore", () => {
   it("opens nothing, and never throws, when any character of a sealed cookie is changed", () => {
     const store = new CookieStore({ secrets: [NEW] });
     const now = Date.now();
-    const sealed = store.seal(`${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000);
+    const sealed = store.seal(`${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000, "sid");
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     fc.assert(
       fc.property(fc.nat(sealed.length - 1), fc.constantFrom(...alphabet), (position, replacement) => {
         fc.pre(sealed[position] !== replacement);
         const tampered = sealed.slice(0, position) + replacement + sealed.slice(position + 1);
-        expect(store.open(tampered, now)).toBeNull();
+        expect(store.open(tampered, now, "sid")).toBeNull();
       }),
       { numRuns: 2000 },
     );
@@ -78,7 +112,7 @@ describe("CookieStore", () => {
     for (let bit = 0; bit < bytes.length * 8; bit++) {
       const flipped = Buffer.from(bytes);
       flipped[bit >> 3]! ^= 1 << (bit & 7);
-      expect(store.open(flipped.toString("base64url"), Date.now()), `bit ${bit}`).toBeNull();
+      expect(store.open(flipped.toString("base64url"), Date.now(), "sid"), `bit ${bit}`).toBeNull();
     }
     const fresh = await sessions.load(Buffer.from(bytes.map((b, i) => (i === 20 ? b ^ 1 : b))).toString("base64url"));
     expect(fresh.isNew, "the manager gives a fresh session for a tampered cookie").toBe(true);
@@ -89,20 +123,20 @@ describe("CookieStore", () => {
     const sessions = managerWith([NEW]);
     const cookie = await sealedSession(sessions);
     const store = new CookieStore({ secrets: [NEW] });
-    for (let length = 0; length < cookie.length; length++) expect(store.open(cookie.slice(0, length), Date.now())).toBeNull();
+    for (let length = 0; length < cookie.length; length++) expect(store.open(cookie.slice(0, length), Date.now(), "sid")).toBeNull();
     for (const junk of [cookie + "A", cookie + "==", ` ${cookie}`, cookie.replace(/.$/, "%"), "", "garbage", "x".repeat(5000), "\u0000"]) {
-      expect(store.open(junk, Date.now()), JSON.stringify(junk.slice(0, 20))).toBeNull();
+      expect(store.open(junk, Date.now(), "sid"), JSON.stringify(junk.slice(0, 20))).toBeNull();
     }
     fc.assert(
       fc.property(fc.string({ maxLength: 300 }), (junk) => {
-        expect(store.open(junk, Date.now())).toBeNull();
+        expect(store.open(junk, Date.now(), "sid")).toBeNull();
       }),
     );
   });
 
   it("opens nothing sealed with a foreign secret", async () => {
     const cookie = await sealedSession(managerWith([FOREIGN]));
-    expect(new CookieStore({ secrets: [NEW, OLD] }).open(cookie, Date.now())).toBeNull();
+    expect(new CookieStore({ secrets: [NEW, OLD] }).open(cookie, Date.now(), "sid")).toBeNull();
     const fresh = await managerWith([NEW, OLD]).load(cookie);
     expect(fresh.isNew).toBe(true);
   });
@@ -110,11 +144,11 @@ describe("CookieStore", () => {
   it("rotates secrets: an old cookie opens as stale and the next commit re-seals with the newest", async () => {
     const cookie = await sealedSession(managerWith([OLD]));
     const rotated = managerWith([NEW, OLD]);
-    expect(new CookieStore({ secrets: [NEW, OLD] }).open(cookie, Date.now())?.stale).toBe(true);
+    expect(new CookieStore({ secrets: [NEW, OLD] }).open(cookie, Date.now(), "sid")?.stale).toBe(true);
     const session = await rotated.load(cookie);
     expect(session.get("user")).toBe("ada");
     const resealed = cookieValue(await rotated.commit(session)); // unmodified, yet re-sealed
-    expect(new CookieStore({ secrets: [NEW] }).open(resealed, Date.now())?.stale).toBe(false);
+    expect(new CookieStore({ secrets: [NEW] }).open(resealed, Date.now(), "sid")?.stale).toBe(false);
     expect((await managerWith([NEW]).load(resealed)).get("user")).toBe("ada");
   });
 
@@ -167,11 +201,79 @@ describe("CookieStore", () => {
     await expect(sessions.gc()).rejects.toThrow(SessionUnsupportedError);
   });
 
+  it("rejects secrets with too little variety (estimated entropy under 72 bits), in the store and in the manager's secrets", () => {
+    const weak = [" ".repeat(32), "a".repeat(64), "ab".repeat(16), "abcd".repeat(8), "old-secret-".padEnd(32, "o"), "x".repeat(24) + "12345678"];
+    for (const secret of weak) {
+      expect(() => new CookieStore({ secrets: [secret] }), JSON.stringify(secret)).toThrow(/CookieStore: option "secrets".*too little variety/);
+      expect(() => new CookieStore({ secrets: [NEW, secret] })).toThrow(TypeError);
+      expect(() => new SessionManager({ store: new CookieStore({ secrets: [NEW] }), secrets: [secret] })).toThrow(/^option "secrets".*too little variety/);
+    }
+    for (const secret of [randomBytes(16).toString("hex"), randomBytes(24).toString("base64url"), "correct horse battery staple xyz"]) {
+      expect(() => new CookieStore({ secrets: [secret] })).not.toThrow();
+      expect(() => new SessionManager({ store: new CookieStore({ secrets: [NEW] }), secrets: [secret] })).not.toThrow();
+    }
+  });
+
   it("rejects missing or short secrets with a TypeError naming the option", () => {
     for (const secrets of [undefined, [], ["short"], [NEW, "short"], [NEW, 42]]) {
       expect(() => new CookieStore({ secrets } as never)).toThrow(TypeError);
       expect(() => new CookieStore({ secrets } as never)).toThrow(/option "secrets"/);
     }
+  });
+
+  it("a cookie sealed for one app's sid does not open as another app's admin_sid with the same secret (real HTTP)", async () => {
+    const app = await serve(managerWith([NEW]));
+    const admin = await serve(managerWith([NEW], { cookie: { name: "admin_sid" } }));
+    try {
+      const login = await fetch(`${app.base}/login`);
+      const sealed = login.headers.getSetCookie()[0]!.split(";")[0]!.slice("sid=".length);
+      expect(await (await fetch(`${app.base}/whoami`, { headers: { cookie: `sid=${sealed}` } })).json()).toEqual({ user: "ada" });
+      const replayed = await fetch(`${admin.base}/whoami`, { headers: { cookie: `admin_sid=${sealed}` } });
+      expect(replayed.status).toBe(200);
+      expect(await replayed.json(), "another cookie name: a fresh session").toEqual({});
+    } finally {
+      await Promise.all([app.close(), admin.close()]);
+    }
+  });
+
+  it("a cookie sealed for one purpose does not open for another, same name and secret", () => {
+    const now = Date.now();
+    const sealed = new CookieStore({ secrets: [NEW], purpose: "shop" }).seal("payload", now + 60_000, "sid");
+    expect(new CookieStore({ secrets: [NEW], purpose: "shop" }).open(sealed, now, "sid")?.payload).toBe("payload");
+    expect(new CookieStore({ secrets: [NEW], purpose: "admin" }).open(sealed, now, "sid")).toBeNull();
+    expect(new CookieStore({ secrets: [NEW] }).open(sealed, now, "sid"), "default purpose").toBeNull();
+    expect(() => new CookieStore({ secrets: [NEW], purpose: "" })).toThrow(/option "purpose"/);
+  });
+
+  it("seals each cookie under its own key: HKDF-SHA256 of the secret's key and a random 16-byte salt in the cookie (format 2, as documented)", () => {
+    const now = Date.now();
+    const sealed = Buffer.from(new CookieStore({ secrets: [NEW] }).seal("payload", now + 60_000, "sid"), "base64url");
+    // Re-derived here from docs/stores/cookie.md alone, so the documented format is the real one.
+    const master = Buffer.from(hkdfSync("sha256", NEW, Buffer.alloc(0), "sessionkit cookie v2", 32));
+    expect(sealed[0]).toBe(2);
+    expect(sealed.subarray(1, 5)).toEqual(createHash("sha256").update(master).digest().subarray(0, 4));
+    const salt = sealed.subarray(5, 21);
+    const keyAndIv = Buffer.from(hkdfSync("sha256", master, salt, "sessionkit cookie v2 message", 44));
+    const decipher = createDecipheriv("aes-256-gcm", keyAndIv.subarray(0, 32), keyAndIv.subarray(32));
+    decipher.setAAD(Buffer.concat([sealed.subarray(0, 21), Buffer.from(JSON.stringify(["session", "sid"]))]));
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    const plaintext = Buffer.concat([decipher.update(sealed.subarray(21, sealed.length - 16)), decipher.final()]);
+    expect(plaintext.readDoubleBE(0)).toBe(now + 60_000);
+    expect(plaintext.toString("utf8", 8)).toBe("payload");
+    const again = Buffer.from(new CookieStore({ secrets: [NEW] }).seal("payload", now + 60_000, "sid"), "base64url");
+    expect(again.subarray(5, 21).equals(salt), "a fresh salt, so a fresh key, per seal").toBe(false);
+  });
+
+  it("opens a format-1 cookie (one key per secret) as stale, and the next response re-seals it in format 2", async () => {
+    const sessions = managerWith([NEW]);
+    const now = Date.now();
+    const v1 = sealV1(NEW, `${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000);
+    expect(new CookieStore({ secrets: [NEW] }).open(v1, now, "sid")).toMatchObject({ stale: true, expiresAt: now + 60_000 });
+    const session = await sessions.load(v1);
+    expect(session.get("user")).toBe("ada");
+    const resealed = cookieValue(await sessions.commit(session));
+    expect(Buffer.from(resealed, "base64url")[0]).toBe(2);
+    expect((await sessions.load(resealed)).get("user")).toBe("ada");
   });
 
   it("works unchanged through the Express 5 adapter on a real server", async () => {

@@ -2,14 +2,18 @@
  * Real express-session apps write sessions; a sessionkit app with migrateFrom reads them.
  * Legacy stores: express-session's MemoryStore and connect-redis on the real Redis.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RedisStore } from "connect-redis";
 import express from "express";
 import type { ErrorRequestHandler } from "express";
 import session from "express-session";
+import sessionFileStore from "session-file-store";
 import { createClient } from "redis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { LegacySessionRecord, LegacyStore } from "../src/adapters/express-session.js";
 import { fromExpressSession } from "../src/adapters/express-session.js";
 import { sessionMiddleware } from "../src/adapters/express.js";
@@ -59,10 +63,11 @@ async function legacyLogin(store: session.Store, secret: string | string[] = SEC
 }
 
 /** The new app: express + sessionkit, migrating from `legacyStore`; errors reach `errors`. */
-async function sessionkitApp(legacyStore: LegacyStore, secret: string | string[] = SECRETS) {
+async function sessionkitApp(legacyStore: LegacyStore, secret: string | string[] = SECRETS, sidPattern?: RegExp) {
   const store = new MemoryStore();
   const errors: unknown[] = [];
-  const manager = new SessionManager({ store, gcInterval: 0, migrateFrom: fromExpressSession({ store: legacyStore, secret }) });
+  const migrateFrom = fromExpressSession({ store: legacyStore, secret, sidPattern });
+  const manager = new SessionManager({ store, gcInterval: 0, migrateFrom });
   const app = express();
   app.use(sessionMiddleware(manager));
   app.get("/read", (req, res) => {
@@ -79,6 +84,10 @@ async function sessionkitApp(legacyStore: LegacyStore, secret: string | string[]
 
 function legacyGet(store: LegacyStore, sid: string): Promise<LegacySessionRecord | null | undefined> {
   return new Promise((resolve, reject) => store.get(sid, (error, record) => (error ? reject(error) : resolve(record))));
+}
+
+function legacySet(store: session.Store, sid: string, record: session.SessionData): Promise<void> {
+  return new Promise((resolve, reject) => store.set(sid, record, (error) => (error ? reject(error) : resolve())));
 }
 
 function signLegacy(sid: string, secret: string): string {
@@ -151,10 +160,40 @@ describe("migrating from express-session's MemoryStore", () => {
   it("ignores a validly signed cookie for an unknown legacy session", async () => {
     const spy = counting(new session.MemoryStore());
     const kit = await sessionkitApp(spy);
-    const response = await kit.read(signLegacy("no-such-session", NEW_SECRET));
+    const unknown = "N".repeat(32);
+    const response = await kit.read(signLegacy(unknown, NEW_SECRET));
     expect(await response.json()).toEqual({});
     expect(response.headers.getSetCookie()).toEqual([]);
-    expect(spy.calls).toEqual(["get no-such-session"]);
+    expect(spy.calls).toEqual([`get ${unknown}`]);
+  });
+
+  const notExpressSessionIds = ["../config", "short", "A".repeat(31), "A".repeat(33), `${"A".repeat(31)}/`, `${"A".repeat(31)}+`, `${"A".repeat(31)}=`];
+  it("never hands the legacy store a signed id that is not express-session's format (32 base64url characters)", async () => {
+    const spy = counting(new session.MemoryStore());
+    const kit = await sessionkitApp(spy);
+    for (const sid of notExpressSessionIds) {
+      const response = await kit.read(signLegacy(sid, NEW_SECRET));
+      expect(await response.json(), sid).toEqual({});
+      expect(response.headers.getSetCookie(), sid).toEqual([]);
+    }
+    expect(spy.calls).toEqual([]);
+  });
+
+  it("migrates ids of another format when the app gives sidPattern, and only those", async () => {
+    const legacyStore = new session.MemoryStore();
+    const uuid = "0b7e4c43-86b0-4a53-9c6e-2f0f4d5f3a11"; // an app that had genid: () => randomUUID()
+    legacyStore.set(uuid, { cookie: { expires: null }, user: "alice" });
+    legacyStore.set("B".repeat(32), { cookie: { expires: null }, user: "bob" });
+    const spy = counting(legacyStore);
+    const kit = await sessionkitApp(spy, SECRETS, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(await (await kit.read(signLegacy(uuid, NEW_SECRET))).json()).toEqual({ user: "alice" });
+    expect(await (await kit.read(signLegacy("B".repeat(32), NEW_SECRET))).json(), "the default format no longer applies").toEqual({});
+    expect(spy.calls).toEqual([`get ${uuid}`, `destroy ${uuid}`]);
+  });
+
+  it("rejects a sidPattern that is not a RegExp", () => {
+    const store = new session.MemoryStore();
+    expect(() => fromExpressSession({ store, secret: SECRETS, sidPattern: "^.*$" as never })).toThrow(/option "sidPattern"/);
   });
 
   it("does no legacy work for requests without the legacy cookie", async () => {
@@ -169,6 +208,70 @@ describe("migrating from express-session's MemoryStore", () => {
     const store = new session.MemoryStore();
     expect(() => fromExpressSession({ store, secret: [] })).toThrow(/option "secret"/);
     expect(() => fromExpressSession({ store, secret: "" })).toThrow(TypeError);
+  });
+});
+
+describe("migrating from session-file-store (a legacy store that builds file paths from ids)", () => {
+  const SAMPLE_SECRET = "keyboard cat"; // express-session's README secret, which real apps ship
+
+  async function fileStoreIn(root: string) {
+    const dir = join(root, "sessions");
+    const FileStore = sessionFileStore(session);
+    return new FileStore({ path: dir, retries: 0, reapInterval: -1, logFn: () => {} });
+  }
+
+  it("carries a real session over and deletes its file", async () => {
+    const root = await mkdtemp(join(tmpdir(), "sessionkit-sfs-"));
+    try {
+      const legacyStore = await fileStoreIn(root);
+      const sid = randomBytes(24).toString("base64url"); // express-session's genid: uid-safe(24)
+      await legacySet(legacyStore, sid, { cookie: { expires: null }, user: "alice", cart: [1, 2] });
+      expect(await readdir(join(root, "sessions"))).toEqual([`${sid}.json`]);
+      const kit = await sessionkitApp(legacyStore, SAMPLE_SECRET);
+      // session-file-store adds its own __lastAccess to the record; it comes along as data.
+      expect(await (await kit.read(signLegacy(sid, SAMPLE_SECRET))).json()).toMatchObject({ user: "alice", cart: [1, 2] });
+      expect(await readdir(join(root, "sessions"))).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a forged ../config id signed with the known secret reads no file and deletes none", async () => {
+    const root = await mkdtemp(join(tmpdir(), "sessionkit-sfs-"));
+    try {
+      const legacyStore = await fileStoreIn(root);
+      const config = JSON.stringify({ databasePassword: "hunter2" });
+      await writeFile(join(root, "config.json"), config);
+      const spy = counting(legacyStore);
+      const kit = await sessionkitApp(spy, SAMPLE_SECRET);
+      const response = await kit.read(signLegacy("../config", SAMPLE_SECRET));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({});
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect(spy.calls, "the legacy store is never asked").toEqual([]);
+      expect(await readFile(join(root, "config.json"), "utf8")).toBe(config);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("well-known sample secrets", () => {
+  it("are accepted, with one process warning however many migrations use them", async () => {
+    vi.resetModules(); // a fresh module graph: the once-per-process flag of earlier tests is not shared
+    const fresh = await import("../src/adapters/express-session.js");
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      const store = new session.MemoryStore();
+      fresh.fromExpressSession({ store, secret: SECRETS });
+      expect(warn).not.toHaveBeenCalled();
+      fresh.fromExpressSession({ store, secret: [NEW_SECRET, "keyboard cat"] });
+      fresh.fromExpressSession({ store, secret: "keyboard cat" });
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/"keyboard cat".*well-known sample secret/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 
@@ -199,9 +302,10 @@ describe("migrating from connect-redis on the real Redis", async () => {
   it.skipIf(!available)("ignores a record whose cookie.expires has passed (store without TTL)", async () => {
     const noTtl = new RedisStore({ client, prefix, disableTTL: true });
     const past = new Date(Date.now() - 60_000).toISOString();
-    await client.set(`${prefix}stale`, JSON.stringify({ cookie: { expires: past, path: "/" }, user: "mallory" }));
+    const stale = "S".repeat(32);
+    await client.set(`${prefix}${stale}`, JSON.stringify({ cookie: { expires: past, path: "/" }, user: "mallory" }));
     const kit = await sessionkitApp(noTtl);
-    const response = await kit.read(signLegacy("stale", NEW_SECRET));
+    const response = await kit.read(signLegacy(stale, NEW_SECRET));
     expect(await response.json()).toEqual({});
     expect(response.headers.getSetCookie()).toEqual([]);
   });

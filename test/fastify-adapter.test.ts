@@ -7,7 +7,7 @@ import { MemoryStore } from "../src/stores/memory.js";
 import type { StartApp } from "./support/adapter-suite.js";
 import { adapterSuite, sessionCookie } from "./support/adapter-suite.js";
 
-type Query = { Querystring: { key: string; value: string } };
+type Query = { Querystring: { key: string; value: string; cc?: string } };
 
 function addRoutes(scope: FastifyInstance): void {
   scope.get("/untouched", async () => "ok");
@@ -16,9 +16,9 @@ function addRoutes(scope: FastifyInstance): void {
     request.session.set(request.query.key, request.query.value);
     return "ok";
   });
-  scope.get("/cached", async (request, reply) => {
+  scope.get<Query>("/cached", async (request, reply) => {
     request.session.set("seen", true);
-    reply.header("cache-control", "private, max-age=60");
+    reply.header("cache-control", request.query.cc ?? "private, max-age=60");
     return "ok";
   });
   scope.post("/login", async (request) => {

@@ -265,28 +265,34 @@ describe("FileStore", () => {
     await sessions.close();
   });
 
-  it("keeps an owner index of empty files; gc removes entries whose record is gone once they are old", async () => {
+  it("keeps an owner index of empty files (mtime = keepUntil); listing and gc drop foreign entries, and missing records' entries after keepUntil", async () => {
     const dir = await freshDir();
-    const store = new FileStore({ dir });
+    let now = Date.now();
+    const store = new FileStore({ dir, now: () => now });
     const owner = "alice_ALICE-0";
-    await store.indexOwner(owner, "kept", Date.now() + LONG);
-    await store.set("kept", { ...write("x"), owner });
-    await store.indexOwner(owner, "gone", Date.now() + LONG);
-    await store.set("gone", { ...write("x"), owner });
+    const keepUntil = now + LONG;
+    const owned = (who: string) => ({ ...write("x", 0, now + 60_000), owner: who });
+    await store.indexOwner(owner, "kept", keepUntil);
+    await store.set("kept", owned(owner));
+    await store.indexOwner(owner, "kept", keepUntil - 1000); // never lowers keepUntil
+    await store.indexOwner(owner, "gone", keepUntil);
+    await store.set("gone", owned(owner));
     await store.destroy("gone");
-    await store.indexOwner(owner, "in-flight", Date.now() + LONG); // its record is being written
+    await store.indexOwner(owner, "in-flight", keepUntil); // its record is being written
+    await store.indexOwner(owner, "foreign", keepUntil);
+    await store.set("foreign", owned("bob"));
     const entries = join(dir, "owners", Buffer.from(owner).toString("hex"));
-    const goneEntry = join(entries, Buffer.from("gone").toString("hex"));
-    expect((await stat(goneEntry)).size).toBe(0);
+    const entryOf = (key: string) => join(entries, Buffer.from(key).toString("hex"));
+    expect((await stat(entryOf("kept"))).size).toBe(0);
+    expect((await stat(entryOf("kept"))).mtimeMs).toBe(Math.ceil(keepUntil / 1000) * 1000);
     expect((await stat(entries)).mode & 0o777).toBe(0o700);
-    const old = new Date(Date.now() - 120_000);
-    await utimes(goneEntry, old, old);
 
     expect((await store.listByOwner(owner)).map((entry) => entry.key)).toEqual(["kept"]);
     expect(await store.gc()).toBe(0);
-    expect((await readdir(entries)).sort()).toEqual([Buffer.from("in-flight").toString("hex"), Buffer.from("kept").toString("hex")].sort());
+    const names = async () => (await readdir(entries)).map((name) => Buffer.from(name, "hex").toString()).sort();
+    expect(await names(), "missing records keep their entries until keepUntil").toEqual(["gone", "in-flight", "kept"]);
     await store.destroy("kept");
-    for (const name of await readdir(entries)) await utimes(join(entries, name), old, old);
+    now = keepUntil + 1000;
     await store.gc();
     expect(await readdir(join(dir, "owners")), "an emptied owner directory goes too").toEqual([]);
   });

@@ -34,7 +34,7 @@ const startApp: StartApp = async (manager, errors) => {
   });
   app.get("/cached", (c) => {
     c.get("session").set("seen", true);
-    c.header("cache-control", "private, max-age=60");
+    c.header("cache-control", c.req.query("cc") ?? "private, max-age=60");
     return c.text("ok");
   });
   app.post("/login", async (c) => {

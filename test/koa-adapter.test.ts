@@ -18,7 +18,7 @@ async function routes(ctx: Context): Promise<void> {
     ctx.body = "ok";
   } else if (key === "GET /cached") {
     session.set("seen", true);
-    ctx.set("cache-control", "private, max-age=60");
+    ctx.set("cache-control", typeof ctx.query.cc === "string" ? ctx.query.cc : "private, max-age=60");
     ctx.body = "ok";
   } else if (key === "POST /login") {
     await session.regenerate();

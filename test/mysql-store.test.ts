@@ -2,6 +2,7 @@ import mysql from "mysql2/promise";
 import type { Pool } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SessionStore } from "../src/index.js";
+import { SessionManager, SessionStoreError } from "../src/index.js";
 import { MySQLStore } from "../src/stores/mysql.js";
 import { storeConformance } from "../src/testing/index.js";
 import { MYSQL_URL, serverAvailable } from "./support/servers.js";
@@ -210,6 +211,36 @@ describe("MySQLStore", () => {
     } finally {
       holder.release();
       await impatient.end();
+      await drop(tableName);
+    }
+  });
+
+  test("MariaDB: with the documented max_statement_time, a commit stuck behind a lock fails and never lands later", async (context) => {
+    const [[version]] = (await pool.query("SELECT VERSION() AS v")) as unknown as [[{ v: string }]];
+    if (!version.v.includes("MariaDB")) return context.skip("max_statement_time covers writes on MariaDB only (MySQL 8's max_execution_time covers SELECT)");
+    const tableName = uniqueTable();
+    const bounded = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+    bounded.pool.on("connection", (connection) => void connection.query("SET SESSION max_statement_time = 0.2")); // docs/stores/mysql.md
+    const holder = await pool.getConnection();
+    const store = new MySQLStore({ pool: bounded, tableName, cleanupInterval: 0 });
+    const sessions = new SessionManager({ store, storeTimeout: "2s", gcInterval: 0 });
+    try {
+      const first = await sessions.load();
+      first.set("step", 1);
+      const token = /^sid=([^;]*)/.exec((await sessions.commit(first))[0]!)![1]!;
+      const session = await sessions.load(token);
+      session.set("step", 2);
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM \`${tableName}\` FOR UPDATE`);
+      const error = await sessions.commit(session).then(() => expect.fail("the commit should fail"), (reason: unknown) => reason);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect((error as SessionStoreError).cause).toMatchObject({ errno: 1969 }); // ER_STATEMENT_TIMEOUT: aborted by the server
+      await holder.query("COMMIT");
+      expect((await sessions.load(token)).get("step")).toBe(1);
+    } finally {
+      holder.release();
+      await sessions.close();
+      await bounded.end();
       await drop(tableName);
     }
   });

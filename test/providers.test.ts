@@ -55,8 +55,8 @@ describe("providers by name", () => {
   });
 
   it('"cookie" takes beego\'s securityKey or a secrets list', async () => {
-    await roundTrip("cookie", JSON.stringify({ cookieName: "gosessionid", securityKey: "k".repeat(32) }));
-    await roundTrip("cookie", JSON.stringify({ secrets: ["n".repeat(32), "o".repeat(32)] }));
+    await roundTrip("cookie", JSON.stringify({ cookieName: "gosessionid", securityKey: "beego securityKey 4a7e0c93d1b6f258" }));
+    await roundTrip("cookie", JSON.stringify({ secrets: ["newest secret: 9c2e7a05f3d1b846 e0", "older secret: 1f6b3d9e0a7c2548 d7"] }));
     const short = new SessionManager({ provider: "cookie", providerConfig: '{"securityKey":"beegocookiehashkey"}' });
     await expect(short.load(), "beego's sample key is too short to be safe").rejects.toThrow(/at least 32 characters/);
   });

@@ -6,7 +6,7 @@
  */
 import type { Service } from "../lib.js";
 
-export type Framework = "node:http" | "express 5" | "fastify 5";
+export type Framework = "node:http" | "express 5" | "fastify 5" | "koa 3" | "hono 4";
 export type StoreKind = "none" | "memory" | "redis" | "postgres" | "mysql" | "file" | "cookie";
 
 export interface Contestant {
@@ -15,7 +15,8 @@ export interface Contestant {
   label: string;
   store: StoreKind;
   framework: Framework;
-  kind: "bare" | "sessionkit" | "peer";
+  /** bare: the framework alone; floor: the framework plus one raw store round trip, no session library. */
+  kind: "bare" | "floor" | "sessionkit" | "peer";
   /** Every setting that differs from nothing, stated in the results. */
   settings: string;
   /** sessionkit source files that must exist (stores and adapters still being written). */
@@ -115,6 +116,10 @@ export const CONTESTANTS: Contestant[] = [
     settings: "cookie-session {name session, keys [secret], maxAge 30m, httpOnly, sameSite=lax, secure false, signed (keygrip HMAC-SHA1), not encrypted}; called as Connect middleware on node:http",
     needsFiles: [], needsServices: [], clientSide: true,
   },
+  floor("redis", "node-redis createClient, GET on /read, INCR on /write, prefix bench:floor:"),
+  floor("postgres", "pg.Pool (max 10), named statements: primary-key SELECT on /read, INSERT ... ON CONFLICT DO UPDATE on /write, table bench_floor_sessions"),
+  floor("mysql", "mysql2/promise createPool (connectionLimit 10), pool.execute: primary-key SELECT on /read, INSERT ... ON DUPLICATE KEY UPDATE on /write, table bench_floor_sessions"),
+  floor("file", "fresh temp dir, one readFile on /read, one atomic write (writeFile temp + rename) on /write, counters kept in memory"),
   bare("bare-fastify", "fastify 5"),
   {
     id: "sk-memory-fastify", label: "sessionkit", store: "memory", framework: "fastify 5", kind: "sessionkit",
@@ -126,7 +131,28 @@ export const CONTESTANTS: Contestant[] = [
     settings: `@fastify/cookie + @fastify/session {secret (${BENCH_SECRET.length} chars), saveUninitialized false, rolling false, cookie {httpOnly, sameSite=lax, secure false, maxAge 30m}, built-in MemoryStore}`,
     needsFiles: [], needsServices: [], clientSide: false,
   },
+  bare("bare-koa", "koa 3"),
+  {
+    id: "sk-memory-koa", label: "sessionkit", store: "memory", framework: "koa 3", kind: "sessionkit",
+    settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from dist/adapters/koa.js"),
+    needsFiles: ["dist/adapters/koa.js"], needsServices: [], clientSide: false,
+  },
+  bare("bare-hono", "hono 4"),
+  {
+    id: "sk-memory-hono", label: "sessionkit", store: "memory", framework: "hono 4", kind: "sessionkit",
+    settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from dist/adapters/hono.js, served by @hono/node-server"),
+    needsFiles: ["dist/adapters/hono.js"], needsServices: [], clientSide: false,
+  },
 ];
+
+/** Express 5 with exactly one raw round trip to the store per request: the least any session on it can cost. */
+function floor(store: "redis" | "postgres" | "mysql" | "file", settings: string): Contestant {
+  return {
+    id: `floor-${store}-express`, label: `floor: one ${store} round trip`, store, framework: "express 5", kind: "floor",
+    settings: `Express 5, no session library, cookie floor=<32 hex id>; ${settings}`,
+    needsFiles: [], needsServices: store === "file" ? [] : [store], clientSide: false,
+  };
+}
 
 function bare(id: string, framework: Framework): Contestant {
   return {

@@ -31,11 +31,15 @@ export interface RunResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** The server process's CPU time (user + system) over the run ÷ responses: µs per request. */
+  cpuMicrosPerRequest?: number;
 }
 
 export interface ServerStats {
   writes: number;
   logins: number;
+  /** process.cpuUsage() of the server, user + system, in µs. */
+  cpuMicros: number;
 }
 
 interface AutocannonClient {
@@ -99,7 +103,7 @@ export class ContestantServer {
       const listener = (message: { type: string } & ServerStats) => {
         if (message.type !== "stats") return;
         this.child.off("message", listener);
-        resolve({ writes: message.writes, logins: message.logins });
+        resolve({ writes: message.writes, logins: message.logins, cpuMicros: message.cpuMicros });
       };
       this.child.on("message", listener);
       this.child.send({ type: "stats" });
@@ -162,6 +166,15 @@ export async function drive(base: string, route: string, groups: string[][], sec
     errors: result.errors,
     timeouts: result.timeouts,
   };
+}
+
+/** `drive` against a contestant's server, with the server's CPU time per request served. */
+export async function driveMeasured(server: ContestantServer, route: string, groups: string[][], seconds: number): Promise<RunResult> {
+  const before = await server.stats();
+  const run = await drive(server.base, route, groups, seconds);
+  const after = await server.stats();
+  if (run.responses > 0) run.cpuMicrosPerRequest = (after.cpuMicros - before.cpuMicros) / run.responses;
+  return run;
 }
 
 /** What `verify` found; `problems` is empty when the contestant did all the work it claims. */

@@ -9,6 +9,8 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Request } from "express";
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
+import type { MiddlewareHandler } from "hono";
+import type { Middleware as KoaMiddleware } from "koa";
 import { sessionMiddleware } from "../../dist/adapters/express.js";
 import { SessionManager } from "../../dist/index.js";
 import { importAs, importSessionkit } from "../lib.js";
@@ -18,6 +20,9 @@ import type { SessionView } from "./routes.js";
 import { propertyView, stats } from "./routes.js";
 import { bareExpress, expressApp } from "./servers/express.js";
 import { bareFastify, fastifyApp } from "./servers/fastify.js";
+import { floorServer } from "./servers/floor.js";
+import { bareHono, honoApp } from "./servers/hono.js";
+import { bareKoa, koaApp } from "./servers/koa.js";
 import type { GetIronSession } from "./servers/node.js";
 import { bareNode, cookieSessionNode, ironNode, sessionkitNode } from "./servers/node.js";
 import type { Middleware } from "./stores.js";
@@ -38,6 +43,12 @@ async function build(contestant: Contestant): Promise<Running> {
   if (id === "bare-node") return onNode(bareNode());
   if (id === "bare-express") return onNode(bareExpress());
   if (id === "bare-fastify") return onFastify(await bareFastify());
+  if (id === "bare-koa") return onNode(bareKoa());
+  if (id === "bare-hono") return onNode(bareHono());
+  if (contestant.kind === "floor") {
+    const built = await floorServer(store);
+    return onNode(built.value, built.cleanup);
+  }
   if (id === "iron-node") return ironSession();
   if (id === "cookie-session-node") return cookieSession();
   if (id === "fs-memory-fastify") return fastifySession();
@@ -56,6 +67,14 @@ async function sessionkit(contestant: Contestant): Promise<Running> {
   };
   if (contestant.framework === "node:http") return onNode(sessionkitNode(manager), cleanup);
   if (contestant.framework === "express 5") return onNode(expressApp(sessionMiddleware(manager), sessionOf), cleanup);
+  if (contestant.framework === "koa 3") {
+    const koa = await importSessionkit<{ sessionMiddleware: (m: SessionManager) => KoaMiddleware }>("dist/adapters/koa.js");
+    return onNode(koaApp(koa.sessionMiddleware(manager), (ctx) => sessionOf(ctx)), cleanup);
+  }
+  if (contestant.framework === "hono 4") {
+    const hono = await importSessionkit<{ sessionMiddleware: (m: SessionManager) => MiddlewareHandler }>("dist/adapters/hono.js");
+    return onNode(honoApp(hono.sessionMiddleware(manager), (c) => c.get("session") as unknown as SessionView), cleanup);
+  }
   const { sessionPlugin } = await importSessionkit<{ sessionPlugin: FastifyPluginAsync<{ manager: SessionManager }> }>("dist/adapters/fastify.js");
   const app = await fastifyApp(async (scope) => void (await scope.register(sessionPlugin, { manager })), sessionOf);
   return onFastify(app, cleanup);
@@ -136,6 +155,11 @@ function onFastify(app: FastifyInstance, cleanup: () => Promise<void> = async ()
   };
 }
 
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 async function main(): Promise<void> {
   const send = (message: object) => process.send?.(message);
   let running: Running;
@@ -147,7 +171,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   process.on("message", (message: Message) => {
-    if (message.type === "stats") send({ type: "stats", ...stats });
+    // CPU time of this whole process (user + system, µs): the harness divides its growth over a run by the requests served.
+    if (message.type === "stats") send({ type: "stats", ...stats, cpuMicros: cpuMicros() });
     if (message.type === "stop") {
       running.close().then(
         () => process.exit(0),

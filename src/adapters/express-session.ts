@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { serialize } from "cookie";
 import type { SessionMigration } from "../core/options.js";
+import { warnOnce } from "../core/warnings.js";
 
 /** A session record as express-session stores it: the data plus its `cookie` settings. */
 export interface LegacySessionRecord {
@@ -29,11 +30,28 @@ export interface ExpressSessionMigrationOptions {
   name?: string;
   /** Default path "/" and no domain: must match the legacy cookie, or the browser keeps it. */
   cookie?: { path?: string; domain?: string };
+  /**
+   * Default: express-session's own ids (uid-safe: 32 base64url characters). Give the format of
+   * your ids if the old app had a custom `genid`. A signed id of another format never reaches the
+   * legacy store: stores that build a file path or key from the id must not see "../config".
+   */
+  sidPattern?: RegExp;
 }
+
+// express-session's genid is uid-safe(24): 24 random bytes as 32 characters of base64url.
+const EXPRESS_SESSION_ID = /^[A-Za-z0-9_-]{32}$/;
+
+/**
+ * Secrets printed in the READMEs and examples of express-session, Express and cookie-parser,
+ * which apps copy into production. Migration must still accept them (the cookies in the wild are
+ * signed with them), but anyone who read those READMEs can forge a legacy cookie.
+ */
+const SAMPLE_SECRETS = new Set(["keyboard cat", "secret", "my secret", "shhhh, very secret", "your secret here", "changeme", "change me", "supersecret"]);
 
 export function fromExpressSession(options: ExpressSessionMigrationOptions): SessionMigration {
   const { store, name = "connect.sid" } = options;
   const secrets = checkSecrets(options.secret);
+  const sidPattern = checkSidPattern(options.sidPattern);
   if (!store || typeof store.get !== "function" || typeof store.destroy !== "function") {
     throw new TypeError('fromExpressSession: option "store" must be an express-session store with get() and destroy()');
   }
@@ -43,7 +61,8 @@ export function fromExpressSession(options: ExpressSessionMigrationOptions): Ses
     cookieName: name,
     async take(cookieValue) {
       const sid = unsignCookie(cookieValue, secrets);
-      if (sid === null) return null; // forged or unsigned: the legacy store is never asked
+      // Forged, unsigned, or signed but not an id (a known sample secret signs anything): never asked.
+      if (sid === null || !sidPattern.test(sid)) return null;
       const record = await callback<LegacySessionRecord | null | undefined>((done) => store.get(sid, done));
       if (!record || isExpired(record)) return null;
       await callback<void>((done) => store.destroy(sid, done));
@@ -61,7 +80,24 @@ function checkSecrets(secret: string | readonly string[]): readonly string[] {
   if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== "string" || s === "")) {
     throw new TypeError('fromExpressSession: option "secret" must be the express-session secret: a non-empty string or list of them');
   }
+  const sample = list.find((secret) => SAMPLE_SECRETS.has(secret.trim().toLowerCase()));
+  if (sample !== undefined) {
+    warnOnce(
+      "SESSIONKIT_SAMPLE_SECRET",
+      `sessionkit: the express-session secret ${JSON.stringify(sample)} is a well-known sample secret: anyone can sign a legacy cookie with it. ` +
+        "Migration still accepts it so existing users keep their sessions; finish the migration and drop migrateFrom soon.",
+    );
+  }
   return [...list];
+}
+
+function checkSidPattern(pattern: RegExp | undefined): RegExp {
+  if (pattern === undefined) return EXPRESS_SESSION_ID;
+  if (!(pattern instanceof RegExp)) {
+    throw new TypeError('fromExpressSession: option "sidPattern" must be a RegExp matching the whole legacy id, such as /^[0-9a-f-]{36}$/');
+  }
+  // Without the g and y flags, test() keeps no lastIndex between calls.
+  return new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
 }
 
 /**

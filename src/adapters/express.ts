@@ -6,6 +6,14 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
 import { applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import { createView, syncRequestView } from "./express-compat.js";
+
+export type { ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
+
+export interface SessionMiddlewareOptions {
+  /** "express-session": `req.session` behaves like express-session's, for Passport and older code. */
+  compat?: "express-session";
+}
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -18,108 +26,100 @@ declare global {
 }
 
 type Next = (error?: unknown) => void;
+type Method = (...args: unknown[]) => ServerResponse;
 
-/** What the response's writeHead/end need to commit; kept on the response under a symbol. */
-class CommitState {
-  /** Set when headers went out first (a streamed response): the write still running. */
-  streamed: PreparedCommit | undefined = undefined;
-  streamError: unknown = undefined;
-  ended = false;
-
-  constructor(
-    readonly manager: SessionManager<object>,
-    readonly session: Session<object>,
-    readonly next: Next,
-    readonly writeHead: (...args: unknown[]) => ServerResponse,
-    readonly end: (...args: unknown[]) => ServerResponse,
-  ) {}
-
-  prepare(): PreparedCommit {
-    return this.manager.prepareCommit(this.session);
-  }
-}
-
-const STATE = Symbol("sessionkit.commit");
-type Response = ServerResponse & { [STATE]: CommitState };
-
-export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>) {
+export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>, options: SessionMiddlewareOptions = {}) {
+  const compat = options.compat === "express-session";
+  if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
+  const untyped = manager as unknown as SessionManager<object>;
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
     manager.start(req).then((session) => {
-      (req as IncomingMessage & { session: Session<T> }).session = session;
-      const original = res as Response;
-      original[STATE] = new CommitState(
-        manager as unknown as SessionManager<object>,
-        session as unknown as Session<object>,
-        next,
-        res.writeHead as CommitState["writeHead"],
-        res.end as CommitState["end"],
-      );
-      // Node has no async hook before a response goes out, so the commit rides on these two.
-      res.writeHead = writeHead as ServerResponse["writeHead"];
-      res.end = end as ServerResponse["end"];
+      const plain = session as unknown as Session<object>;
+      const view = compat && createView(req, untyped, plain);
+      (req as IncomingMessage & { session: unknown }).session = view || session;
+      commitBeforeSending(res, untyped, plain, next, compat ? () => syncRequestView(req) : undefined);
       next();
     }, next);
   };
 }
 
 /**
- * Headers are going out before `end` (a streamed response, or an explicit writeHead): the
- * Set-Cookie is known without the store, so it goes with them; `end` then waits for the write.
+ * Node has no async hook before a response goes out, so the commit rides on writeHead and end.
+ * The commit state lives in this closure, not on `res`: Express gives every request's req and res
+ * a hidden class of their own (it swaps their prototypes), so each property added to them costs
+ * V8 a new map (about 3 µs here) and each read of one a megamorphic lookup (about 1 µs). Only the
+ * two methods that must be wrapped are added.
  */
-function writeHead(this: Response): ServerResponse {
-  const state = this[STATE];
-  if (!state.ended && !state.streamed && !this.headersSent) {
-    try {
-      state.streamed = state.prepare();
-      state.streamed.persisted.catch(() => {}); // handled in end(), which may come much later
-      applyNodeHeaders(this, state.streamed.headers);
-    } catch (error) {
-      state.streamError = error;
+function commitBeforeSending(res: ServerResponse, manager: SessionManager<object>, session: Session<object>, next: Next, beforeCommit?: () => void): void {
+  const prepare = () => (beforeCommit?.(), manager.prepareCommit(session));
+  const writeHead = res.writeHead as Method;
+  const end = res.end as Method;
+  /** Set when headers went out first (a streamed response): the write still running. */
+  let streamed: PreparedCommit | undefined;
+  let streamError: unknown;
+  let ended = false;
+
+  /**
+   * Headers are going out before `end` (a streamed response, or an explicit writeHead): the
+   * Set-Cookie is known without the store, so it goes with them; `end` then waits for the write.
+   */
+  res.writeHead = function (this: ServerResponse) {
+    if (!ended && !streamed && !this.headersSent) {
+      try {
+        streamed = prepare();
+        streamed.persisted.catch(() => {}); // handled in end(), which may come much later
+        applyNodeHeaders(this, streamed.headers);
+      } catch (error) {
+        streamError = error;
+      }
     }
-  }
-  // eslint-disable-next-line prefer-rest-params
-  return state.writeHead.apply(this, arguments as unknown as unknown[]);
+    // eslint-disable-next-line prefer-rest-params
+    return writeHead.apply(this, arguments as unknown as unknown[]);
+  } as ServerResponse["writeHead"];
+
+  /**
+   * When the handler ends the response in one go, the store write finishes first and a failure
+   * goes to `next(err)`. After streamed headers, a failed write aborts the connection so the
+   * client never sees a success. No body byte is held back (see ../../shared STYLE: express-session's tangle).
+   */
+  res.end = function (this: ServerResponse) {
+    // eslint-disable-next-line prefer-rest-params
+    const args = arguments as unknown as unknown[];
+    if (ended) return end.apply(this, args);
+    ended = true;
+    if (streamed || this.headersSent) return finishStreamed(this, streamed, streamError, end, args);
+    let prepared: PreparedCommit;
+    try {
+      prepared = prepare();
+    } catch (error) {
+      next(error);
+      return this;
+    }
+    applyNodeHeadersOnceWritten(this, prepared, end, args, next);
+    return this;
+  } as ServerResponse["end"];
 }
 
-/**
- * When the handler ends the response in one go, the store write finishes first and a failure
- * goes to `next(err)`. After streamed headers, a failed write aborts the connection so the
- * client never sees a success. No body byte is held back (see ../../shared STYLE: express-session's tangle).
- */
-function end(this: Response): ServerResponse {
-  const state = this[STATE];
-  // eslint-disable-next-line prefer-rest-params
-  const args = arguments as unknown as unknown[];
-  if (state.ended) return state.end.apply(this, args);
-  state.ended = true;
-  if (state.streamed || this.headersSent) return finishStreamed(this, state, args);
-  let prepared: PreparedCommit;
-  try {
-    prepared = state.prepare();
-  } catch (error) {
-    state.next(error);
-    return this;
-  }
+function applyNodeHeadersOnceWritten(res: ServerResponse, prepared: PreparedCommit, end: Method, args: unknown[], next: Next): void {
   if (!prepared.pending) {
-    applyNodeHeaders(this, prepared.headers);
-    return state.end.apply(this, args);
+    applyNodeHeaders(res, prepared.headers);
+    end.apply(res, args);
+    return;
   }
   prepared.persisted.then(
     () => {
-      applyNodeHeaders(this, prepared.headers);
-      state.end.apply(this, args);
+      applyNodeHeaders(res, prepared.headers);
+      end.apply(res, args);
     },
-    (error: unknown) => state.next(error),
+    (error: unknown) => next(error),
   );
-  return this;
 }
 
-function finishStreamed(res: Response, state: CommitState, args: unknown[]): ServerResponse {
-  if (state.streamError) return res.destroy(toError(state.streamError));
-  const streamed = state.streamed;
-  if (!streamed?.pending) return state.end.apply(res, args);
+function finishStreamed(res: ServerResponse, streamed: PreparedCommit | undefined, streamError: unknown, end: Method, args: unknown[]): ServerResponse {
+  if (streamError) return res.destroy(toError(streamError));
+  if (!streamed?.pending) return end.apply(res, args);
   streamed.persisted.then(
-    () => state.end.apply(res, args),
+    () => end.apply(res, args),
     (error: unknown) => res.destroy(toError(error)),
   );
   return res;

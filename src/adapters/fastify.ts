@@ -3,14 +3,19 @@
  * `request.session`, loaded in onRequest and committed in onSend, as @fastify/session does:
  * framework hooks, no patching of the reply. The store write ends before the response goes out.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import type { SessionHeader, SessionManager } from "../core/manager.js";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { PreparedCommit, SessionHeader, SessionManager } from "../core/manager.js";
+import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
+
+const COMMITTING = "sessionkitCommitting";
 
 declare module "fastify" {
   interface FastifyRequest {
     /** The sessionkit session (null only in scopes without the plugin), typed by `SessionData`. */
     session: Session<SessionData>;
+    /** @internal true once the plugin started committing this request's session. */
+    [COMMITTING]: boolean;
   }
 }
 
@@ -22,23 +27,40 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
   if (!manager || typeof manager.prepareCommit !== "function") {
     throw new TypeError('sessionPlugin needs option "manager": a SessionManager');
   }
-  // A failed commit sends the error response through onSend again; commit once per request.
-  const committed = new WeakSet<FastifyRequest>();
-  // Declared up front so every request object has the same shape (Fastify's decorator rule);
-  // null until onRequest fills it.
+  // Declared up front so every request object has the same shape (Fastify's decorator rule):
+  // filling them per request is a plain store, where a new property or a WeakSet entry per
+  // request costs a hidden-class change or garbage-collector work. session is null until onRequest
+  // fills it; committing is set once the commit started (a failed commit sends the error response
+  // through onSend again, which must not commit a second time).
   scope.decorateRequest("session", null as unknown as Session<SessionData>);
+  scope.decorateRequest(COMMITTING, false);
 
-  scope.addHook("onRequest", async (request) => {
-    const session = await manager.start(request.raw, null, { secure: request.protocol === "https" });
-    request.session = session as unknown as Session<SessionData>;
+  // Callback-style hooks: with a synchronous store (MemoryStore) no promise is made for them.
+  scope.addHook("onRequest", (request, _reply, done) => {
+    manager.start(request.raw, null, { secure: request.protocol === "https" }).then((session) => {
+      request.session = session as unknown as Session<SessionData>;
+      done();
+    }, done);
   });
 
-  scope.addHook("onSend", async (request, reply, payload) => {
+  scope.addHook("onSend", (request, reply, payload, done) => {
     // session is null when loading failed and this is the error response for it.
-    if (!request.session || committed.has(request)) return payload;
-    committed.add(request);
-    setReplyHeaders(reply, await manager.commitHeaders(request.session));
-    return payload;
+    if (!request.session || request[COMMITTING]) return done(null, payload);
+    request[COMMITTING] = true;
+    let prepared: PreparedCommit;
+    try {
+      prepared = manager.prepareCommit(request.session as unknown as Session<object>);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (!prepared.pending) {
+      setReplyHeaders(reply, prepared.headers);
+      return done(null, payload);
+    }
+    prepared.persisted.then(() => {
+      setReplyHeaders(reply, prepared.headers);
+      done(null, payload);
+    }, done);
   });
 };
 
@@ -49,8 +71,8 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
 function setReplyHeaders(reply: FastifyReply, headers: SessionHeader[]): void {
   if (headers.length === 0) return;
   for (const [name, value] of headers) reply.header(name, value); // set-cookie values accumulate
-  // A shared cache must never hand one user's session cookie to another (RFC 9111 section 5.2.2.5).
-  if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+  const cacheControl = sessionCacheControl(reply.getHeader("cache-control"));
+  if (cacheControl) reply.header("cache-control", cacheControl);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { SessionManager } from "../core/manager.js";
+import { applyFetchHeaders } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 
 /** For `new Hono<{ Variables: SessionVariables }>()` when you prefer not to augment globally. */
@@ -18,16 +19,21 @@ declare module "hono" {
 }
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): MiddlewareHandler {
-  if (!manager || typeof manager.commitResponse !== "function") {
+  if (!manager || typeof manager.prepareCommit !== "function") {
     throw new TypeError("sessionMiddleware needs a SessionManager");
   }
   return async function sessionkit(c, next) {
     const session = await manager.loadRequest(c.req.raw);
     c.set("session", session as unknown as Session<SessionData>);
     await next();
-    ensureMutableHeaders(c);
     // A failure throws here, and Hono's compose hands it to app.onError (500 by default).
-    await manager.commitResponse(session, c.res.headers);
+    const prepared = manager.prepareCommit(session);
+    if (prepared.pending) await prepared.persisted;
+    // Most responses carry no session header: leave c.res untouched then, since reading its
+    // headers makes @hono/node-server build a full Headers object it would otherwise skip.
+    if (prepared.headers.length === 0) return;
+    ensureMutableHeaders(c);
+    applyFetchHeaders(c.res.headers, prepared.headers);
   };
 }
 

@@ -16,7 +16,7 @@ declare module "koa" {
 }
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): Middleware {
-  if (!manager || typeof manager.commitHeaders !== "function") {
+  if (!manager || typeof manager.prepareCommit !== "function") {
     throw new TypeError("sessionMiddleware needs a SessionManager");
   }
   return async function sessionkit(ctx, next) {
@@ -26,7 +26,10 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     // When a later middleware throws, Koa's error response drops every header set so far, so the
     // session is not committed: the store stays in step with the cookie the client holds.
     await next();
-    // Koa's ctx.set/ctx.append write straight to ctx.res, so the node:http rule applies as is.
-    applyNodeHeaders(ctx.res, await manager.commitHeaders(session));
+    // prepareCommit, not commitHeaders: a synchronous store (MemoryStore) then costs no promise
+    // and no extra tick. Koa's ctx.set/ctx.append write straight to ctx.res, so the node:http rule applies as is.
+    const prepared = manager.prepareCommit(session);
+    if (prepared.pending) await prepared.persisted;
+    applyNodeHeaders(ctx.res, prepared.headers);
   };
 }

@@ -5,7 +5,7 @@ export type SessionEventType = "created" | "signed-in" | "regenerated" | "destro
 
 export interface SessionEvent {
   type: SessionEventType;
-  /** The session's public handle (never its token). */
+  /** The session's public handle (never its token); "" for "ambiguous-cookie", where none was loaded. */
   handle: string;
   userId?: string;
   at: Date;

@@ -1,34 +1,35 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
+import { readCookie, readSessionCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
 import type { Envelope, StoredUser } from "./envelope.js";
-import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, ownerOf, userMeta } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, userMeta } from "./envelope.js";
 import {
   SessionError,
   SessionHeadersSentError,
-  SessionLimitError,
   SessionStoreError,
   SessionTooLargeError,
   SessionUnsupportedError,
 } from "./errors.js";
 import type { SessionEvent, SessionEventType } from "./events.js";
-import { checkUserId, emitSafely, readDevice } from "./events.js";
+import { emitSafely } from "./events.js";
 import { generateToken, hashToken, isWellFormedToken, signToken, verifySignedToken } from "./ids.js";
 import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { RecordContext } from "./records.js";
 import type { RevocationContext } from "./revocations.js";
-import { isRevoked, revokeAll, revokeOne } from "./revocations.js";
-import { rotateRecord, touchRecord, writeRecord } from "./records.js";
+import { isRevoked } from "./revocations.js";
+import { touchRecord, writeRecord } from "./records.js";
 import type { DeviceSource, SessionData, SessionHost, SessionInternals } from "./session.js";
 import { INTERNALS, Session, newState } from "./session.js";
 import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions, StoredSession } from "./store.js";
 import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
 import type { SessionInfo, UserContext } from "./users.js";
-import { ownedRecords } from "./users.js";
+import type { ManagerCore } from "./identity.js";
+import { destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUser, signIn, signedIn, supersede } from "./identity.js";
 import type { SessionHeader } from "./node-http.js";
-import { applyNodeHeaders, isSecureRequest } from "./node-http.js";
+import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
+import { warnInsecureCookie, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -78,6 +79,8 @@ export class SessionManager<T extends object = SessionData> {
   /** What the record and user helpers need of this manager; made once. */
   readonly #records: RecordContext & UserContext;
   readonly #revocationContext: RevocationContext;
+  /** What the identity functions (rotation, sign-in, revocation) need of this manager. */
+  readonly #core: ManagerCore;
 
   constructor(options: SessionManagerOptions) {
     this.#options = resolveOptions(options);
@@ -108,9 +111,9 @@ export class SessionManager<T extends object = SessionData> {
       now,
       expiresAt: (state) => Math.min(state.usedAt + idleTimeout, state.createdAt + absoluteTimeout),
       handleOf: (state) => this.#handleOf(state),
-      regenerate: (state) => this.#regenerate(state),
-      signIn: (state, userId) => this.#signIn(state, userId),
-      destroy: (state) => this.#destroy(state),
+      regenerate: (state) => regenerate(this.#core, state),
+      signIn: (state, userId) => signIn(this.#core, state, userId),
+      destroy: (state) => destroy(this.#core, state),
     };
     this.#records = {
       call: (operation, run) => this.#call(operation, run),
@@ -120,6 +123,17 @@ export class SessionManager<T extends object = SessionData> {
       now,
     };
     this.#revocationContext = { call: (operation, run) => this.#call(operation, run), now, absoluteTimeout };
+    this.#core = {
+      options: this.#options,
+      records: this.#records,
+      revocations: this.#revocationContext,
+      call: (operation, run) => this.#call(operation, run),
+      emit: (type, handle, userId) => this.#emit(type, handle, userId),
+      keyOf: (token) => this.#keyOf(token),
+      handleOf: (state) => this.#handleOf(state),
+      expiresAt: (state) => this.#host.expiresAt(state),
+      serverStore: () => this.#serverStoreOrNull(),
+    };
   }
 
   /** The resolved cookie name (or header name in header mode) the token travels in. */
@@ -239,17 +253,14 @@ export class SessionManager<T extends object = SessionData> {
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
   loadRequest(request: Request, options: { ip?: string } = {}): Promise<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
-    const token = this.#options.header ? request.headers.get(this.#options.header) : readCookie(cookieHeader, this.#options.cookie.name);
+    const token = this.#options.header ? request.headers.get(this.#options.header) : this.#cookieToken(cookieHeader);
     const device: DeviceSource = { ip: options.ip, headers: request.headers };
     return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader, device });
   }
 
-  /** Fetch API: commits and appends the session headers (and Cache-Control: no-store) to `headers`. */
+  /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
   async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
-    const sessionHeaders = await this.commitHeaders(session);
-    if (sessionHeaders.length === 0) return;
-    for (const [name, value] of sessionHeaders) headers.append(name, value);
-    if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
+    applyFetchHeaders(headers, await this.commitHeaders(session));
   }
 
   /** True when `token` names a live session. */
@@ -287,48 +298,22 @@ export class SessionManager<T extends object = SessionData> {
 
   /** The live sessions `userId` is signed in with, newest sign-in first. */
   async listSessions(userId: string): Promise<SessionInfo[]> {
-    const store = this.#serverStore(await this.#ready(), "listSessions");
-    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
-    return owned.map((record) => record.info);
+    return listSessions(this.#core, this.#serverStore(await this.#ready(), "listSessions"), userId);
   }
 
   /** Ends one session of `userId` by its handle; true when a live one was ended. */
   async revokeSession(userId: string, handle: string): Promise<boolean> {
-    const ready = await this.#ready();
-    if (isClientSideStore(ready)) {
-      // The server cannot see cookie sessions: remember the revocation; true as it cannot be checked.
-      await revokeOne(this.#revocationContext, this.#revocationStore("revokeSession"), ownerOf(checkUserId(userId)), handle);
-      this.#emit("revoked", handle, userId);
-      return true;
-    }
-    const store = ready;
-    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
-    const target = owned.find((record) => record.info.handle === handle);
-    if (!target) return false;
-    await this.#call("destroy", (o) => store.destroy(target.key, o));
-    this.#emit("revoked", target.info.handle, userId);
-    return true;
+    return revokeSession(this.#core, await this.#ready(), userId, handle);
   }
 
   /**
    * Ends every session of `userId` (an administrator's "sign out everywhere", a disabled
    * account), or all but one with `except` (a Session or a handle: "sign out the others").
-   * Resolves to how many were ended.
+   * Resolves to how many were ended (0 for cookie sessions, which the server cannot count).
    */
   async revokeUser(userId: string, options: { except?: Session<T> | string } = {}): Promise<number> {
-    const ready = await this.#ready();
     const except = typeof options.except === "string" ? options.except : options.except?.handle;
-    if (isClientSideStore(ready)) {
-      // Cookie sessions cannot be counted: they are cut off by sign-in time; resolves to 0.
-      await revokeAll(this.#revocationContext, this.#revocationStore("revokeUser"), ownerOf(checkUserId(userId)), except);
-      return 0;
-    }
-    const store = ready;
-    const owned = await ownedRecords(this.#records, store, ownerOf(checkUserId(userId)));
-    const doomed = owned.filter((record) => record.info.handle !== except);
-    await Promise.all(doomed.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
-    for (const record of doomed) this.#emit("revoked", record.info.handle, userId);
-    return doomed.length;
+    return revokeUser(this.#core, await this.#ready(), userId, except);
   }
 
   // ---- loading ----
@@ -378,7 +363,7 @@ export class SessionManager<T extends object = SessionData> {
   #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
     let opened;
     try {
-      opened = store.open(value, now);
+      opened = store.open(value, now, this.tokenName);
     } catch {
       return null; // a hostile cookie is "not found", never an exception to the app
     }
@@ -446,12 +431,12 @@ export class SessionManager<T extends object = SessionData> {
     const expiresAt = this.#host.expiresAt(state);
     const touchDue = !session.isNew && expiresAt - state.storedExpiresAt >= this.#options.touchInterval;
     if (state.status !== "modified" && !touchDue && !state.sendCookie) return NOTHING;
-    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt);
+    const sealed = store.seal(`${session.id}|${this.#encode(state)}`, expiresAt, this.tokenName);
     const headers = this.#cookieHeaders(state, now, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
     if (session.isNew) this.#emit("created", this.#handleOf(state), state.user?.id);
-    if (state.user?.fresh) this.#signedIn(state);
+    if (state.user?.fresh) void signedIn(this.#core, state); // no store: only the event
     this.#committed(session, state, expiresAt);
     return sendOnly(headers);
   }
@@ -472,16 +457,16 @@ export class SessionManager<T extends object = SessionData> {
     }
     return Promise.resolve(written).then((applied) => {
       if (applied) this.#written(session, state, key, expiresAt);
-      else this.#supersede(state, headers);
+      else supersede(state, headers);
     });
   }
 
   /** The first write of a session signed in before it was ever stored: index entry first, cap after. */
   async #persistSignedIn(store: SessionStore, session: Session<T>, state: SessionInternals, key: string, expiresAt: number, headers: SessionHeader[]): Promise<void> {
-    await this.#indexOwner(store, state, key, expiresAt);
-    if (!(await writeRecord(this.#records, store, state, key, expiresAt))) return this.#supersede(state, headers);
+    await indexOwner(this.#core, store, state, key, expiresAt);
+    if (!(await writeRecord(this.#records, store, state, key, expiresAt))) return supersede(state, headers);
     this.#written(session, state, key, expiresAt);
-    await this.#signedIn(state, store, key);
+    await signedIn(this.#core, state, store, key);
     if (state.superseded && !Object.isFrozen(headers)) headers.length = 0; // evicted by a newer sign-in
   }
 
@@ -489,15 +474,6 @@ export class SessionManager<T extends object = SessionData> {
     if (session.isNew) this.#emit("created", handleOfKey(key), state.user?.id);
     state.storedKey = key;
     this.#committed(session, state, expiresAt);
-  }
-
-  /** Another request destroyed, rotated or expired the session first: nothing stored, no cookie sent. */
-  #supersede(state: SessionInternals, headers: SessionHeader[]): void {
-    this.#endState(state);
-    state.superseded = true;
-    state.clientHasCookie = false;
-    state.sendCookie = false;
-    if (!Object.isFrozen(headers)) headers.length = 0; // the response that won told the browser already
   }
 
   #committed(session: Session<T>, state: SessionInternals, expiresAt: number): void {
@@ -527,95 +503,6 @@ export class SessionManager<T extends object = SessionData> {
     return envelope && envelope.createdAt + this.#options.absoluteTimeout > now ? envelope : null;
   }
 
-  // ---- regenerate, sign in, destroy ----
-
-  async #regenerate(state: SessionInternals): Promise<void> {
-    if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
-    const oldKey = state.storedKey;
-    const wasSignedIn = state.user?.fresh === true;
-    state.token = generateToken();
-    if (state.user) state.user.sealedId = undefined; // sealed under the old token
-    state.sendCookie = true;
-    const store = this.#serverStoreOrNull();
-    if (!oldKey || !store) {
-      state.status = "modified";
-      if (!wasSignedIn && oldKey) this.#emit("regenerated", this.#handleOf(state), state.user?.id);
-      return;
-    }
-    const newKey = this.#keyOf(state.token);
-    const expiresAt = this.#host.expiresAt(state);
-    await this.#indexOwner(store, state, newKey, expiresAt);
-    if (!(await rotateRecord(this.#records, store, state, oldKey, newKey, expiresAt))) return this.#supersede(state, []);
-    state.storedKey = newKey;
-    state.storedExpiresAt = expiresAt;
-    state.changes = undefined;
-    state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
-    if (wasSignedIn) await this.#signedIn(state, store, newKey);
-    else this.#emit("regenerated", handleOfKey(newKey), state.user?.id);
-  }
-
-  async #signIn(state: SessionInternals, userId: string): Promise<void> {
-    checkUserId(userId);
-    const owner = ownerOf(userId);
-    const store = this.#serverStoreOrNull();
-    const { maxSessionsPerUser: max, sessionLimit } = this.#options;
-    if (store && max !== undefined && sessionLimit === "reject") {
-      const owned = await ownedRecords(this.#records, store, owner);
-      const others = owned.filter((record) => record.key !== state.storedKey);
-      if (others.length >= max) throw new SessionLimitError(max);
-    }
-    const device = this.#options.deviceInfo ? readDevice(state.device) : undefined;
-    state.user = { id: userId, owner, signedInAt: this.#options.now(), userAgent: device?.userAgent, ip: device?.ip, fresh: true, sealedId: undefined };
-    state.status = "modified";
-    await this.#regenerate(state);
-  }
-
-  /**
-   * After the first write of a fresh sign-in: the event, then the per-user cap. Every racer
-   * evicts by the same order (newest sign-in first, ties by handle), itself included when it
-   * ranks past the cap, so once concurrent sign-ins settle exactly `max` stay live. Two racers
-   * may evict the same session, so an "evicted" event can repeat for one handle.
-   */
-  async #signedIn(state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
-    const user = state.user!;
-    user.fresh = false;
-    this.#emit("signed-in", this.#handleOf(state), user.id);
-    const max = this.#options.maxSessionsPerUser;
-    if (!store || !key || max === undefined || !store.listByOwner) return;
-    const owned = await ownedRecords(this.#records, store, user.owner);
-    const evicted = owned.slice(max);
-    await Promise.all(evicted.map((record) => this.#call("destroy", (o) => store.destroy(record.key, o))));
-    for (const record of evicted) this.#emit("evicted", record.info.handle, user.id);
-    if (evicted.some((record) => record.key === key)) this.#supersede(state, []);
-  }
-
-  async #indexOwner(store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
-    const user = state.user;
-    if (!user?.fresh || !store.indexOwner) return;
-    // Before the record: an index that misses a live session could never revoke it.
-    const keepUntil = Math.max(expiresAt, state.createdAt + this.#options.absoluteTimeout);
-    await this.#call("indexOwner", (o) => store.indexOwner!(user.owner, key, keepUntil, o));
-  }
-
-  async #destroy(state: SessionInternals): Promise<void> {
-    const key = state.storedKey;
-    if (key) {
-      const store = this.#serverStoreOrNull();
-      if (store) await this.#call("destroy", (o) => store.destroy(key, o));
-    }
-    if (state.token && (key || state.clientHasCookie)) this.#emit("destroyed", this.#handleOf(state), state.user?.id);
-    this.#endState(state);
-  }
-
-  #endState(state: SessionInternals): void {
-    state.data.clear();
-    state.changes = undefined;
-    state.status = "destroyed";
-    state.storedKey = undefined;
-    state.version = 0;
-    state.user = undefined;
-  }
-
   // ---- headers ----
 
   #tokenValue(state: SessionInternals): string {
@@ -632,6 +519,7 @@ export class SessionManager<T extends object = SessionData> {
     const { cookie, header, absoluteTimeout } = this.#options;
     const value = sealed ?? this.#tokenValue(state);
     if (header) return [[header, value]];
+    if (!state.secure) warnInsecureCookie(cookie.name);
     const maxAge = cookie.persistent ? Math.max(0, Math.round((state.createdAt + absoluteTimeout - now) / 1000)) : undefined;
     return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, state.secure)]];
   }
@@ -672,12 +560,30 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #nodeToken(req: IncomingMessage): string | undefined {
-    const { header, cookie } = this.#options;
+    const { header } = this.#options;
     if (header) {
       const value = req.headers[header];
       return Array.isArray(value) ? value[0] : value;
     }
-    return readCookie(req.headers.cookie, cookie.name);
+    return this.#cookieToken(req.headers.cookie);
+  }
+
+  /** Two different cookies of the session's name load neither (see readSessionCookie). */
+  #cookieToken(cookieHeader: string | undefined): string | undefined {
+    const found = readSessionCookie(cookieHeader, this.#options.cookie.name);
+    if (found.ambiguous) this.#ambiguous();
+    return found.value;
+  }
+
+  /** Reported to onEvent when the app listens (handle "": no session was loaded), else warned once. */
+  #ambiguous(): void {
+    if (this.#options.onEvent) return this.#emit("ambiguous-cookie", "", undefined);
+    const { name } = this.#options.cookie;
+    warnOnce(
+      "SESSIONKIT_AMBIGUOUS_COOKIE",
+      `sessionkit: a request carried more than one "${name}" cookie with different values (one planted from a sibling subdomain, or stale); ` +
+        "neither was loaded, the request got a fresh session. Name the cookie __Host-sid (the default with cookie.secure: true) so no other host can set it.",
+    );
   }
 
   async #ready(): Promise<AnyStore> {
@@ -693,14 +599,6 @@ export class SessionManager<T extends object = SessionData> {
   #serverStore(store: AnyStore, what: string): SessionStore {
     if (isClientSideStore(store)) {
       throw new SessionUnsupportedError(`${what}() is not possible when sessions live in cookies: the server keeps no list of them`);
-    }
-    return store;
-  }
-
-  #revocationStore(what: string): SessionStore {
-    const store = this.#options.revocations;
-    if (!store) {
-      throw new SessionUnsupportedError(`${what}() of cookie sessions needs option "revocations": a server-side store that remembers them`);
     }
     return store;
   }

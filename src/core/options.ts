@@ -5,6 +5,7 @@ import { resolveCookieOptions } from "./cookies.js";
 import type { Duration } from "./duration.js";
 import { toMilliseconds } from "./duration.js";
 import type { SessionEventListener } from "./events.js";
+import { checkSecretList } from "./secrets.js";
 import type { AnyStore, SessionStore } from "./store.js";
 
 /** Moves sessions of another library into sessionkit on first sight (see sessionkit/express-session). */
@@ -31,7 +32,10 @@ export interface SessionManagerOptions {
   absoluteTimeout?: Duration;
   /** Default "1m": an unmodified session's expiry is re-written at most this often, saving store writes. */
   touchInterval?: Duration;
-  /** Default undefined: optional HMAC-SHA256 signing of the cookie value; the first signs, all verify. */
+  /**
+   * Default undefined: optional HMAC-SHA256 signing of the cookie value; the first signs, all verify.
+   * Each at least 32 characters with at least 72 bits of estimated entropy (see secrets.ts).
+   */
   secrets?: readonly string[];
   /** Default true: the store sees SHA-256(token), so a store dump holds no usable token. */
   hashIds?: boolean;
@@ -96,8 +100,6 @@ export interface ResolvedOptions {
   revocations: SessionStore | undefined;
 }
 
-// fastify/session and OWASP: an HMAC key shorter than 32 characters is guessable offline.
-const MIN_SECRET_LENGTH = 32;
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function resolveOptions(options: SessionManagerOptions): ResolvedOptions {
@@ -107,7 +109,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     idleTimeout: toMilliseconds(options.idleTimeout ?? "30m", "idleTimeout"),
     absoluteTimeout: toMilliseconds(options.absoluteTimeout ?? "24h", "absoluteTimeout"),
     touchInterval: toMilliseconds(options.touchInterval ?? "1m", "touchInterval"),
-    secrets: checkSecrets(options.secrets),
+    secrets: options.secrets === undefined ? undefined : checkSecretList(options.secrets, 'option "secrets"'),
     hashIds: options.hashIds ?? true,
     gcInterval: toMilliseconds(options.gcInterval ?? "10m", "gcInterval"),
     header: checkHeader(options.header),
@@ -141,19 +143,6 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     throw new TypeError('option "hashIds" must be true or false');
   }
   return resolved;
-}
-
-function checkSecrets(secrets: readonly string[] | undefined): readonly string[] | undefined {
-  if (secrets === undefined) return undefined;
-  if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new TypeError('option "secrets" must be a non-empty array of strings: [newest, ...older]');
-  }
-  for (const secret of secrets) {
-    if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
-      throw new TypeError(`option "secrets": every secret must be a string of at least ${MIN_SECRET_LENGTH} characters`);
-    }
-  }
-  return [...secrets];
 }
 
 function checkUserOptions(options: SessionManagerOptions): void {

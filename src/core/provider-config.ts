@@ -1,3 +1,5 @@
+import { toMilliseconds } from "./duration.js";
+
 /**
  * Pure parsers for beego-style provider configuration strings (no I/O, no driver): each turns the
  * string a beego app already has into the options of the Node driver that sessionkit uses.
@@ -7,6 +9,16 @@
 /** For node-redis `createClient({ url })`. */
 export interface RedisProviderConfig {
   url: string;
+}
+
+/** For node-redis `createSentinel(...)`, plus the RedisStore options the string may carry. */
+export interface RedisSentinelProviderConfig {
+  /** The master group name the sentinels monitor (`sentinel monitor <name> …`). */
+  name: string;
+  sentinelRootNodes: { host: string; port: number }[];
+  /** Credentials and database of the master and replicas (not of the sentinels). */
+  nodeClientOptions: { username?: string; password?: string; database?: number };
+  store: { waitReplicas?: number; waitTimeout?: number };
 }
 
 /** For `new pg.Pool(config)`: either a URL or libpq keywords mapped to pg's names. */
@@ -44,7 +56,7 @@ export interface FileProviderConfig {
   dir: string;
 }
 
-const REDIS_FORMS = '"host:port", "host:port,poolsize,password,dbnum" or "redis://[:password@]host:port[/db]"';
+const REDIS_FORMS = '"host:port", "host:port,poolsize,password,dbnum", "redis://[:password@]host:port[/db]" or "sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db][?waitReplicas=1&waitTimeout=100ms]"';
 const POSTGRES_FORMS = '"user=a password=b dbname=c host=h port=5432 sslmode=disable" or "postgres://user:password@host:port/dbname"';
 const MYSQL_FORMS = '"user:password@tcp(host:port)/dbname?param=value", "user@unix(/path/mysql.sock)/dbname" or "mysql://user:password@host:port/dbname"';
 const COOKIE_FORMS = '\'{"securityKey":"<32+ characters>"}\' or \'{"secrets":["<newest>","<older>"]}\'';
@@ -101,6 +113,45 @@ export function parseRedisConfig(config: string): RedisProviderConfig {
   const auth = password === "" ? "" : `:${encodeURIComponent(password)}@`;
   const path = db.trim() === "" ? "" : `/${Number(db)}`;
   return { url: `redis://${auth}${host}:${port}${path}` };
+}
+
+/** True for the Sentinel form, which parseRedisSentinelConfig reads. */
+export function isRedisSentinelConfig(config: string): boolean {
+  return typeof config === "string" && /^\s*sentinel:\/\//i.test(config);
+}
+
+/**
+ * "sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db][?waitReplicas=N&waitTimeout=D]":
+ * the sentinels to ask (any one that answers names the master), the master group name, and
+ * optionally the RedisStore's durable-write options. WHATWG URL has no multi-host form, so it is split here.
+ */
+export function parseRedisSentinelConfig(config: string): RedisSentinelProviderConfig {
+  const text = nonEmpty(config, "redis", REDIS_FORMS);
+  const match = /^sentinel:\/\/(?:([^@/]*)@)?([^/?]+)\/([^/?]+)(?:\/(\d+))?(?:\?(.*))?$/i.exec(text);
+  if (!match) throw malformed("redis", REDIS_FORMS, `${JSON.stringify(text)} is not sentinel://host:port[,host:port...]/mastername`);
+  const [, userInfo, hosts, name, db, query] = match;
+  const sentinelRootNodes = hosts!.split(",").map((address) => {
+    const { host, port } = splitHostPort(address.trim(), "redis", REDIS_FORMS);
+    return { host: host.replace(/^\[|\]$/g, ""), port };
+  });
+  const nodeClientOptions: RedisSentinelProviderConfig["nodeClientOptions"] = {};
+  if (userInfo !== undefined) {
+    const colon = userInfo.indexOf(":");
+    if (colon > 0) nodeClientOptions.username = decodeURIComponent(userInfo.slice(0, colon));
+    nodeClientOptions.password = decodeURIComponent(colon < 0 ? userInfo : userInfo.slice(colon + 1));
+  }
+  if (db !== undefined) nodeClientOptions.database = Number(db);
+  return { name: decodeURIComponent(name!), sentinelRootNodes, nodeClientOptions, store: sentinelStoreOptions(query ?? "") };
+}
+
+function sentinelStoreOptions(query: string): RedisSentinelProviderConfig["store"] {
+  const store: RedisSentinelProviderConfig["store"] = {};
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (key === "waitReplicas" && /^\d+$/.test(value)) store.waitReplicas = Number(value);
+    else if (key === "waitTimeout") store.waitTimeout = toMilliseconds(value, "waitTimeout");
+    else throw malformed("redis", REDIS_FORMS, `unsupported parameter ${JSON.stringify(`${key}=${value}`)}`);
+  }
+  return store;
 }
 
 // ---- postgresql ----

@@ -106,10 +106,13 @@ export interface OpenedCookie {
  */
 export interface ClientSideStore {
   readonly clientSide: true;
-  /** Encrypts and authenticates the payload together with its expiry. */
-  seal(payload: string, expiresAt: number): string;
-  /** The payload, or null for anything tampered, truncated, foreign or expired at `now`. */
-  open(value: string, now: number): OpenedCookie | null;
+  /**
+   * Encrypts and authenticates the payload together with its expiry and `name`, the cookie (or
+   * header) it travels in, so a value sealed for one cookie never opens as another.
+   */
+  seal(payload: string, expiresAt: number, name: string): string;
+  /** The payload, or null for anything tampered, truncated, foreign, sealed for another name or expired at `now`. */
+  open(value: string, now: number, name: string): OpenedCookie | null;
   close?(): Awaitable<void>;
 }
 

@@ -2,73 +2,93 @@
  * The whole session inside the cookie, encrypted and authenticated (AES-256-GCM): no server
  * state, so nothing to share between processes, but also no server-side revocation, and a 4 KB cap.
  *
- * Sealed value, base64url (RFC 4648 section 5) of:
- *   version (1 byte) | key id (4 bytes) | IV (12 bytes, random) | ciphertext | GCM tag (16 bytes)
+ * Sealed value (format 2), base64url (RFC 4648 section 5) of:
+ *   version 0x02 (1 byte) | key id (4 bytes) | salt (16 random bytes) | ciphertext | GCM tag (16 bytes)
+ * Each cookie has its own AES key and IV: HKDF-SHA256(secret's key, salt) (RFC 5869). A random
+ * 96-bit IV under one key is safe for only 2^32 messages (NIST SP 800-38D section 8.3), which a
+ * large site re-sealing on every touch can reach; with a fresh key per cookie there is no such
+ * count, only the 128-bit salt's birthday bound (2^64 cookies per secret).
  * The plaintext is expiresAt (float64, big-endian) followed by the payload, so the expiry is
- * authenticated: a cookie replayed after it loads nothing, whatever Max-Age the browser was given.
- * The version byte and key id are the AAD, so they cannot be swapped either.
+ * authenticated. The AAD is the header and salt plus the purpose and the cookie name, so a cookie
+ * sealed for one cookie (or app, by purpose) does not open as another with the same secret.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { SessionUnsupportedError } from "../core/errors.js";
+import { checkSecretList } from "../core/secrets.js";
 import type { ClientSideStore, OpenedCookie } from "../core/store.js";
 
 export interface CookieStoreOptions {
   /**
-   * Required: [newest, ...older], each at least 32 characters. The first seals; all open, so a
-   * secret can be rotated without logging anyone out (cookies opened with an older one are re-sealed).
+   * Required: [newest, ...older], each at least 32 characters with at least 72 bits of estimated
+   * entropy. The first seals; all open, so a secret can be rotated without logging anyone out
+   * (cookies opened with an older one are re-sealed).
    */
   secrets: readonly string[];
+  /**
+   * Default "session": sealed into every cookie with the cookie's name. Two apps that share a
+   * secret and a cookie name give different purposes, so one's cookies never open in the other.
+   */
+  purpose?: string;
 }
 
-const FORMAT_VERSION = 1;
+const FORMAT = 2;
+const FORMAT_1 = 1; // sessionkit 0.1: one key per secret, random IV; still opened once, then re-sealed
 // Domain separation (RFC 5869 section 3.2): the same secret used elsewhere yields unrelated keys.
-const HKDF_INFO = "sessionkit cookie v1";
-const MIN_SECRET_LENGTH = 32;
+const MASTER_INFO = "sessionkit cookie v2";
+const MESSAGE_INFO = "sessionkit cookie v2 message";
+const FORMAT_1_INFO = "sessionkit cookie v1";
+const KEY_BYTES = 32;
 const KEY_ID_BYTES = 4;
-const IV_BYTES = 12; // NIST SP 800-38D section 8.2: 96-bit random IVs for GCM
+const SALT_BYTES = 16;
+const IV_BYTES = 12; // NIST SP 800-38D section 8.2: 96-bit IVs for GCM
 const TAG_BYTES = 16;
 const EXPIRY_BYTES = 8;
 const HEADER_BYTES = 1 + KEY_ID_BYTES;
-const MIN_SEALED_BYTES = HEADER_BYTES + IV_BYTES + EXPIRY_BYTES + TAG_BYTES;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-interface DerivedKey {
-  key: Buffer;
+interface SecretKeys {
+  /** Format 2: the HKDF input of every per-cookie key. */
+  master: Buffer;
   id: Buffer;
+  /** Format 1: the AES key itself. */
+  legacy: Buffer;
+  legacyId: Buffer;
 }
 
 export class CookieStore implements ClientSideStore {
   readonly clientSide = true as const;
-  readonly #keys: DerivedKey[];
+  readonly #keys: SecretKeys[];
+  readonly #purpose: string;
 
   constructor(options: CookieStoreOptions) {
-    this.#keys = checkSecrets(options?.secrets).map(deriveKey);
+    this.#keys = checkSecretList(options?.secrets, 'CookieStore: option "secrets"').map(deriveKeys);
+    this.#purpose = checkPurpose(options.purpose);
   }
 
-  seal(payload: string, expiresAt: number): string {
-    const { key, id } = this.#keys[0]!;
-    const header = Buffer.from([FORMAT_VERSION, ...id]);
-    const iv = randomBytes(IV_BYTES);
+  /** `name` is the cookie (or header) the value travels in; the manager passes it. */
+  seal(payload: string, expiresAt: number, name: string): string {
+    const { master, id } = this.#keys[0]!;
+    const header = Buffer.from([FORMAT, ...id]);
+    const salt = randomBytes(SALT_BYTES);
+    const { key, iv } = messageKey(master, salt);
     const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(header);
+    cipher.setAAD(this.#aad(header, salt, name));
     const expiry = Buffer.alloc(EXPIRY_BYTES);
     expiry.writeDoubleBE(expiresAt);
     const ciphertext = Buffer.concat([cipher.update(expiry), cipher.update(payload, "utf8"), cipher.final()]);
-    return Buffer.concat([header, iv, ciphertext, cipher.getAuthTag()]).toString("base64url");
+    return Buffer.concat([header, salt, ciphertext, cipher.getAuthTag()]).toString("base64url");
   }
 
-  open(value: string, now: number): OpenedCookie | null {
+  open(value: string, now: number, name: string): OpenedCookie | null {
     const sealed = decodeStrict(value);
-    if (!sealed || sealed.length < MIN_SEALED_BYTES || sealed[0] !== FORMAT_VERSION) return null;
-    const id = sealed.subarray(1, HEADER_BYTES);
+    if (!sealed || sealed.length < HEADER_BYTES + EXPIRY_BYTES + TAG_BYTES) return null;
     for (let index = 0; index < this.#keys.length; index++) {
-      const candidate = this.#keys[index]!;
-      if (!candidate.id.equals(id)) continue; // the key id picks the key; no trial decryption
-      const plaintext = decrypt(candidate.key, sealed);
+      const plaintext = this.#openWith(this.#keys[index]!, sealed, name);
       if (!plaintext) continue;
       const expiresAt = plaintext.readDoubleBE(0);
       if (!(expiresAt > now)) return null;
-      return { payload: plaintext.toString("utf8", EXPIRY_BYTES), expiresAt, stale: index > 0 };
+      // A format-1 cookie is re-sealed (in format 2, with the name bound) on this response.
+      return { payload: plaintext.toString("utf8", EXPIRY_BYTES), expiresAt, stale: index > 0 || sealed[0] === FORMAT_1 };
     }
     return null;
   }
@@ -82,25 +102,57 @@ export class CookieStore implements ClientSideStore {
   gc(): never {
     throw new SessionUnsupportedError("CookieStore has nothing to garbage-collect: expired cookies are refused when opened, and the server stores nothing");
   }
+
+  /** The key id picks the key: no trial decryption with every key. */
+  #openWith(keys: SecretKeys, sealed: Buffer, name: string): Buffer | null {
+    const id = sealed.subarray(1, HEADER_BYTES);
+    if (sealed[0] === FORMAT) return keys.id.equals(id) ? this.#openFormat2(keys.master, sealed, name) : null;
+    if (sealed[0] === FORMAT_1) return keys.legacyId.equals(id) ? openFormat1(keys.legacy, sealed) : null;
+    return null;
+  }
+
+  #openFormat2(master: Buffer, sealed: Buffer, name: string): Buffer | null {
+    const bodyStart = HEADER_BYTES + SALT_BYTES;
+    if (sealed.length < bodyStart + EXPIRY_BYTES + TAG_BYTES) return null;
+    const salt = sealed.subarray(HEADER_BYTES, bodyStart);
+    const { key, iv } = messageKey(master, salt);
+    return decrypt(key, iv, this.#aad(sealed.subarray(0, HEADER_BYTES), salt, name), sealed, bodyStart);
+  }
+
+  /** JSON of [purpose, name] is an unambiguous encoding of the pair (no separator to forge). */
+  #aad(header: Buffer, salt: Buffer, name: string): Buffer {
+    if (typeof name !== "string") throw new TypeError("CookieStore: seal() and open() need the cookie name as third argument");
+    return Buffer.concat([header, salt, Buffer.from(JSON.stringify([this.#purpose, name]))]);
+  }
 }
 
-function checkSecrets(secrets: readonly string[] | undefined): readonly string[] {
-  if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new TypeError('CookieStore: option "secrets" must be a non-empty array of strings: [newest, ...older]');
-  }
-  for (const secret of secrets) {
-    if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
-      throw new TypeError(`CookieStore: option "secrets": every secret must be a string of at least ${MIN_SECRET_LENGTH} characters`);
-    }
-  }
-  return secrets;
+function checkPurpose(purpose: string | undefined): string {
+  if (purpose === undefined) return "session";
+  if (typeof purpose !== "string" || purpose === "") throw new TypeError('CookieStore: option "purpose" must be a non-empty string');
+  return purpose;
 }
 
-function deriveKey(secret: string): DerivedKey {
-  const key = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), HKDF_INFO, 32));
-  // A hash of the derived key reveals nothing usable about it (SHA-256 preimage resistance).
-  const id = createHash("sha256").update(key).digest().subarray(0, KEY_ID_BYTES);
-  return { key, id };
+function deriveKeys(secret: string): SecretKeys {
+  const master = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), MASTER_INFO, KEY_BYTES));
+  const legacy = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), FORMAT_1_INFO, KEY_BYTES));
+  return { master, id: keyId(master), legacy, legacyId: keyId(legacy) };
+}
+
+/** A hash of a derived key reveals nothing usable about it (SHA-256 preimage resistance). */
+function keyId(key: Buffer): Buffer {
+  return createHash("sha256").update(key).digest().subarray(0, KEY_ID_BYTES);
+}
+
+function messageKey(master: Buffer, salt: Buffer): { key: Buffer; iv: Buffer } {
+  const okm = Buffer.from(hkdfSync("sha256", master, salt, MESSAGE_INFO, KEY_BYTES + IV_BYTES));
+  return { key: okm.subarray(0, KEY_BYTES), iv: okm.subarray(KEY_BYTES) };
+}
+
+/** Format 1: version | key id | IV (12) | ciphertext | tag, AAD = version | key id. */
+function openFormat1(key: Buffer, sealed: Buffer): Buffer | null {
+  const bodyStart = HEADER_BYTES + IV_BYTES;
+  if (sealed.length < bodyStart + EXPIRY_BYTES + TAG_BYTES) return null;
+  return decrypt(key, sealed.subarray(HEADER_BYTES, bodyStart), sealed.subarray(0, HEADER_BYTES), sealed, bodyStart);
 }
 
 /** Node's base64url decoder skips bad characters and ignores spare bits; only the canonical form is accepted. */
@@ -110,15 +162,13 @@ function decodeStrict(value: string): Buffer | null {
   return bytes.toString("base64url") === value ? bytes : null;
 }
 
-function decrypt(key: Buffer, sealed: Buffer): Buffer | null {
-  const iv = sealed.subarray(HEADER_BYTES, HEADER_BYTES + IV_BYTES);
-  const ciphertext = sealed.subarray(HEADER_BYTES + IV_BYTES, sealed.length - TAG_BYTES);
+function decrypt(key: Buffer, iv: Buffer, aad: Buffer, sealed: Buffer, bodyStart: number): Buffer | null {
   try {
     const decipher = createDecipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(sealed.subarray(0, HEADER_BYTES));
+    decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    return Buffer.concat([decipher.update(sealed.subarray(bodyStart, sealed.length - TAG_BYTES)), decipher.final()]);
   } catch {
-    return null; // authentication failed: tampered, truncated or another key
+    return null; // authentication failed: tampered, truncated, another key, another cookie name
   }
 }

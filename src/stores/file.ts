@@ -16,7 +16,7 @@
  *   checked at first use. Files are opened with O_NOFOLLOW | O_NONBLOCK and anything that is not
  *   a regular file is "not found", so a planted symlink or FIFO can neither forge nor hang a read.
  * - An owner's sessions are listed from `<dir>/owners/<hex owner>/<hex key>` (empty files written
- *   by indexOwner before the record), each checked against its record when listed.
+ *   by indexOwner before the record, mtime = keepUntil), each checked against its record when listed.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
@@ -62,11 +62,6 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 // Reads never follow a symlink (ELOOP) and never block on a FIFO or device.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-/**
- * An index entry whose record is missing is removed only once it is this old: the manager writes
- * the record right after the entry, and a younger entry may belong to a write still in flight.
- */
-const INDEX_GRACE_MS = ORPHAN_TEMP_AGE;
 
 class LockTimeoutError extends Error {
   constructor(lock: string, waited: number) {
@@ -114,6 +109,10 @@ export class FileStore implements SessionStore {
 
   set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const path = this.#pathOf(key);
+    // Checked once without the lock when this write's turn comes: reads see whole files, so a
+    // mismatch then is a valid moment to refuse, and a hopeless write never takes the lock file
+    // (with 150 writers on one session most attempts are such retries).
+    const refuseEarly = async () => (((await this.get(key))?.version ?? 0) !== write.expectedVersion ? false : undefined);
     return this.#locked(key, path, options?.signal, async () => {
       const current = await this.get(key);
       if ((current?.version ?? 0) !== write.expectedVersion) return false;
@@ -121,7 +120,7 @@ export class FileStore implements SessionStore {
       const expiresAt = Math.max(current?.expiresAt ?? 0, write.expiresAt);
       await this.#writeAtomically(path, { data: write.data, expiresAt, version: write.version, owner: write.owner }, options?.signal);
       return true;
-    });
+    }, refuseEarly);
   }
 
   destroy(key: string, options?: StoreCallOptions): Promise<void> {
@@ -138,15 +137,16 @@ export class FileStore implements SessionStore {
   }
 
   /**
-   * An empty file `owners/<hex owner>/<hex key>`; its mtime says when it was (re)indexed. The
-   * entry needs no expiry of its own: it is kept while its record is that owner's (see gc).
+   * An empty file `owners/<hex owner>/<hex key>` whose mtime is the entry's keepUntil (never
+   * lowered): until then it is kept even while its record is missing (a sign-in in flight).
    */
-  async indexOwner(owner: string, key: string, _keepUntil?: number): Promise<void> {
+  async indexOwner(owner: string, key: string, keepUntil: number): Promise<void> {
     const entry = this.#indexEntryOf(owner, key);
     await this.#checkTrust();
     await this.#inDir(entry, () => writeFile(entry, "", { mode: FILE_MODE, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW }));
-    const now = new Date();
-    await utimes(entry, now, now);
+    // Whole seconds, rounded up: a fractional time could come back a millisecond early.
+    const until = Math.ceil(Math.max((await stat(entry)).mtimeMs, keepUntil) / 1000);
+    await utimes(entry, until, until);
   }
 
   /** Reads the owner's entries and their records: O(that owner's sessions). */
@@ -158,7 +158,7 @@ export class FileStore implements SessionStore {
       const key = Buffer.from(name, "hex").toString("latin1");
       const record = KEY_PATTERN.test(key) ? await this.get(key) : null;
       if (record?.owner === owner) return { key, record };
-      await this.#dropIfStale(join(dir, name));
+      await this.#dropIfStale(join(dir, name), record !== null);
       return null;
     });
     return listed.filter((entry): entry is OwnedSession => entry !== null);
@@ -295,12 +295,15 @@ export class FileStore implements SessionStore {
 
   /**
    * Serializes work on one key: in this process by a promise chain, across processes by the lock
-   * file. When `signal` aborts, waiting stops (in the queue or for the lock) and the work is not
-   * started, so a write its caller already reported as failed never lands later.
+   * file. When `signal` aborts, the wait for the lock file stops and the work is not started (a
+   * call queued behind another write of this process starts nothing once that one ends), so a
+   * write its caller already reported as failed never lands later.
    */
-  #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>): Promise<R> {
+  #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>, refuseEarly?: () => Promise<R | undefined>): Promise<R> {
     const previous = this.#queues.get(key) ?? Promise.resolve();
-    const run = Promise.all([previous.catch(() => {}), this.#checkTrust()]).then(() => this.#withLockFile(path, work, signal));
+    const run = Promise.all([previous.catch(() => {}), this.#checkTrust()])
+      .then(() => refuseEarly?.())
+      .then((refused) => refused ?? this.#withLockFile(path, work, signal));
     const tail = run.catch(() => {});
     this.#queues.set(key, tail);
     void tail.then(() => {
@@ -410,7 +413,7 @@ export class FileStore implements SessionStore {
     });
   }
 
-  /** Removes index entries whose record is gone or re-owned (once past the grace period) and empty owner directories. */
+  /** Removes stale index entries (see #dropIfStale) and empty owner directories. */
   async #collectIndex(): Promise<void> {
     const root = join(this.#dir, OWNERS_DIR);
     for (const name of (await listIfExists(root)).filter((entry) => HEX_NAME.test(entry))) {
@@ -420,9 +423,10 @@ export class FileStore implements SessionStore {
     }
   }
 
-  async #dropIfStale(entry: string): Promise<void> {
+  /** A foreign record's entry goes at once; one whose record is missing or expired only after its keepUntil (mtime). */
+  async #dropIfStale(entry: string, foreign: boolean): Promise<void> {
     const info = await stat(entry).catch(() => null);
-    if (info && Date.now() - info.mtimeMs > INDEX_GRACE_MS) await unlinkIfExists(entry);
+    if (info && (foreign || info.mtimeMs <= this.#now())) await unlinkIfExists(entry);
   }
 
   async #collectTemp(path: string): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * Sessions in Redis, through a client the application already has: node-redis 4+ (`createClient`,
- * `createCluster`) or ioredis (`Redis`, `Cluster`). No driver is imported: the client is recognised
- * by its shape, so installing either one is enough.
+ * `createCluster`, 5+ `createSentinel`) or ioredis (`Redis`, also with `sentinels`, and `Cluster`).
+ * No driver is imported: the client is recognised by its shape, so installing either one is enough.
  *
  * One session is one hash `${prefix}${key}` = { d: data, e: expiresAt, v: version, o: owner? } with
  * a PEXPIREAT at `e`, so Redis deletes it itself (no gc). Every session call touches that one key
@@ -12,6 +12,9 @@
  * never misses a live session. The braces are a hash tag: an owner's index stays in one slot.
  */
 import { createHash } from "node:crypto";
+import type { Duration } from "../core/duration.js";
+import { toMilliseconds } from "../core/duration.js";
+import { SessionStoreError } from "../core/errors.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
 /** node-redis 4+ `createClient()`. */
@@ -35,14 +38,26 @@ export interface NodeRedisClusterLike {
   quit?(): Promise<unknown>;
 }
 
-/** ioredis `new Redis()`; a `new Cluster()` also has `nodes()`. */
+/** node-redis 5+ `createSentinel()`: commands go to the master Sentinel names. */
+export interface NodeRedisSentinelLike {
+  sendCommand(isReadonly: boolean | undefined, args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
+  /** Leases one master connection: WAIT must follow the write on the connection that sent it. */
+  use<T>(run: (client: { sendCommand: NodeRedisSentinelLike["sendCommand"] }) => Promise<T>): Promise<T>;
+  /** node-redis 5+: runs `run` on one pooled master client, without use()'s lease (which costs tens of ms). */
+  _execute?<T>(isReadonly: boolean | undefined, run: (client: NodeRedisClientLike) => Promise<T>): Promise<T>;
+  close(): Promise<unknown>;
+}
+
+/** ioredis `new Redis()` (also with `sentinels`); a `new Cluster()` also has `nodes()`. */
 export interface IoRedisLike {
   call(command: string, args: (string | number)[]): Promise<unknown>;
   quit(): Promise<unknown>;
   nodes?(role: "master"): IoRedisLike[];
+  /** Routes a batch to one node by its keys, so a keyless WAIT goes where the write went. */
+  pipeline?(commands: string[][]): { exec(): Promise<[Error | null, unknown][] | null> };
 }
 
-export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | IoRedisLike;
+export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike | IoRedisLike;
 
 export interface RedisStoreOptions {
   /** A connected node-redis or ioredis client or cluster. Required. */
@@ -53,6 +68,15 @@ export interface RedisStoreOptions {
   ownsClient?: boolean;
   /** Default 1000: SCAN's COUNT hint in count(); larger means fewer round trips but longer server pauses. */
   scanCount?: number;
+  /**
+   * Default 0 (off): after each write, WAIT until this many replicas have it, so a commit the
+   * client sees as done survives a failover (Redis replicates asynchronously). Fewer replicas
+   * within `waitTimeout` fail the commit with SessionStoreError `outcome: "unknown"`: the write
+   * is on the master and may or may not survive, so it is never reported as a success.
+   */
+  waitReplicas?: number;
+  /** Default "100ms": how long WAIT waits for `waitReplicas`; keep it under the manager's storeTimeout. */
+  waitTimeout?: Duration;
 }
 
 type Command = (args: string[]) => Promise<unknown>;
@@ -60,6 +84,8 @@ type Command = (args: string[]) => Promise<unknown>;
 interface Driver {
   /** Sends one command; `key` routes it to the right master in a cluster. */
   send(key: string, args: string[], signal?: AbortSignal): Promise<unknown>;
+  /** Sends commands on one connection in one round trip (WAIT counts that connection's writes); first error wins. */
+  batch(key: string, commands: string[][], signal?: AbortSignal): Promise<unknown[]>;
   /** One command sender per master (one for a standalone server). */
   masters(): Promise<Command[]>;
   quit(): Promise<unknown>;
@@ -110,19 +136,13 @@ if ttl > 0 then last = math.max(last, now + ttl) end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', last))
 return 1`;
 
-// Removes the given entries if they were indexed before ARGV[1]: one re-indexed meanwhile stays.
+// Removes the given entries unless they were re-indexed after ARGV[1] (the listing's start).
 const PRUNE_SCRIPT = `
 for i = 2, #ARGV do
   local entry = redis.call('HGET', KEYS[1], ARGV[i])
-  if entry and tonumber(string.match(entry, ':(%d+)$')) < tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  if entry and tonumber(string.match(entry, ':(%d+)$')) <= tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return 1`;
-
-/**
- * An index entry whose record is missing is removed only once it is this old: the manager writes
- * the record right after the entry, and a younger entry may belong to a write still in flight.
- */
-const INDEX_GRACE_MS = 60_000;
 
 interface Script {
   text: string;
@@ -137,17 +157,24 @@ export class RedisStore implements SessionStore {
   readonly #prefix: string;
   readonly #ownsClient: boolean;
   readonly #scanCount: number;
+  /** ["WAIT", replicas, ms], or undefined when writes do not wait for replicas. */
+  readonly #wait: string[] | undefined;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== "object") throw new TypeError("RedisStore needs an options object: { client }");
-    const { prefix = "sess:", ownsClient = false, scanCount = 1000 } = options;
+    const { prefix = "sess:", ownsClient = false, scanCount = 1000, waitReplicas = 0, waitTimeout = "100ms" } = options;
     if (typeof prefix !== "string") throw new TypeError(`option "prefix" must be a string; got ${typeof prefix}`);
     if (typeof ownsClient !== "boolean") throw new TypeError('option "ownsClient" must be true or false');
     if (!Number.isInteger(scanCount) || scanCount < 1) throw new TypeError(`option "scanCount" must be a positive whole number; got ${String(scanCount)}`);
+    if (!Number.isInteger(waitReplicas) || waitReplicas < 0) throw new TypeError(`option "waitReplicas" must be a whole number >= 0; got ${String(waitReplicas)}`);
+    const waitMs = toMilliseconds(waitTimeout, "waitTimeout");
+    // WAIT's timeout 0 means "forever": a lost replica would hang every commit.
+    if (waitReplicas > 0 && waitMs === 0) throw new TypeError('option "waitTimeout" must be above 0 when "waitReplicas" is set (WAIT 0 blocks forever)');
     this.#driver = driverFor(options.client);
     this.#prefix = prefix;
     this.#ownsClient = ownsClient;
     this.#scanCount = scanCount;
+    this.#wait = waitReplicas > 0 ? ["WAIT", String(waitReplicas), String(waitMs)] : undefined;
   }
 
   async get(key: string, options?: StoreCallOptions): Promise<StoredSession | null> {
@@ -161,7 +188,11 @@ export class RedisStore implements SessionStore {
    */
   async set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now(), write.owner ?? ""].map(String);
-    return (await this.#script(SCRIPTS.set, this.#key(key), args, options?.signal)) === 1;
+    if (!this.#wait) return (await this.#script(SCRIPTS.set, this.#key(key), args, options?.signal)) === 1;
+    const [applied, acknowledged] = await this.#script(SCRIPTS.set, this.#key(key), args, options?.signal, this.#wait);
+    if (applied !== 1) return false;
+    if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
+    return true;
   }
 
   async destroy(key: string, options?: StoreCallOptions): Promise<void> {
@@ -178,21 +209,27 @@ export class RedisStore implements SessionStore {
 
   /**
    * One HGETALL of the owner's index, then one HMGET per entry, sent together (in a Cluster each
-   * goes to the master of its own slot). Entries whose record is gone, expired or re-owned are
-   * left out, and removed from the index once older than INDEX_GRACE_MS (one more call, only then).
+   * goes to the master of its own slot). Entries whose record is not that owner's live record are
+   * left out. They are removed from the index (one more call, only then) when the record belongs to
+   * someone else, or when the entry's keepUntil has passed; an entry whose record is missing is kept
+   * until then, because its sign-in may not have written the record yet.
    */
   async listByOwner(owner: string, options?: StoreCallOptions): Promise<OwnedSession[]> {
     const indexKey = this.#indexKey(owner);
-    const entries = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options?.signal)) as string[] | Record<string, string>;
-    const keys = Array.isArray(entries) ? entries.filter((_, i) => i % 2 === 0) : Object.keys(entries);
+    const reply = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options?.signal)) as string[] | Record<string, string>;
+    const entries = Array.isArray(reply) ? pairs(reply) : Object.entries(reply);
     const now = Date.now();
     const records = await Promise.all(
-      keys.map(async (key) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal)) as (string | null)[], now)),
+      entries.map(async ([key]) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal)) as (string | null)[], now)),
     );
     const listed: OwnedSession[] = [];
     const stale: string[] = [];
-    records.forEach((record, i) => (record?.owner === owner ? listed.push({ key: keys[i]!, record }) : stale.push(keys[i]!)));
-    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now - INDEX_GRACE_MS), ...stale], options?.signal);
+    records.forEach((record, i) => {
+      const [key, entry] = entries[i]!;
+      if (record?.owner === owner) listed.push({ key, record });
+      else if (record || Number.parseInt(entry, 10) <= now) stale.push(key);
+    });
+    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now), ...stale], options?.signal);
     return listed;
   }
 
@@ -223,16 +260,29 @@ export class RedisStore implements SessionStore {
     return `${this.#prefix}owner:{${owner}}`;
   }
 
-  /** EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node). */
-  async #script(script: Script, fullKey: string, args: string[], signal?: AbortSignal): Promise<unknown> {
+  /**
+   * EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node).
+   * With `then` (WAIT, which scripts may not call), both go in one round trip and both replies come back.
+   */
+  async #script(script: Script, fullKey: string, args: string[], signal?: AbortSignal): Promise<unknown>;
+  async #script(script: Script, fullKey: string, args: string[], signal: AbortSignal | undefined, then: string[]): Promise<unknown[]>;
+  async #script(script: Script, fullKey: string, args: string[], signal?: AbortSignal, then?: string[]): Promise<unknown> {
+    const send = (command: string[]) => (then ? this.#driver.batch(fullKey, [command, then], signal) : this.#driver.send(fullKey, command, signal));
     try {
-      return await this.#driver.send(fullKey, ["EVALSHA", script.sha, "1", fullKey, ...args], signal);
+      return await send(["EVALSHA", script.sha, "1", fullKey, ...args]);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
       signal?.throwIfAborted();
-      return this.#driver.send(fullKey, ["EVAL", script.text, "1", fullKey, ...args], signal);
+      return send(["EVAL", script.text, "1", fullKey, ...args]);
     }
   }
+}
+
+/** [field, value] pairs of a flat HGETALL reply (ioredis's `call` returns it flat). */
+function pairs(flat: string[]): [string, string][] {
+  const result: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) result.push([flat[i]!, flat[i + 1]!]);
+  return result;
 }
 
 function liveRecord([data, expiresAt, version, owner]: (string | null | undefined)[], now: number): StoredSession | null {
@@ -240,6 +290,14 @@ function liveRecord([data, expiresAt, version, owner]: (string | null | undefine
   const record: StoredSession = { data, expiresAt: Number(expiresAt), version: Number(version) };
   if (typeof owner === "string") record.owner = owner;
   return record;
+}
+
+/** The write is on the master but not on enough replicas: a failover now could lose it, or not. */
+function notReplicated(acknowledged: number, [, replicas, ms]: string[]): SessionStoreError {
+  return new SessionStoreError(
+    `Redis WAIT: ${acknowledged} of ${replicas} replicas acknowledged the write within ${ms} ms; it may or may not survive a failover`,
+    { outcome: "unknown" },
+  );
 }
 
 async function scanCount(send: Command, pattern: string, batch: number, isSession: (key: string) => boolean): Promise<number> {
@@ -259,17 +317,30 @@ function escapeGlob(text: string): string {
 }
 
 function driverFor(client: RedisClientLike): Driver {
-  const shape = client as Partial<NodeRedisClusterLike & IoRedisLike> | null;
+  const shape = client as Partial<NodeRedisClusterLike & NodeRedisSentinelLike & IoRedisLike> | null;
   if (shape && typeof shape.call === "function") return ioredisDriver(client as IoRedisLike);
   if (shape && Array.isArray(shape.masters) && typeof shape.nodeClient === "function") return nodeRedisClusterDriver(client as NodeRedisClusterLike);
+  if (shape && typeof shape.use === "function" && typeof shape.sendCommand === "function") return nodeRedisSentinelDriver(client as NodeRedisSentinelLike);
   if (shape && typeof shape.sendCommand === "function") return nodeRedisDriver(client as NodeRedisClientLike);
-  throw new TypeError('option "client" must be a node-redis client or cluster (createClient/createCluster) or an ioredis Redis or Cluster');
+  throw new TypeError('option "client" must be a node-redis client, cluster or sentinel (createClient/createCluster/createSentinel) or an ioredis Redis or Cluster');
+}
+
+/** Commands written in the same tick leave on one socket in one write, so this is one round trip. */
+function together(commands: string[][], send: (args: string[]) => Promise<unknown>): Promise<unknown[]> {
+  return Promise.all(commands.map(send));
 }
 
 function ioredisDriver(client: IoRedisLike): Driver {
   const command = (target: IoRedisLike): Command => (args) => target.call(args[0]!, args.slice(1));
   return {
     send: (_key, args) => command(client)(args),
+    batch: async (_key, commands) => {
+      if (typeof client.pipeline !== "function") return together(commands, command(client));
+      const replies = (await client.pipeline(commands.map((args) => ["call", ...args])).exec()) ?? [];
+      const failed = replies.find(([error]) => error);
+      if (failed) throw failed[0];
+      return replies.map(([, reply]) => reply);
+    },
     masters: async () => (typeof client.nodes === "function" ? client.nodes("master") : [client]).map(command),
     quit: () => client.quit(),
   };
@@ -279,6 +350,7 @@ function nodeRedisDriver(client: NodeRedisClientLike): Driver {
   const command: Command = (args) => client.sendCommand(args);
   return {
     send: (_key, args, signal) => client.sendCommand(args, signal && { abortSignal: signal }),
+    batch: (_key, commands, signal) => together(commands, (args) => client.sendCommand(args, signal && { abortSignal: signal })),
     masters: async () => [command],
     quit: () => quitNodeRedis(client),
   };
@@ -287,6 +359,14 @@ function nodeRedisDriver(client: NodeRedisClientLike): Driver {
 function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
   return {
     send: (key, args, signal) => cluster.sendCommand(key, false, args, signal && { abortSignal: signal }),
+    // One after the other, not in one round trip: node-redis 6 sends WAIT to every master (its
+    // all_shards policy), planned before a MOVED redirect of the write could land, so a WAIT sent
+    // alongside could be answered on the new master before the redirected write reaches it.
+    batch: async (key, commands, signal) => {
+      const replies: unknown[] = [];
+      for (const args of commands) replies.push(await cluster.sendCommand(key, false, args, signal && { abortSignal: signal }));
+      return replies;
+    },
     masters: () =>
       Promise.all(
         cluster.masters.map(async (master) => {
@@ -295,6 +375,20 @@ function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
         }),
       ),
     quit: () => quitNodeRedis(cluster),
+  };
+}
+
+function nodeRedisSentinelDriver(sentinel: NodeRedisSentinelLike): Driver {
+  const command: Command = (args) => sentinel.sendCommand(false, args);
+  return {
+    send: (_key, args, signal) => sentinel.sendCommand(false, args, signal && { abortSignal: signal }),
+    batch: (_key, commands, signal) => {
+      const options = signal && { abortSignal: signal };
+      if (typeof sentinel._execute === "function") return sentinel._execute(false, (master) => together(commands, (args) => master.sendCommand(args, options)));
+      return sentinel.use((master) => together(commands, (args) => master.sendCommand(false, args, options)));
+    },
+    masters: async () => [command],
+    quit: () => sentinel.close(),
   };
 }
 

@@ -11,8 +11,8 @@ import {
 } from "../../src/index.js";
 import { FlakyStore, RecordingStore } from "../support/stores.js";
 
-const SECRET_A = "a".repeat(32);
-const SECRET_B = "b".repeat(32);
+const SECRET_A = "secret A: 7f3c9e21b84d6a05 c2e1f09d3b7a";
+const SECRET_B = "secret B: 0a9d4e7c2f61b358 e4d07c9a1f2b";
 const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0] ?? "")?.[1] ?? "";
 
 function clock(start = Date.UTC(2026, 0, 1)) {

@@ -6,7 +6,7 @@ import { generateToken, isWellFormedToken, readCookie, serializeSessionCookie } 
 
 const base64url = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 const wellFormed = fc.string({ unit: base64url, minLength: 43, maxLength: 43 });
-const SECRETS = ["s".repeat(32), "t".repeat(32)];
+const SECRETS = ["secret S: 5b0e8d3a7c19f246 9d2c7e01a4b8", "secret T: c47a1e9b3d0f8265 1b6e9a3d07c4"];
 
 describe("token validation (property)", () => {
   it("accepts exactly the 43-character base64url strings", () => {

@@ -79,7 +79,7 @@ describe("node:http: expiry and secret rotation through a real server", () => {
   const clock = { t: Date.UTC(2026, 0, 1) };
   const now = () => clock.t;
   const store = new MemoryStore({ now });
-  let secrets = ["old-secret-".padEnd(32, "o")];
+  let secrets = ["old secret: 3e9a0c7d1f54b826 a7c3e90d"];
   let sessions = new SessionManager<Data>({ store, now, secrets, idleTimeout: "30m", absoluteTimeout: "2h" });
   let url = "";
   let close: () => Promise<void>;
@@ -112,7 +112,7 @@ describe("node:http: expiry and secret rotation through a real server", () => {
     const client = new CookieClient(url);
     await client.get("/login?user=rotated");
     const oldCookie = client.jar.get("sid")!;
-    secrets = ["new-secret-".padEnd(32, "n"), secrets[0]!];
+    secrets = ["new secret: 8b1d5f0a9e27c463 0f9b2d6e", secrets[0]!];
     sessions = new SessionManager<Data>({ store, now, secrets, idleTimeout: "30m", absoluteTimeout: "2h" });
     const response = await client.get("/whoami");
     expect(await response.text()).toBe("rotated");

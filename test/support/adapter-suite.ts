@@ -5,7 +5,7 @@
  *   GET  /untouched              "ok", never reads the session
  *   GET  /read                   the session data as JSON
  *   GET  /set?key=k&value=v      session.set(k, v)
- *   GET  /cached                 session.set("seen", true) and Cache-Control: private, max-age=60
+ *   GET  /cached?cc=v            session.set("seen", true) and Cache-Control: v (default "private, max-age=60")
  *   POST /login                  await session.regenerate(); session.set("user", "alice")
  *   POST /logout                 await session.destroy()
  *
@@ -108,11 +108,23 @@ export function adapterSuite(framework: string, startApp: StartApp): void {
       expect(await readJson(await request("/read", { cookie: sessionCookie(response) }))).toEqual({ color: "blue" });
     });
 
-    it("keeps the Cache-Control the app chose", async () => {
+    it("keeps a Cache-Control the app chose when it already says private or no-store", async () => {
       const request = await start();
       const response = await request("/cached");
       expect(sessionCookie(response)).toBeDefined();
       expect(response.headers.get("cache-control")).toBe("private, max-age=60");
+      const noStore = await request(`/cached?cc=${encodeURIComponent("no-cache, No-Store")}`);
+      expect(sessionCookie(noStore)).toBeDefined();
+      expect(noStore.headers.get("cache-control")).toBe("no-cache, No-Store");
+    });
+
+    it("replaces a Cache-Control a shared cache could store with private, no-store when the cookie is set", async () => {
+      const request = await start();
+      for (const cc of ["public, max-age=300", "max-age=60", 'private="x-user", max-age=60', "no-cache"]) {
+        const response = await request(`/cached?cc=${encodeURIComponent(cc)}`);
+        expect(sessionCookie(response), cc).toBeDefined();
+        expect(response.headers.get("cache-control"), cc).toBe("private, no-store");
+      }
     });
 
     it("sends no Set-Cookie and writes nothing for an untouched session", async () => {

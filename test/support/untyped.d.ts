@@ -28,3 +28,16 @@ declare module "express-session" {
   function session(options: session.SessionOptions): RequestHandler;
   export = session;
 }
+
+declare module "session-file-store" {
+  import type session from "express-session";
+
+  interface FileStoreOptions {
+    path: string;
+    retries?: number;
+    reapInterval?: number;
+    logFn?: (...args: unknown[]) => void;
+  }
+  function fileStoreFactory(expressSession: typeof session): new (options: FileStoreOptions) => session.Store;
+  export = fileStoreFactory;
+}

@@ -1,0 +1,266 @@
+/**
+ * Private servers for the chaos runs, each on spare loopback ports with its own directory, so a
+ * fault never touches the shared servers (5432, 3306, 6379, 7101-7103). Each has a stop() that
+ * the caller runs in a finally.
+ */
+import { execFile, spawn } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { sleep } from "./harness.js";
+
+const run = promisify(execFile);
+const root = new URL("../../", import.meta.url).pathname;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free ports (Redis Cluster also needs port + 10000 for its bus). */
+export async function freePorts(count: number, withBus = false): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    const all = withBus ? [...ports, ...ports.map((p) => p + 10_000)] : ports;
+    if ((await Promise.all(all.map(portFree))).every(Boolean)) return base;
+  }
+}
+
+/**
+ * Makes the replica fall `lagMs` behind while the master keeps acknowledging writes: the replica is
+ * held still (SIGSTOP, so it cannot reconnect) and the master drops its replication link (what was
+ * already sent sits in the replica's socket buffer and would still arrive). Resumed (SIGCONT) by
+ * the returned function; short enough (under the 1 s failure detection) to stay promotable.
+ */
+async function lagReplica(pidfile: string, masterPort: number, lagMs: number): Promise<() => void> {
+  if (lagMs === 0) return () => {};
+  const pid = Number(readFileSync(pidfile, "utf8"));
+  process.kill(pid, "SIGSTOP");
+  await redisCli(masterPort, "client", "kill", "type", "replica");
+  await sleep(lagMs);
+  return () => process.kill(pid, "SIGCONT");
+}
+
+/** SIGKILLs the process whose pid redis wrote to `pidfile`, and waits until it is gone. */
+async function killPidFile(pidfile: string): Promise<void> {
+  const pid = Number(readFileSync(pidfile, "utf8"));
+  process.kill(pid, "SIGKILL");
+  while (alive(pid)) await sleep(20);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  return (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).stdout;
+}
+
+/** .ci/redis-sentinel.sh on ports of its own: master base, replica base+1, sentinels base+2..4. */
+export class PrivateSentinel {
+  readonly dir = mkdtempSync(join(tmpdir(), "sessionkit-sentinel-"));
+  base = 0;
+
+  get sentinels(): { host: string; port: number }[] {
+    return [2, 3, 4].map((i) => ({ host: "127.0.0.1", port: this.base + i }));
+  }
+
+  #env(): NodeJS.ProcessEnv {
+    return { ...process.env, REDIS_SENTINEL_BASE: String(this.base), REDIS_SENTINEL_DIR: join(this.dir, "servers") };
+  }
+
+  async start(): Promise<void> {
+    this.base = await freePorts(5);
+    await run("sh", [join(root, ".ci/redis-sentinel.sh"), "start"], { env: this.#env() });
+  }
+
+  async masterPort(): Promise<number> {
+    const reply = await redisCli(this.base + 2, "sentinel", "get-master-addr-by-name", "mymaster");
+    return Number(reply.trim().split("\n")[1]);
+  }
+
+  /** SIGKILLs the master (after the replica lagged `lagMs`); resolves once the sentinels name another one, then restarts the old one as a replica. */
+  async killMaster(lagMs = 0): Promise<{ failoverMs: number }> {
+    const old = await this.masterPort();
+    const replica = old === this.base ? this.base + 1 : this.base;
+    const resume = await lagReplica(join(this.dir, "servers", String(replica), "pid"), old, lagMs);
+    const started = performance.now();
+    await killPidFile(join(this.dir, "servers", String(old), "pid"));
+    resume();
+    while ((await this.masterPort()) === old) await sleep(50);
+    const failoverMs = performance.now() - started;
+    // As a supervisor would, the old master comes back as a replica of the new one (Sentinel
+    // itself converts a returning master only after 8+ s; until then WAIT would find no replica).
+    const conf = join(this.dir, "servers", String(old), "redis.conf");
+    await run("redis-server", [conf, "--replicaof", "127.0.0.1", String(await this.masterPort())]);
+    return { failoverMs };
+  }
+
+  async stop(): Promise<void> {
+    await run("sh", [join(root, ".ci/redis-sentinel.sh"), "stop"], { env: this.#env() }).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** .ci/redis-cluster.sh --replicas on ports of its own: 3 masters, 1 replica each. */
+export class PrivateCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), "sessionkit-cluster-"));
+  ports: number[] = [];
+
+  #env(): NodeJS.ProcessEnv {
+    return { ...process.env, REDIS_CLUSTER_PORTS: this.ports.join(" "), REDIS_CLUSTER_DIR: join(this.dir, "nodes") };
+  }
+
+  async start(): Promise<void> {
+    const base = await freePorts(6, true);
+    this.ports = Array.from({ length: 6 }, (_, i) => base + i);
+    await run("sh", [join(root, ".ci/redis-cluster.sh"), "start", "--replicas"], { env: this.#env() });
+  }
+
+  /** SIGKILLs the master of slot 0 (after its replica lagged `lagMs`); resolves once the replica took over, then restarts the old node (it rejoins as a replica). */
+  async killMaster(lagMs = 0): Promise<{ failoverMs: number }> {
+    const nodes = (await redisCli(this.ports[0]!, "cluster", "nodes")).split("\n");
+    const line = nodes.find((l) => / 0-\d+$/.test(l.trim()) && l.includes("master"))!;
+    const port = Number(/:(\d+)@/.exec(line)![1]);
+    const replicaLine = nodes.find((l) => l.includes(` ${line.split(" ")[0]} `) && l.includes("slave"))!;
+    const replica = Number(/:(\d+)@/.exec(replicaLine)![1]);
+    const survivor = this.ports.find((p) => p !== port && p !== replica)!;
+    const resume = await lagReplica(join(this.dir, "nodes", String(replica), "redis.pid"), port, lagMs);
+    const started = performance.now();
+    await killPidFile(join(this.dir, "nodes", String(port), "redis.pid"));
+    resume();
+    // Done when another node owns slot 0 and the cluster is ok: restarting the old (empty) node
+    // before its replica took over would let it keep its slots, empty.
+    const promoted = async () => {
+      const owner = (await redisCli(survivor, "cluster", "nodes")).split("\n").find((l) => / 0-\d+$/.test(l.trim()) && l.includes("master"));
+      return owner !== undefined && !owner.includes(`:${port}@`) && (await redisCli(survivor, "cluster", "info")).includes("cluster_state:ok");
+    };
+    while (!(await promoted().catch(() => false))) await sleep(50);
+    const failoverMs = performance.now() - started;
+    await run("redis-server", [
+      "--cluster-enabled", "yes", "--cluster-config-file", join(this.dir, "nodes", String(port), "nodes.conf"),
+      "--dir", join(this.dir, "nodes", String(port)), "--cluster-node-timeout", "1000", "--port", String(port),
+      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+      "--pidfile", join(this.dir, "nodes", String(port), "redis.pid"), "--logfile", join(this.dir, "nodes", String(port), "redis.log"),
+    ]);
+    return { failoverMs };
+  }
+
+  async stop(): Promise<void> {
+    await run("sh", [join(root, ".ci/redis-cluster.sh"), "stop", "--replicas"], { env: this.#env() }).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function postgresBin(): string | undefined {
+  if (process.env.POSTGRES_BIN) return process.env.POSTGRES_BIN;
+  const base = "/usr/lib/postgresql";
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base).filter((name) => existsSync(join(base, name, "bin", "initdb")));
+  versions.sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(base, versions[0], "bin");
+}
+
+/** PostgreSQL refuses to run as root, so under root its tools run as the `postgres` OS user. */
+async function asPostgres(command: string, args: string[]): Promise<void> {
+  if (userInfo().uid === 0) await run("runuser", ["-u", "postgres", "--", command, ...args]);
+  else await run(command, args);
+}
+
+/** A PostgreSQL of its own: initdb into a temp dir, own port and socket dir. */
+export class PrivatePostgres {
+  readonly dir = mkdtempSync(join(tmpdir(), "sessionkit-chaos-pg-"));
+  readonly data = join(this.dir, "data");
+  port = 0;
+  constructor(readonly bin = postgresBin()!) {}
+
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  async start(): Promise<void> {
+    if (userInfo().uid === 0) {
+      const [{ stdout: uid }, { stdout: gid }] = await Promise.all([run("id", ["-u", "postgres"]), run("id", ["-g", "postgres"])]);
+      chownSync(this.dir, Number(uid), Number(gid));
+    }
+    this.port = await freePorts(1);
+    await asPostgres(join(this.bin, "initdb"), ["-D", this.data, "-A", "trust", "-U", "postgres", "--no-sync"]);
+    await this.#ctl("start");
+  }
+
+  /** `pg_ctl restart -m fast`: clients are disconnected, the server checkpoints and comes back. */
+  restart(): Promise<void> {
+    return this.#ctl("restart", "-m", "fast");
+  }
+
+  #ctl(action: string, ...flags: string[]): Promise<void> {
+    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1`;
+    return asPostgres(join(this.bin, "pg_ctl"), ["-D", this.data, "-o", options, "-l", join(this.dir, "log"), "-w", ...flags, action]);
+  }
+
+  async stop(): Promise<void> {
+    await asPostgres(join(this.bin, "pg_ctl"), ["-D", this.data, "-m", "immediate", "-w", "stop"]).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A MariaDB of its own: mariadb-install-db into a temp datadir, own port and socket; SIGKILLed and restarted. */
+export class PrivateMariaDB {
+  readonly dir = mkdtempSync(join(tmpdir(), "sessionkit-chaos-mariadb-"));
+  port = 0;
+  #pid = 0;
+
+  get url(): string {
+    return `mysql://root@127.0.0.1:${this.port}/mysql`;
+  }
+
+  async start(): Promise<void> {
+    this.port = await freePorts(1);
+    await run("mariadb-install-db", [
+      "--no-defaults", `--datadir=${join(this.dir, "data")}`, "--user=root", "--auth-root-authentication-method=normal",
+      "--skip-test-db", "--skip-name-resolve",
+    ]);
+    await this.#launch();
+  }
+
+  async #launch(): Promise<void> {
+    const child = spawn("/usr/sbin/mariadbd", [
+      "--no-defaults", `--datadir=${join(this.dir, "data")}`, `--port=${this.port}`, "--bind-address=127.0.0.1",
+      `--socket=${join(this.dir, "sock")}`, `--pid-file=${join(this.dir, "pid")}`, "--user=root", "--skip-name-resolve",
+      "--innodb-buffer-pool-size=32M", "--skip-log-bin", `--log-error=${join(this.dir, "log")}`,
+    ], { stdio: "ignore", detached: true });
+    child.unref();
+    this.#pid = child.pid!;
+    const until = performance.now() + 60_000;
+    while (!(await run("mariadb", ["-h", "127.0.0.1", "-P", String(this.port), "-u", "root", "-e", "SELECT 1"]).then(() => true, () => false))) {
+      if (performance.now() > until) throw new Error(`private mariadbd did not come up: ${readFileSync(join(this.dir, "log"), "utf8").slice(-2000)}`);
+      await sleep(100);
+    }
+  }
+
+  /** SIGKILL (a crash: InnoDB recovers from its redo log on start), then start again on the same port and datadir. */
+  async crashAndRestart(): Promise<void> {
+    process.kill(this.#pid, "SIGKILL");
+    while (alive(this.#pid)) await sleep(20);
+    await this.#launch();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#pid && alive(this.#pid)) {
+      process.kill(this.#pid, "SIGKILL");
+      while (alive(this.#pid)) await sleep(20);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Floor contestants: the same Express 5 routes doing exactly one raw round trip to a store per
+ * request, with no session library. No session layer on that store can cost less, so a
+ * session library's CPU over its floor is what the library itself adds.
+ *   /login  makes an id, stores counter 0 (seeding, not measured), sets `floor=<id>`
+ *   /read   one read of the counter: Redis GET, SQL primary-key SELECT, one file read
+ *   /write  one write of counter+1: Redis INCR, SQL one-statement upsert, one atomic file write
+ *           (temp file + rename; the file floor keeps the counters in memory, so a write needs no read)
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
+import type { Server } from "node:http";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import express from "express";
+import type { Request, Response } from "express";
+import { createPool } from "mysql2/promise";
+import type { RowDataPacket } from "mysql2/promise";
+import pg from "pg";
+import { createClient } from "redis";
+import { MYSQL_URL, POSTGRES_URL, REDIS_URL } from "../../lib.js";
+import { stats } from "../routes.js";
+import type { Built } from "../stores.js";
+
+/** One store's three operations, each a single round trip. */
+interface FloorStore {
+  create(id: string): Promise<void>;
+  read(id: string): Promise<number | null>;
+  increment(id: string): Promise<number>;
+}
+
+const COOKIE = "floor=";
+const TABLE = "bench_floor_sessions";
+const POOL_SIZE = 10; // as the sessionkit and peer contestants
+
+function idOf(req: Request): string | undefined {
+  const header = req.headers.cookie;
+  const at = header?.indexOf(COOKIE) ?? -1;
+  return at < 0 ? undefined : header!.slice(at + COOKIE.length, at + COOKIE.length + 32);
+}
+
+function floorApp(store: FloorStore): Server {
+  const app = express();
+  const failed = (res: Response) => (error: unknown) => void res.status(500).send(String(error));
+  app.get("/login", (_req, res) => {
+    const id = randomBytes(16).toString("hex");
+    stats.logins++;
+    store.create(id).then(() => void res.cookie("floor", id, { httpOnly: true, sameSite: "lax" }).send("0"), failed(res));
+  });
+  app.get("/read", (req, res) => {
+    const id = idOf(req);
+    if (!id) return void res.status(401).send("no session");
+    store.read(id).then((count) => void (count === null ? res.status(401).send("no session") : res.send(String(count))), failed(res));
+  });
+  app.get("/write", (req, res) => {
+    const id = idOf(req);
+    if (!id) return void res.status(401).send("no session");
+    stats.writes++;
+    store.increment(id).then((count) => void res.send(String(count)), failed(res));
+  });
+  return createServer(app);
+}
+
+export async function floorServer(kind: string): Promise<Built<Server>> {
+  const built = await floorStore(kind);
+  return { value: floorApp(built.value), cleanup: built.cleanup };
+}
+
+function floorStore(kind: string): Promise<Built<FloorStore>> {
+  if (kind === "redis") return redisFloor();
+  if (kind === "postgres") return postgresFloor();
+  if (kind === "mysql") return mysqlFloor();
+  if (kind === "file") return fileFloor();
+  throw new Error(`no floor for store "${kind}"`);
+}
+
+async function redisFloor(): Promise<Built<FloorStore>> {
+  const client = createClient({ url: REDIS_URL });
+  client.on("error", (error: unknown) => console.error(`redis client: ${String(error)}`));
+  await client.connect();
+  const prefix = "bench:floor:";
+  const keys: string[] = [];
+  const store: FloorStore = {
+    create: async (id) => {
+      keys.push(prefix + id);
+      await client.set(prefix + id, "0");
+    },
+    read: async (id) => {
+      const value = await client.get(prefix + id);
+      return value === null ? null : Number(value);
+    },
+    increment: (id) => client.incr(prefix + id),
+  };
+  const cleanup = async () => {
+    for (let i = 0; i < keys.length; i += 1000) await client.del(keys.slice(i, i + 1000));
+    await client.close();
+  };
+  return { value: store, cleanup };
+}
+
+async function postgresFloor(): Promise<Built<FloorStore>> {
+  const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: POOL_SIZE });
+  await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+  await pool.query(`CREATE TABLE ${TABLE} (id text PRIMARY KEY, count integer NOT NULL)`);
+  // Named statements are prepared once per connection, as sessionkit's PostgresStore does.
+  const read = { name: "floor_read", text: `SELECT count FROM ${TABLE} WHERE id = $1` };
+  const upsert = {
+    name: "floor_upsert",
+    text: `INSERT INTO ${TABLE} (id, count) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET count = ${TABLE}.count + 1 RETURNING count`,
+  };
+  const store: FloorStore = {
+    create: async (id) => void (await pool.query({ ...upsert, values: [id, 0] })),
+    read: async (id) => {
+      const result = await pool.query<{ count: number }>({ ...read, values: [id] });
+      return result.rows[0]?.count ?? null;
+    },
+    increment: async (id) => (await pool.query<{ count: number }>({ ...upsert, values: [id, 1] })).rows[0]!.count,
+  };
+  const cleanup = async () => {
+    await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await pool.end();
+  };
+  return { value: store, cleanup };
+}
+
+async function mysqlFloor(): Promise<Built<FloorStore>> {
+  const pool = createPool({ uri: MYSQL_URL, connectionLimit: POOL_SIZE });
+  await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+  await pool.query(`CREATE TABLE ${TABLE} (id VARCHAR(64) PRIMARY KEY, count INT NOT NULL)`);
+  // One prepared statement per call (pool.execute), as sessionkit's MySQLStore does. MySQL's upsert
+  // returns no row, so /write answers 0 and the counters are checked through /read afterwards.
+  const upsert = `INSERT INTO ${TABLE} (id, count) VALUES (?, ?) ON DUPLICATE KEY UPDATE count = count + 1`;
+  const store: FloorStore = {
+    create: async (id) => void (await pool.execute(upsert, [id, 0])),
+    read: async (id) => {
+      const [rows] = await pool.execute<RowDataPacket[]>(`SELECT count FROM ${TABLE} WHERE id = ?`, [id]);
+      return rows.length === 0 ? null : Number(rows[0]!.count);
+    },
+    increment: async (id) => (await pool.execute(upsert, [id, 1]), 0),
+  };
+  const cleanup = async () => {
+    await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await pool.end();
+  };
+  return { value: store, cleanup };
+}
+
+async function fileFloor(): Promise<Built<FloorStore>> {
+  const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-floor-"));
+  const counters = new Map<string, number>();
+  const write = async (id: string, count: number) => {
+    const path = join(dir, id);
+    await writeFile(`${path}.tmp`, String(count));
+    await rename(`${path}.tmp`, path);
+  };
+  const store: FloorStore = {
+    create: async (id) => (counters.set(id, 0), write(id, 0)),
+    read: async (id) => {
+      try {
+        return Number(await readFile(join(dir, id), "utf8"));
+      } catch {
+        return null;
+      }
+    },
+    increment: async (id) => {
+      const count = (counters.get(id) ?? 0) + 1;
+      counters.set(id, count);
+      await write(id, count);
+      return count;
+    },
+  };
+  return { value: store, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,39 @@
+/**
+ * SvelteKit server hook: `export const handle = sessionHandle(sessions)` in src/hooks.server.ts
+ * puts the Session on `event.locals.session` (declare it in App.Locals, see SessionLocals) and
+ * commits it before the Response is returned. A failed store write is thrown from `handle`, so
+ * SvelteKit's error path (handleError, a 500 page) answers. Typed structurally, so this file
+ * does not import @sveltejs/kit at run time and fits SvelteKit 2 and 3.
+ */
+import type { SessionManager } from "../core/manager.js";
+import type { Session, SessionData } from "../core/session.js";
+import { withMutableHeaders } from "./fetch-response.js";
+
+/** For src/app.d.ts: `interface Locals extends SessionLocals<MySessionData> {}`. */
+export interface SessionLocals<T extends object = SessionData> {
+  session: Session<T>;
+}
+
+/** The part of SvelteKit's RequestEvent the hook uses. */
+export interface SessionEvent {
+  request: Request;
+  locals: object;
+}
+
+/** Assignable to SvelteKit's `Handle`; compose it with others through `sequence()`. */
+export type SessionHandle = <E extends SessionEvent>(input: { event: E; resolve: (event: E) => Promise<Response> }) => Promise<Response>;
+
+export function sessionHandle<T extends object = SessionData>(manager: SessionManager<T>): SessionHandle {
+  if (!manager || typeof manager.commitResponse !== "function") {
+    throw new TypeError("sessionHandle needs a SessionManager");
+  }
+  return async function sessionkit({ event, resolve }) {
+    const session = await manager.loadRequest(event.request);
+    (event.locals as SessionLocals<T>).session = session;
+    // resolve() renders the page, runs load functions and form actions, and returns the Response;
+    // a redirect() or error() thrown there has already become that Response.
+    const response = withMutableHeaders(await resolve(event));
+    await manager.commitResponse(session, response.headers);
+    return response;
+  };
+}

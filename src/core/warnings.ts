@@ -1,0 +1,27 @@
+/**
+ * Once-per-process warnings for misconfigurations that cannot be refused outright (a running
+ * app must keep working), in Node's own channel: `process.on("warning")`, `--no-warnings`.
+ */
+const warned = new Set<string>();
+
+/** Emits `message` the first time `code` is seen in this process; later calls do nothing. */
+export function warnOnce(code: string, message: string): void {
+  if (warned.has(code)) return;
+  warned.add(code);
+  process.emitWarning(message, { type: "SessionkitWarning", code });
+}
+
+/**
+ * One warning, in production only, the first time a session cookie goes out without Secure:
+ * behind a TLS-terminating proxy that the app does not trust, `secure: "auto"` sees plain HTTP.
+ */
+export function warnInsecureCookie(name: string): void {
+  if (warned.has(INSECURE_COOKIE) || process.env.NODE_ENV !== "production") return;
+  warnOnce(
+    INSECURE_COOKIE,
+    `sessionkit: the session cookie "${name}" went out without Secure while NODE_ENV=production, so a browser would send it over plain HTTP. ` +
+      'Behind a TLS-terminating proxy, trust the proxy so the request counts as HTTPS (Express: app.set("trust proxy", 1); Koa: app.proxy = true; ' +
+      "Fastify: trustProxy: true), or set cookie.secure: true.",
+  );
+}
+const INSECURE_COOKIE = "SESSIONKIT_INSECURE_COOKIE";

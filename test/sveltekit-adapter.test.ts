@@ -1,0 +1,166 @@
+/**
+ * sessionkit/sveltekit in a real SvelteKit app (test/apps/sveltekit): built with adapter-node by
+ * `vite build`, served by `node build` on 127.0.0.1, driven by fetch as a browser would.
+ */
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const appDir = fileURLToPath(new URL("./apps/sveltekit/", import.meta.url));
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+// SvelteKit 3 (its current major) declares engines.node >=22.17; sessionkit itself runs on Node 20.
+const kitRuns = major > 22 || (major === 22 && minor >= 17);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on("error", reject);
+  });
+}
+
+interface Served {
+  /** What the app sees as its origin (and the Origin header a browser sends). */
+  origin: string;
+  /** Where the server listens. */
+  url: string;
+  output: string[];
+  process: ChildProcess;
+}
+
+/** `node build`, as adapter-node's docs run it; resolves once it listens. */
+async function serve(env: Record<string, string> = {}): Promise<Served> {
+  const port = await freePort();
+  // adapter-node 6 takes the origin from the request, assuming https (a TLS proxy in front) unless
+  // PROTOCOL_HEADER names a header saying otherwise; so the app sees https://127.0.0.1:port.
+  const origin = `https://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ["build"], {
+    cwd: appDir,
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.join("").includes("Listening on")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`node build exited with ${code}: ${output.join("")}`)));
+  });
+  return { origin, url: `http://127.0.0.1:${port}`, output, process: child };
+}
+
+/** A browser's cookie jar reduced to the session cookie; requests carry Origin (SvelteKit's CSRF check). */
+class Browser {
+  cookie: string | undefined;
+  constructor(readonly app: Served) {}
+
+  async request(path: string, form?: Record<string, string>): Promise<Response> {
+    // What a browser sends for a form submission without JavaScript (with it, use:enhance asks for JSON).
+    const headers = new Headers({ origin: this.app.origin, accept: "text/html" });
+    if (this.cookie) headers.set("cookie", this.cookie);
+    const init: RequestInit = form ? { method: "POST", body: new URLSearchParams(form), headers } : { headers };
+    const response = await fetch(this.app.url + path, { ...init, redirect: "manual" });
+    for (const line of response.headers.getSetCookie()) {
+      this.cookie = /max-age=0\b|expires=thu, 01 jan 1970/i.test(line) ? undefined : line.split(";")[0];
+    }
+    return response;
+  }
+
+  async page(): Promise<{ user: string; views: string }> {
+    const html = await (await this.request("/")).text();
+    return { user: /<p id="user">([^<]*)</.exec(html)![1]!, views: /<p id="views">([^<]*)</.exec(html)![1]! };
+  }
+}
+
+describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+; this is ${process.versions.node})`, () => {
+  let app: Served;
+  let storeDown: Served;
+
+  beforeAll(async () => {
+    if (!existsSync(`${appDir}node_modules/@sveltejs/kit`)) {
+      throw new Error("the SvelteKit test app has no dependencies: run `npm ci --prefix test/apps/sveltekit` (.ci/run does)");
+    }
+    await promisify(execFile)(process.execPath, ["node_modules/vite/bin/vite.js", "build"], { cwd: appDir });
+    [app, storeDown] = await Promise.all([serve(), serve({ SESSION_STORE_DOWN: "1" })]);
+  }, 180_000);
+
+  afterAll(() => {
+    app?.process.kill();
+    storeDown?.process.kill();
+  });
+
+  it("type-checks as users write it: handle is a SvelteKit Handle, locals.session typed through App.Locals", async () => {
+    // vite build ran svelte-kit sync, which generates the route types ./$types and $app/tsconfig.
+    const tsc = await promisify(execFile)(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "."], { cwd: appDir }).catch((error: { stdout: string }) => error);
+    expect(tsc.stdout).toBe("");
+  });
+
+  it("renders a page load without creating a session", async () => {
+    const browser = new Browser(app);
+    const response = await browser.request("/");
+    expect(response.status).toBe(200);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(await browser.page()).toEqual({ user: "nobody", views: "0" });
+  });
+
+  it("stores a form action's write, and the next request's load reads it", async () => {
+    const browser = new Browser(app);
+    const action = await browser.request("/?/count", {});
+    expect(action.status).toBe(200);
+    const setCookie = action.headers.getSetCookie();
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^sid=[^;]+; .*HttpOnly/);
+    expect(setCookie[0]).toContain("Secure"); // the app's origin is https
+    expect(action.headers.get("cache-control")).toContain("no-store");
+    await browser.request("/?/count", {});
+    expect(await browser.page()).toEqual({ user: "nobody", views: "2" });
+    expect(await (await browser.request("/api/session")).json()).toEqual({ views: 2 });
+  });
+
+  it("signs in with a new session id (303 redirect carrying the cookie) and signs out", async () => {
+    const browser = new Browser(app);
+    await browser.request("/?/count", {});
+    const before = browser.cookie;
+    const signIn = await browser.request("/?/signin", { name: "alice" });
+    expect(signIn.status).toBe(303);
+    expect(signIn.headers.get("location")).toBe("/");
+    expect(browser.cookie).toBeDefined();
+    expect(browser.cookie).not.toBe(before);
+    expect(await browser.page()).toEqual({ user: "alice", views: "1" });
+
+    const old = new Browser(app);
+    old.cookie = before;
+    expect(await old.page()).toEqual({ user: "nobody", views: "0" });
+
+    const signedIn = browser.cookie;
+    const signOut = await browser.request("/?/signout", {});
+    expect(signOut.status).toBe(303);
+    expect(browser.cookie).toBeUndefined(); // the Set-Cookie expired it
+    const replay = new Browser(app);
+    replay.cookie = signedIn;
+    expect(await replay.page()).toEqual({ user: "nobody", views: "0" });
+  });
+
+  it("keeps the Cache-Control an endpoint chose", async () => {
+    const response = await new Browser(app).request("/cached");
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+    expect(response.headers.get("cache-control")).toBe("private, max-age=60");
+  });
+
+  it("answers a failed store write through SvelteKit's error path (handleError, 500), without a cookie", async () => {
+    const browser = new Browser(storeDown);
+    const response = await browser.request("/?/count", {});
+    expect(response.status).toBe(500);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(storeDown.output.join("")).toContain("handleError ERR_SESSION_STORE");
+    expect((await browser.request("/")).status).toBe(200); // and keeps serving
+  });
+});
