@@ -16,19 +16,12 @@ import {
   parseRedisSentinelConfig,
 } from "./core/provider-config.js";
 import { registerProvider } from "./core/providers.js";
+import { importPeer } from "./stores/driver.js";
 import type { SessionStore } from "./core/store.js";
 
 /** Imports an optional peer dependency, turning "not installed" into an instruction. */
-export async function importDriver<M>(specifier: string, provider: string, packageName = specifier): Promise<M> {
-  try {
-    return (await import(specifier)) as M;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException | null)?.code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(packageName)) {
-      throw new TypeError(`install ${packageName} to use provider "${provider}" (npm install ${packageName})`, { cause: error });
-    }
-    throw error;
-  }
+export function importDriver<M>(specifier: string, provider: string, packageName = specifier): Promise<M> {
+  return importPeer<M>(specifier, `provider "${provider}"`, packageName);
 }
 
 /**

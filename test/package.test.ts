@@ -97,6 +97,12 @@ describe("installed without any peer dependency", () => {
     expect((await attempt("sessionkit/mysql", 'new m.MySQLStore({ uri: "mysql://h/db" })')).stdout).toBe(
       'TypeError: install mysql2 to use sessionkit/mysql with option "uri" (npm install mysql2)\n',
     );
+    const h3 = await node(`
+      const { SessionManager } = await import("sessionkit");
+      const { sessionMiddleware } = await import("sessionkit/h3");
+      const middleware = sessionMiddleware(new SessionManager({ provider: "memory" }));
+      await middleware({}, () => {}).catch((e) => console.log(e.name + ": " + e.message));`);
+    expect(h3.stdout).toBe("TypeError: install h3 to use sessionkit/h3 (npm install h3)\n");
   });
 
   it("the sessionkit bin runs, and says which driver to install", async () => {

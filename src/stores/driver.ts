@@ -3,21 +3,39 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 
 /**
- * Loads an optional peer driver only when a store needs it (to create its own pool), so
- * `import "sessionkit/postgres"` works without `pg` installed (an app that passes its own pool has
- * it anyway), and a missing driver is an instruction rather than Node's bare "Cannot find module".
- * Synchronous (require) because store constructors are; pg and mysql2 are CommonJS packages whose
- * ESM entry re-exports the same objects, so a pool made here is the one `import pg` would make.
+ * Optional peers are loaded only when they are needed, so importing a subpath never fails for a
+ * missing driver or framework, and a missing one is an instruction ("install pg to use …")
+ * rather than Node's bare "Cannot find package". Only the package itself missing is translated:
+ * a broken dependency inside it keeps its own error.
  */
-export function requireDriver<M>(specifier: string, subpath: string, packageName = specifier): M {
+function missingPeer(error: unknown, specifier: string, packageName: string, use: string): Error {
+  const { code, message } = (error ?? {}) as NodeJS.ErrnoException;
+  const notFound = code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND";
+  const names = [`'${specifier}'`, `'${packageName}'`];
+  if (notFound && names.some((name) => String(message).includes(name))) {
+    return new TypeError(`install ${packageName} to use ${use} (npm install ${packageName})`, { cause: error });
+  }
+  return error as Error;
+}
+
+/**
+ * Synchronous, for store constructors (a store that makes its own pool). pg and mysql2 are
+ * CommonJS packages whose ESM entry re-exports the same objects, so a pool made here is the one
+ * `import pg` would make.
+ */
+export function requireDriver<M>(specifier: string, use: string, packageName = specifier): M {
   try {
     return require(specifier) as M;
   } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    // Only the driver itself missing: a broken dependency inside the driver keeps its own error.
-    if (code === "MODULE_NOT_FOUND" && String(message).startsWith(`Cannot find module '${specifier}'`)) {
-      throw new TypeError(`install ${packageName} to use ${subpath} (npm install ${packageName})`, { cause: error });
-    }
-    throw error;
+    throw missingPeer(error, specifier, packageName, use);
+  }
+}
+
+/** For ESM-only peers (h3) and the provider factories, which are async anyway. */
+export async function importPeer<M>(specifier: string, use: string, packageName = specifier): Promise<M> {
+  try {
+    return (await import(specifier)) as M;
+  } catch (error) {
+    throw missingPeer(error, specifier, packageName, use);
   }
 }
