@@ -31,6 +31,7 @@ const scenarios: [string, () => Promise<ChaosReport>][] = [
     ["sentinel", () => sentinelFailover({ size, waitReplicas, lagMs })],
     ["cluster", () => clusterFailover({ size, waitReplicas, lagMs })],
   ])),
+  ["sentinel", () => sentinelFailover({ size, waitReplicas: 1, lagMs: LAG_MS, ioredis: true })],
   ["postgres", () => postgresRestart(size)],
   ["mariadb", () => mariadbCrash(size)],
   ["file", () => fileStoreKills(size, size === CI_SIZE ? 5 : 20)],

@@ -16,26 +16,9 @@
  * SessionConflictError (ERR_SESSION_CONFLICT) is the documented way for a commit to give up; any
  * other rejection is counted under "other errors" with its first message.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Cluster } from "ioredis";
-import mysql from "mysql2/promise";
-import pg from "pg";
-import { createClient } from "redis";
-import type { SessionStore } from "../src/index.js";
-import { MemoryStore, SessionManager } from "../src/index.js";
-import { FileStore } from "../src/stores/file.js";
-import { MySQLStore } from "../src/stores/mysql.js";
-import { PostgresStore } from "../src/stores/postgres.js";
-import { RedisStore } from "../src/stores/redis.js";
-import { MYSQL_URL, POSTGRES_URL, REDIS_URL } from "./lib.js";
-
-const REDIS_CLUSTER_NODES = (process.env.REDIS_CLUSTER_NODES ?? "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103").split(",").map((address) => {
-  const [host, port] = address.split(":");
-  return { host: host!, port: Number(port) };
-});
+import { SessionManager } from "../src/index.js";
+import type { Target } from "./targets.js";
+import { targets } from "./targets.js";
 
 const args = process.argv.slice(2);
 const ROUNDS = args.includes("--quick") ? 3 : 20;
@@ -52,78 +35,6 @@ interface Tally {
   ms: number;
 }
 
-interface Target {
-  name: string;
-  /** A store on a namespace of its own, and how to remove that namespace afterwards. */
-  open: () => Promise<{ store: SessionStore; cleanup: () => Promise<void> }>;
-}
-
-const unique = () => randomBytes(4).toString("hex");
-
-const targets: Target[] = [
-  { name: "memory", open: async () => ({ store: new MemoryStore(), cleanup: async () => {} }) },
-  {
-    name: "file",
-    open: async () => {
-      const dir = await mkdtemp(join(tmpdir(), "sessionkit-stress-"));
-      return { store: new FileStore({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: "redis (node-redis)",
-    open: async () => {
-      const client = createClient({ url: REDIS_URL });
-      client.on("error", () => {});
-      await client.connect();
-      const prefix = `stress:${unique()}:`;
-      const cleanup = async () => {
-        for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.del(keys);
-        await client.close();
-      };
-      return { store: new RedisStore({ client, prefix }), cleanup };
-    },
-  },
-  {
-    name: "redis cluster (ioredis)",
-    open: async () => {
-      const client = new Cluster(REDIS_CLUSTER_NODES);
-      await new Promise((resolve, reject) => (client.once("ready", resolve), client.once("error", reject)));
-      const prefix = `stress:${unique()}:`;
-      const cleanup = async () => {
-        for (const node of client.nodes("master")) {
-          const keys = await node.keys(`${prefix}*`);
-          for (const key of keys) await node.del(key);
-        }
-        await client.quit();
-      };
-      return { store: new RedisStore({ client, prefix }), cleanup };
-    },
-  },
-  {
-    name: "postgres",
-    open: async () => {
-      const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 10 });
-      const tableName = `stress_${unique()}`;
-      const cleanup = async () => {
-        await pool.query(`DROP TABLE IF EXISTS "${tableName}"`);
-        await pool.end();
-      };
-      return { store: new PostgresStore({ pool, tableName }), cleanup };
-    },
-  },
-  {
-    name: "mysql",
-    open: async () => {
-      const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 10 });
-      const tableName = `stress_${unique()}`;
-      const cleanup = async () => {
-        await pool.query(`DROP TABLE IF EXISTS \`${tableName}\``);
-        await pool.end();
-      };
-      return { store: new MySQLStore({ pool, tableName, cleanupInterval: 0 }), cleanup };
-    },
-  },
-];
 
 type Manager = SessionManager<Record<string, unknown>>;
 const tokenOf = (cookies: string[]) => /^sid=([^;]+)/.exec(cookies[0] ?? "")?.[1];

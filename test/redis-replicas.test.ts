@@ -95,6 +95,18 @@ for (const kind of kinds) {
       expect((error as Error).message).toBe("Redis WAIT: 1 of 2 replicas acknowledged the write within 30 ms; it may or may not survive a failover");
     });
 
+    it('a destroy (logout) waits too: fewer replicas fail it with outcome "unknown", as a lost destroy would bring the session back', async () => {
+      const keys = prefix();
+      const writer = new RedisStore({ client, prefix: keys, waitReplicas: 1, waitTimeout: "1s" });
+      await writer.set("k", write("a"));
+      const strict = new RedisStore({ client, prefix: keys, waitReplicas: 2, waitTimeout: "30ms" });
+      const error: unknown = await strict.destroy("k").catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(SessionStoreError);
+      expect(error).toMatchObject({ outcome: "unknown" });
+      await expect(writer.destroy("k")).resolves.toBeUndefined(); // one replica asked, one answers
+      expect(await writer.get("k")).toBeNull();
+    });
+
     it("a compare-and-set conflict is still false (not applied), without waiting for an outcome", async () => {
       const store = new RedisStore({ client, prefix: prefix(), waitReplicas: 2, waitTimeout: "30ms" });
       await expect(store.set("k", write("a", 5))).resolves.toBe(false);

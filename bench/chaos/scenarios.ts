@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import pg from "pg";
+import { Redis } from "ioredis";
 import { createCluster, createSentinel } from "redis";
 import { SessionManager } from "../../src/core/manager.js";
 import type { SessionStore, SessionWrite } from "../../src/core/store.js";
@@ -94,11 +95,18 @@ export interface RedisFault {
   waitReplicas: number;
   /** How long the replica is held still before the master is killed; 0: a plain SIGKILL. */
   lagMs: number;
+  /** Sentinel only: ioredis's client instead of node-redis's createSentinel. */
+  ioredis?: boolean;
 }
 
 export function sentinelFailover(fault: RedisFault): Promise<ChaosReport> {
   const servers = new PrivateSentinel();
-  return redisFailover("Redis Sentinel", servers, async () => {
+  return redisFailover(`Redis Sentinel (${fault.ioredis ? "ioredis" : "node-redis"})`, servers, async () => {
+    if (fault.ioredis) {
+      const client = new Redis({ sentinels: servers.sentinels, name: "mymaster" });
+      client.on("error", () => {});
+      return client;
+    }
     const client = createSentinel({ name: "mymaster", sentinelRootNodes: servers.sentinels });
     client.on("error", () => {}); // the killed master's connection errors; commands report their own failure
     return client.connect();

@@ -37,7 +37,7 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
 
   // Callback-style hooks: with a synchronous store (MemoryStore) no promise is made for them.
   scope.addHook("onRequest", (request, _reply, done) => {
-    manager.start(request.raw, null, { secure: request.protocol === "https" }).then((session) => {
+    manager.start(request.raw, null, { secure: request.protocol === "https", device: request }).then((session) => {
       request.session = session as unknown as Session<SessionData>;
       done();
     }, done);

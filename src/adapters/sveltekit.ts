@@ -18,6 +18,8 @@ export interface SessionLocals<T extends object = SessionData> {
 export interface SessionEvent {
   request: Request;
   locals: object;
+  /** The client's address as the adapter sees it (adapter-node: ADDRESS_HEADER / XFF_DEPTH). */
+  getClientAddress?: () => string;
 }
 
 /** Assignable to SvelteKit's `Handle`; compose it with others through `sequence()`. */
@@ -28,7 +30,7 @@ export function sessionHandle<T extends object = SessionData>(manager: SessionMa
     throw new TypeError("sessionHandle needs a SessionManager");
   }
   return async function sessionkit({ event, resolve }) {
-    const session = await manager.loadRequest(event.request);
+    const session = await manager.loadRequest(event.request, { ip: clientAddress(event) });
     (event.locals as SessionLocals<T>).session = session;
     // resolve() renders the page, runs load functions and form actions, and returns the Response;
     // a redirect() or error() thrown there has already become that Response.
@@ -36,4 +38,13 @@ export function sessionHandle<T extends object = SessionData>(manager: SessionMa
     await manager.commitResponse(session, response.headers);
     return response;
   };
+}
+
+/** For the device list of signed-in sessions; some contexts (prerendering) have no client. */
+function clientAddress(event: SessionEvent): string | undefined {
+  try {
+    return event.getClientAddress?.();
+  } catch {
+    return undefined;
+  }
 }

@@ -69,7 +69,7 @@ export interface RedisStoreOptions {
   /** Default 1000: SCAN's COUNT hint in count(); larger means fewer round trips but longer server pauses. */
   scanCount?: number;
   /**
-   * Default 0 (off): after each write, WAIT until this many replicas have it, so a commit the
+   * Default 0 (off): after each write or destroy, WAIT until this many replicas have it, so a commit the
    * client sees as done survives a failover (Redis replicates asynchronously). Fewer replicas
    * within `waitTimeout` fail the commit with SessionStoreError `outcome: "unknown"`: the write
    * is on the master and may or may not survive, so it is never reported as a success.
@@ -195,8 +195,15 @@ export class RedisStore implements SessionStore {
     return true;
   }
 
+  /** With waitReplicas, a destroy (a logout) waits too: one lost in a failover would bring the session back. */
   async destroy(key: string, options?: StoreCallOptions): Promise<void> {
-    await this.#driver.send(this.#key(key), ["DEL", this.#key(key)], options?.signal);
+    const del = ["DEL", this.#key(key)];
+    if (!this.#wait) {
+      await this.#driver.send(this.#key(key), del, options?.signal);
+      return;
+    }
+    const [, acknowledged] = await this.#driver.batch(this.#key(key), [del, this.#wait], options?.signal);
+    if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
   }
 
   async touch(key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {

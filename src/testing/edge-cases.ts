@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { SessionConflictError } from "../core/errors.js";
 import { hashToken } from "../core/ids.js";
-import type { SessionWrite } from "../core/store.js";
+import type { Session } from "../core/session.js";
+import type { SessionStore, SessionWrite } from "../core/store.js";
 import { GatedStore } from "./gate.js";
 import type { ConformanceCase, ConformanceOptions, StoreFactory } from "./harness.js";
 import { harness, sleep } from "./harness.js";
@@ -21,6 +22,27 @@ export function edgeCases(factory: StoreFactory, options: ConformanceOptions): C
     const session = await sessions.load();
     for (const [key, value] of Object.entries(data)) session.set(key, value);
     return tokenOf(await sessions.commit(session));
+  };
+
+  /**
+   * Two requests on one stored session: `rotator`'s regenerate is parked on the barrier after it
+   * wrote the new record and before it retires the old id; `finish()` releases it.
+   */
+  const rotationHeld = async (store: SessionStore, beforeRotation?: (rotator: Session<Record<string, unknown>>) => void) => {
+    const gated = new GatedStore(store);
+    const sessions = manager(gated);
+    const token = await seeded(sessions, { user: "ada" });
+    const rotator = await sessions.load(token);
+    const other = await sessions.load(token);
+    beforeRotation?.(rotator);
+    const gate = gated.hold("set", retiring);
+    const rotating = rotator.regenerate();
+    await gate.reached;
+    const finish = async () => {
+      gate.release();
+      await rotating;
+    };
+    return { sessions, token, rotator, other, finish };
   };
 
   return [
@@ -46,18 +68,10 @@ export function edgeCases(factory: StoreFactory, options: ConformanceOptions): C
     {
       name: "logout is final: A's destroy lands while B's regenerate holds before retiring the old id",
       run: withStore(async (store) => {
-        const gated = new GatedStore(store);
-        const sessions = manager(gated);
-        const token = await seeded(sessions, { user: "ada" });
-        const a = await sessions.load(token);
-        const b = await sessions.load(token);
-        const gate = gated.hold("set", retiring);
-        const rotating = b.regenerate();
-        await gate.reached; // B has written its new record and is about to retire the old one
+        const { sessions, rotator: b, other: a, finish } = await rotationHeld(store);
         await a.destroy();
         await sessions.commit(a);
-        gate.release();
-        await rotating;
+        await finish();
         assert.equal(b.superseded, true, "B's rotation lost to the logout");
         assert.deepEqual(await sessions.commit(b), []);
         assert.equal((await sessions.load(b.id)).isNew, true, "B's new id was removed");
@@ -68,18 +82,10 @@ export function edgeCases(factory: StoreFactory, options: ConformanceOptions): C
     {
       name: "two concurrent regenerates leave exactly one live id",
       run: withStore(async (store) => {
-        const gated = new GatedStore(store);
-        const sessions = manager(gated);
-        const token = await seeded(sessions, { user: "ada" });
-        const first = await sessions.load(token);
-        const second = await sessions.load(token);
-        const gate = gated.hold("set", retiring);
-        const rotating = first.regenerate();
-        await gate.reached;
+        const { sessions, token, rotator: first, other: second, finish } = await rotationHeld(store);
         await second.regenerate();
         const secondToken = tokenOf(await sessions.commit(second));
-        gate.release();
-        await rotating;
+        await finish();
         assert.equal(first.superseded, true, "the later rotation learns it lost");
         assert.deepEqual(await sessions.commit(first), []);
         assert.equal((await sessions.load(secondToken)).get("user"), "ada");
@@ -92,20 +98,11 @@ export function edgeCases(factory: StoreFactory, options: ConformanceOptions): C
     {
       name: "a key B commits while A's regenerate holds is carried into the new record",
       run: withStore(async (store) => {
-        const gated = new GatedStore(store);
-        const sessions = manager(gated);
-        const token = await seeded(sessions, { user: "ada" });
-        const a = await sessions.load(token);
-        const b = await sessions.load(token);
-        a.set("theme", "dark");
-        const gate = gated.hold("set", retiring);
-        const rotating = a.regenerate();
-        await gate.reached;
+        const { sessions, token, rotator: a, other: b, finish } = await rotationHeld(store, (a) => a.set("theme", "dark"));
         b.set("cart", ["book"]);
         await sessions.commit(b);
         assert.equal(b.superseded, false);
-        gate.release();
-        await rotating;
+        await finish();
         const newToken = tokenOf(await sessions.commit(a));
         const loaded = await sessions.load(newToken);
         assert.deepEqual(loaded.get("cart"), ["book"], "B's change survived the rotation");

@@ -1,0 +1,3 @@
+export default function Private() {
+  return <p id="private">members only</p>;
+}

@@ -1,0 +1,19 @@
+import { SessionError } from "sessionkit";
+import { getSession } from "sessionkit/next";
+import { sessions } from "../../lib/sessions";
+
+// Writing in a Server Component: the adapter refuses, with the reason and the fix.
+export default async function ReadOnly() {
+  const session = await getSession(sessions);
+  try {
+    session.set("visits", 1);
+    return <p id="result">set succeeded</p>;
+  } catch (error) {
+    if (!(error instanceof SessionError)) throw error;
+    return (
+      <p id="result" data-code={error.code}>
+        {error.message}
+      </p>
+    );
+  }
+}
