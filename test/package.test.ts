@@ -82,10 +82,22 @@ describe("installed without any peer dependency", () => {
     }
   });
 
+  // sessionkit/next keeps static imports of next/headers and next/server: Next.js bundles server
+  // code, and only a static import is sure to share Next's request context (cookies(), after()).
+  const STATIC_PEER = { "./next": "next" } as Record<string, string>;
+
   it("imports every subpath", async () => {
-    const names = subpaths.map(([subpath]) => (subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`));
+    const names = subpaths
+      .filter(([subpath]) => !(subpath in STATIC_PEER))
+      .map(([subpath]) => (subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`));
     const { stdout } = await node(`for (const name of ${JSON.stringify(names)}) await import(name); console.log("ok");`);
     expect(stdout).toBe("ok\n");
+  });
+
+  it("sessionkit/next, which must import next statically, names next when it is missing", async () => {
+    for (const [subpath, peer] of Object.entries(STATIC_PEER)) {
+      await expect(node(`await import("sessionkit/${subpath.slice(2)}")`)).rejects.toThrow(`Cannot find package '${peer}'`);
+    }
   });
 
   it("says which package to install when a store needs its missing driver", async () => {
