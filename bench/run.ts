@@ -17,9 +17,11 @@ import { CONTESTANTS, contestantById } from "./http/contestants.js";
 import type { LoadSettings, RunResult } from "./http/load.js";
 import { ContestantServer, drive, driveMeasured, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
 import { packageVersion, reachable, REPO_ROOT, SERVICE_URLS, sessionkitFileExists, sleep } from "./lib.js";
+import { writeChart } from "./chart.js";
 import { runManagerMicro } from "./micro/manager.js";
 import { runMemoryMicro } from "./micro/memory.js";
 import { summarizeProfile } from "./profile.js";
+import { Progress } from "./progress.js";
 import type { ContestantOutcome, Report } from "./report.js";
 import { buildRows, evaluateTargets, toMarkdown } from "./report.js";
 
@@ -117,8 +119,10 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
   }
   try {
     // Rounds go across all contestants, so a burst of load from elsewhere on the machine hits all of them alike.
+    const progress = new Progress(settings.rounds * live.length, "bench");
     for (let round = 1; round <= settings.rounds; round++) {
       for (const { outcome, server, groups } of live) {
+        progress.step(`round ${round}/${settings.rounds}: ${outcome.contestant.id}`);
         for (const route of ["/read", "/write"]) {
           const run = await driveMeasured(server, route, groups, settings.durationSeconds);
           checkRun(outcome, run, `round ${round}`);
@@ -233,7 +237,8 @@ async function main(): Promise<void> {
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, "latest.md"), markdown);
   writeFileSync(join(results, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`written: bench/results/latest.md, bench/results/latest.json`);
+  writeChart(results);
+  console.log(`written: bench/results/latest.md, bench/results/latest.json, bench/results/chart.svg`);
 }
 
 await main();

@@ -16,38 +16,29 @@ import {
   parseRedisSentinelConfig,
 } from "./core/provider-config.js";
 import { registerProvider } from "./core/providers.js";
+import { importPeer } from "./stores/driver.js";
 import type { SessionStore } from "./core/store.js";
 
 /** Imports an optional peer dependency, turning "not installed" into an instruction. */
-export async function importDriver<M>(specifier: string, provider: string, packageName = specifier): Promise<M> {
-  try {
-    return (await import(specifier)) as M;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException | null)?.code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(packageName)) {
-      throw new TypeError(`install ${packageName} to use provider "${provider}" (npm install ${packageName})`, { cause: error });
-    }
-    throw error;
-  }
+export function importDriver<M>(specifier: string, provider: string, packageName = specifier): Promise<M> {
+  return importPeer<M>(specifier, `provider "${provider}"`, packageName);
 }
 
-/** The store, whose close() also ends `release` (a pool the provider created and the store merely borrows). */
-function closingAlso(store: SessionStore, release: () => Promise<unknown>): SessionStore {
-  return {
-    get: (key, options) => store.get(key, options),
-    set: (key, write, options) => store.set(key, write, options),
-    destroy: (key, options) => store.destroy(key, options),
-    touch: store.touch && ((key, expiresAt, options) => store.touch!(key, expiresAt, options)),
-    count: store.count && ((options) => store.count!(options)),
-    gc: store.gc && ((options) => store.gc!(options)),
-    close: async () => {
-      try {
-        await store.close?.();
-      } finally {
-        await release();
-      }
-    },
+/**
+ * The store, whose close() also ends `release` (a pool the provider created and the store merely
+ * borrows). The store is one this module just made, so giving it its own close() touches no user
+ * object, and every other method (optional ones included) stays the store's own.
+ */
+function closingAlso<S extends SessionStore>(store: S, release: () => Promise<unknown>): S {
+  const closeStore = store.close?.bind(store);
+  store.close = async () => {
+    try {
+      await closeStore?.();
+    } finally {
+      await release();
+    }
   };
+  return store;
 }
 
 // Each factory parses its config before its first await, so a malformed string throws from the
@@ -62,18 +53,36 @@ registerProvider("cookie", (config) => {
   return import("./stores/cookie.js").then(({ CookieStore }) => new CookieStore(options));
 });
 
+/**
+ * What a caller other than the provider registry (the `sessionkit` CLI) adds to a config string.
+ * `failFast` gives up on an unreachable server after one attempt instead of reconnecting forever,
+ * as node-redis does by default: right for a command, wrong for a server that must ride out a restart.
+ */
+export interface ConnectOptions {
+  /** Redis key prefix (RedisStore's `prefix`). */
+  prefix?: string;
+  /** SQL table (the SQL stores' `tableName`). */
+  tableName?: string;
+  /** Default true, as in the SQL stores. */
+  createTable?: boolean;
+  failFast?: boolean;
+}
+
+const FAIL_FAST_MS = 5000;
+
 registerProvider("redis", (config) =>
   isRedisSentinelConfig(config) ? connectRedisSentinel(parseRedisSentinelConfig(config)) : connectRedis(parseRedisConfig(config).url),
 );
 
-async function connectRedis(url: string): Promise<SessionStore> {
+export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<SessionStore> {
   const { createClient } = await importDriver<typeof import("redis")>("redis", "redis");
   const { RedisStore } = await import("./stores/redis.js");
-  const client = createClient({ url });
+  const socket = options.failFast ? { reconnectStrategy: false as const, connectTimeout: FAIL_FAST_MS } : {};
+  const client = createClient({ url, socket });
   // Errors reach callers through failed commands; without a listener an "error" event would crash the process.
   client.on("error", () => {});
   await client.connect();
-  return new RedisStore({ client, ownsClient: true });
+  return new RedisStore({ client, ownsClient: true, prefix: options.prefix });
 }
 
 /** Needs node-redis 5+ (createSentinel); it follows failovers by asking the sentinels for the master. */
@@ -89,21 +98,23 @@ async function connectRedisSentinel({ store, ...options }: RedisSentinelProvider
 
 registerProvider("postgresql", (config) => connectPostgres(parsePostgresConfig(config)));
 
-async function connectPostgres(options: PostgresProviderConfig): Promise<SessionStore> {
+export async function connectPostgres(config: PostgresProviderConfig, options: ConnectOptions = {}): Promise<SessionStore> {
   const pg = await importDriver<typeof import("pg")>("pg", "postgresql");
   const { PostgresStore } = await import("./stores/postgres.js");
-  const pool = new pg.Pool(options);
+  const pool = new pg.Pool(options.failFast ? { connectionTimeoutMillis: FAIL_FAST_MS, ...config } : config);
   pool.on("error", () => {}); // an idle client's lost connection; the next query reports it
-  return closingAlso(new PostgresStore({ pool }), () => pool.end());
+  const store = new PostgresStore({ pool, tableName: options.tableName, createTable: options.createTable });
+  return closingAlso(store, () => pool.end());
 }
 
 registerProvider("mysql", (config) => connectMySQL(parseMySQLConfig(config)));
 
-async function connectMySQL(options: MySQLProviderConfig): Promise<SessionStore> {
+export async function connectMySQL(config: MySQLProviderConfig, options: ConnectOptions = {}): Promise<SessionStore> {
   const mysql = await importDriver<typeof import("mysql2/promise")>("mysql2/promise", "mysql", "mysql2");
   const { MySQLStore } = await import("./stores/mysql.js");
   // utf8mb4: MySQL's "utf8" cannot hold 4-byte characters such as emoji.
-  const pool = mysql.createPool({ charset: "utf8mb4", ...options });
+  const pool = mysql.createPool({ charset: "utf8mb4", ...(options.failFast ? { connectTimeout: FAIL_FAST_MS } : {}), ...config });
   // The manager's gcInterval schedules gc(); the store's own timer would only double it.
-  return closingAlso(new MySQLStore({ pool, cleanupInterval: 0 }), () => pool.end());
+  const store = new MySQLStore({ pool, cleanupInterval: 0, tableName: options.tableName, createTable: options.createTable });
+  return closingAlso(store, () => pool.end());
 }

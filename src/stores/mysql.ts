@@ -1,8 +1,9 @@
-import mysql from "mysql2/promise";
+import type mysql from "mysql2/promise";
 import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import { requireDriver } from "./driver.js";
 
 export interface MySQLStoreOptions {
   /** A mysql2/promise pool you own: the store never ends it. Give either `pool` or `uri`. */
@@ -58,6 +59,7 @@ export class MySQLStore implements SessionStore {
   readonly #ownsPool: boolean;
   readonly #gcBatchSize: number;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #schema: TableDdl;
   readonly #ddl: TableDdl | undefined;
   #ready: Promise<void> | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -68,7 +70,8 @@ export class MySQLStore implements SessionStore {
     this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
     const cleanupInterval = toMilliseconds(options.cleanupInterval ?? "5m", "cleanupInterval");
     this.#sql = statements(table, this.#gcBatchSize);
-    this.#ddl = options.createTable === false ? undefined : createStatements(table);
+    this.#schema = createStatements(table);
+    this.#ddl = options.createTable === false ? undefined : this.#schema;
     [this.#pool, this.#ownsPool] = poolOf(options);
     if (cleanupInterval > 0) this.#startCleanup(cleanupInterval);
   }
@@ -124,6 +127,24 @@ export class MySQLStore implements SessionStore {
     this.#cleanupTimer = undefined;
   }
 
+  /** The CREATE TABLE that `createTable` runs (IF NOT EXISTS), for migrations and `sessionkit schema`. */
+  schemaStatements(): string[] {
+    return [this.#schema.create];
+  }
+
+  /**
+   * The upgrade of a table made by sessionkit 0.1 (adds `user_id`): run it once on such a table.
+   * Not idempotent, as MySQL 8 has no ADD COLUMN IF NOT EXISTS; `applySchema()` probes first.
+   */
+  upgradeStatements(): string[] {
+    return [this.#schema.addOwner];
+  }
+
+  /** Creates or upgrades the table now, as `createTable` would, whatever that option says. */
+  async applySchema(): Promise<void> {
+    await this.#applyDdl(this.#schema);
+  }
+
   /** Stops the cleanup timer and ends the pool only if this store created it from `uri`. */
   async close(): Promise<void> {
     this.stopCleanup();
@@ -174,12 +195,16 @@ export class MySQLStore implements SessionStore {
   async #createTable(): Promise<void> {
     if (!this.#ddl) return;
     try {
-      await this.#pool.query(this.#ddl.create); // DDL cannot always be prepared; the text holds no values.
-      await this.#addOwnerColumn(this.#ddl);
+      await this.#applyDdl(this.#ddl);
     } catch (error) {
       this.#ready = undefined; // a server that was down at start-up gets another try on the next call
       throw error;
     }
+  }
+
+  async #applyDdl(ddl: TableDdl): Promise<void> {
+    await this.#pool.query(ddl.create); // DDL cannot always be prepared; the text holds no values.
+    await this.#addOwnerColumn(ddl);
   }
 
   /**
@@ -214,7 +239,8 @@ function poolOf(options: MySQLStoreOptions): [Pool, boolean] {
     throw new TypeError('MySQLStore needs option "pool" (a mysql2/promise pool) or option "uri" (a mysql:// URL)');
   }
   // utf8mb4 on the wire too, so 4-byte characters (emoji) survive the round trip.
-  return [mysql.createPool({ uri: options.uri, charset: "utf8mb4" }), true];
+  const { createPool } = requireDriver<typeof mysql>("mysql2/promise", "sessionkit/mysql with option \"uri\"", "mysql2");
+  return [createPool({ uri: options.uri, charset: "utf8mb4" }), true];
 }
 
 function checkIdentifier(value: unknown, option: string): string {

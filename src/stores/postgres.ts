@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import type { Pool, QueryConfig } from "pg";
 import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
+import { requireDriver } from "./driver.js";
 
 export interface PostgresStoreOptions {
   /** A pg.Pool you own: the store never ends it. Give either `pool` or `connectionString`. */
@@ -51,6 +52,7 @@ export class PostgresStore implements SessionStore {
   readonly #ownsPool: boolean;
   readonly #gcBatchSize: number;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #schema: TableDdl;
   readonly #ddl: TableDdl | undefined;
   #ready: Promise<void> | undefined;
 
@@ -59,7 +61,8 @@ export class PostgresStore implements SessionStore {
     const table = quotedTable(options.tableName ?? "sessions", options.schemaName);
     this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
     this.#sql = statements(table.qualified);
-    this.#ddl = options.createTable === false ? undefined : createStatements(table.qualified, table.indexPrefix);
+    this.#schema = createStatements(table.qualified, table.indexPrefix);
+    this.#ddl = options.createTable === false ? undefined : this.#schema;
     [this.#pool, this.#ownsPool] = poolOf(options);
   }
 
@@ -116,6 +119,20 @@ export class PostgresStore implements SessionStore {
     }
   }
 
+  /**
+   * The DDL that `createTable` runs, for migrations and `sessionkit schema`: the table, the
+   * `user_id` column a 0.1 table lacks (ADD COLUMN IF NOT EXISTS), the indexes. Idempotent.
+   */
+  schemaStatements(): string[] {
+    const { create, addOwner, indexes } = this.#schema;
+    return [create, addOwner, ...indexes];
+  }
+
+  /** Creates or upgrades the table now, as `createTable` would, whatever that option says. */
+  async applySchema(): Promise<void> {
+    await this.#applyDdl(this.#schema);
+  }
+
   /** Ends the pool only if this store created it from `connectionString`. */
   async close(): Promise<void> {
     if (this.#ownsPool) await this.#pool.end();
@@ -130,13 +147,17 @@ export class PostgresStore implements SessionStore {
   async #createTable(): Promise<void> {
     if (!this.#ddl) return;
     try {
-      await this.#ddlQuery(this.#ddl.create);
-      await this.#addOwnerColumn(this.#ddl);
-      for (const text of this.#ddl.indexes) await this.#ddlQuery(text);
+      await this.#applyDdl(this.#ddl);
     } catch (error) {
       this.#ready = undefined; // a server that was down at start-up gets another try on the next call
       throw error;
     }
+  }
+
+  async #applyDdl(ddl: TableDdl): Promise<void> {
+    await this.#ddlQuery(ddl.create);
+    await this.#addOwnerColumn(ddl);
+    for (const text of ddl.indexes) await this.#ddlQuery(text);
   }
 
   /**
@@ -179,7 +200,8 @@ function poolOf(options: PostgresStoreOptions): [Pool, boolean] {
   if (typeof options.connectionString !== "string" || options.connectionString === "") {
     throw new TypeError('PostgresStore needs option "pool" (a pg.Pool) or option "connectionString" (a postgres:// URL)');
   }
-  const pool = new pg.Pool({ connectionString: options.connectionString });
+  const { Pool } = requireDriver<typeof pg>("pg", "sessionkit/postgres with option \"connectionString\"");
+  const pool = new Pool({ connectionString: options.connectionString });
   // An idle client whose server went away emits "error" on the pool; unhandled, that kills the
   // process. The next query reports the failure (as SessionStoreError), so nothing is lost here.
   pool.on("error", () => {});
