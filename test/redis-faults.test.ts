@@ -282,9 +282,11 @@ describe.each(drivers)("RedisStore when Redis fails ($name)", (driver) => {
       // Ten acknowledged before the cut, ten in flight while it happens (on a busy machine any
       // of those may fail: each must then be a SessionStoreError, never a false success).
       const early = await Promise.all(Array.from({ length: 10 }, (_, i) => commit(i)));
-      const inFlight = Array.from({ length: 10 }, (_, i) => commit(10 + i));
+      // Settled handlers attach at once: a commit the cut rejects before KILL returns is then never
+      // an unhandled rejection.
+      const inFlight = Promise.allSettled(Array.from({ length: 10 }, (_, i) => commit(10 + i)));
       await admin.client("KILL", "ID", String(id));
-      const results = await Promise.allSettled(inFlight);
+      const results = await inFlight;
       const acknowledged = [...early, ...results.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []))];
       for (const result of results) if (result.status === "rejected") expect(result.reason).toBeInstanceOf(SessionStoreError);
 
