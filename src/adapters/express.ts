@@ -51,7 +51,6 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
  * two methods that must be wrapped are added.
  */
 function commitBeforeSending(res: ServerResponse, manager: SessionManager<object>, session: Session<object>, next: Next, beforeCommit?: () => void): void {
-  const prepare = () => (beforeCommit?.(), manager.prepareCommit(session));
   const writeHead = res.writeHead as Method;
   const end = res.end as Method;
   /** Set when headers went out first (a streamed response): the write still running. */
@@ -66,7 +65,8 @@ function commitBeforeSending(res: ServerResponse, manager: SessionManager<object
   res.writeHead = function (this: ServerResponse) {
     if (!ended && !streamed && !this.headersSent) {
       try {
-        streamed = prepare();
+        beforeCommit?.();
+        streamed = manager.prepareCommit(session);
         streamed.persisted.catch(() => {}); // handled in end(), which may come much later
         applyNodeHeaders(this, streamed.headers);
       } catch (error) {
@@ -90,7 +90,8 @@ function commitBeforeSending(res: ServerResponse, manager: SessionManager<object
     if (streamed || this.headersSent) return finishStreamed(this, streamed, streamError, end, args);
     let prepared: PreparedCommit;
     try {
-      prepared = prepare();
+      beforeCommit?.();
+      prepared = manager.prepareCommit(session);
     } catch (error) {
       next(error);
       return this;

@@ -3,7 +3,7 @@
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
  * The manager calls these with its ManagerCore; the store side lives in records.ts and users.ts.
  */
-import { handleOfKey, ownerOf } from "./envelope.js";
+import { ownerOf } from "./envelope.js";
 import { SessionError, SessionLimitError, SessionUnsupportedError } from "./errors.js";
 import type { SessionEventType } from "./events.js";
 import { checkUserId, readDevice } from "./events.js";
@@ -26,7 +26,8 @@ export interface ManagerCore {
   readonly records: RecordContext & UserContext;
   readonly revocations: RevocationContext;
   call: RecordContext["call"];
-  emit(type: SessionEventType, handle: string, userId: string | undefined): void;
+  /** `subject` is a handle, or the session whose handle is computed only if someone listens. */
+  emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void;
   keyOf(token: string): string;
   handleOf(state: SessionInternals): string;
   expiresAt(state: SessionInternals): number;
@@ -47,7 +48,7 @@ export async function regenerate(core: ManagerCore, state: SessionInternals): Pr
   const store = core.serverStore();
   if (!oldKey || !store) {
     state.status = "modified";
-    if (!signingIn && oldKey) core.emit("regenerated", core.handleOf(state), state.user?.id);
+    if (!signingIn && oldKey) core.emit("regenerated", state, state.user?.id);
     return;
   }
   const newKey = core.keyOf(state.token);
@@ -59,7 +60,7 @@ export async function regenerate(core: ManagerCore, state: SessionInternals): Pr
   state.changes = undefined;
   state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
   if (signingIn) await signedIn(core, state, store, newKey);
-  else core.emit("regenerated", handleOfKey(newKey), state.user?.id);
+  else core.emit("regenerated", state, state.user?.id);
 }
 
 /** Removes the record now; the next commit expires the cookie. */
@@ -67,7 +68,7 @@ export async function destroy(core: ManagerCore, state: SessionInternals): Promi
   const key = state.storedKey;
   const store = core.serverStore();
   if (key && store) await core.call("destroy", (o) => store.destroy(key, o));
-  if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", core.handleOf(state), state.user?.id);
+  if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, state.user?.id);
   endState(state);
 }
 
@@ -116,7 +117,7 @@ export async function signIn(core: ManagerCore, state: SessionInternals, userId:
 export async function signedIn(core: ManagerCore, state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
   const user = state.user!;
   user.fresh = false;
-  core.emit("signed-in", core.handleOf(state), user.id);
+  core.emit("signed-in", state, user.id);
   const max = core.options.maxSessionsPerUser;
   if (!store || !key || max === undefined || !store.listByOwner) return;
   const owned = await ownedRecords(core.records, store, user.owner);

@@ -128,7 +128,7 @@ export class SessionManager<T extends object = SessionData> {
       records: this.#records,
       revocations: this.#revocationContext,
       call: (operation, run) => this.#call(operation, run),
-      emit: (type, handle, userId) => this.#emit(type, handle, userId),
+      emit: (type, subject, userId) => this.#emit(type, subject, userId),
       keyOf: (token) => this.#keyOf(token),
       handleOf: (state) => this.#handleOf(state),
       expiresAt: (state) => this.#host.expiresAt(state),
@@ -256,7 +256,8 @@ export class SessionManager<T extends object = SessionData> {
   loadRequest(request: Request, options: { ip?: string } = {}): Promise<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
     const token = this.#options.header ? request.headers.get(this.#options.header) : this.#cookieToken(cookieHeader);
-    const device: DeviceSource = { ip: options.ip, headers: request.headers };
+    // The Request is itself a device source (its headers): an object is made only to add an ip.
+    const device: DeviceSource = options.ip === undefined ? request : { ip: options.ip, headers: request.headers };
     return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader, device });
   }
 
@@ -385,7 +386,8 @@ export class SessionManager<T extends object = SessionData> {
     const revocations = this.#options.revocations;
     const user = state.user;
     if (!revocations || !user) return session;
-    return isRevoked(this.#revocationContext, revocations, user.owner, this.#handleOf(state), user.signedInAt).then((revoked) => (revoked ? null : session));
+    const handleOf = () => this.#handleOf(state);
+    return isRevoked(this.#revocationContext, revocations, user.owner, handleOf, user.signedInAt).then((revoked) => (revoked ? null : session));
   }
 
   async #migrate(cookieHeader: string, now: number, secure: boolean): Promise<Session<T> | null> {
@@ -437,7 +439,7 @@ export class SessionManager<T extends object = SessionData> {
     const headers = this.#cookieHeaders(state, now, sealed);
     const size = Buffer.byteLength(headers[0]![1]);
     if (size > MAX_COOKIE_BYTES) throw new SessionTooLargeError(size, MAX_COOKIE_BYTES, "the Set-Cookie header");
-    if (session.isNew) this.#emit("created", this.#handleOf(state), state.user?.id);
+    if (session.isNew) this.#emit("created", state, state.user?.id);
     if (state.user?.fresh) void signedIn(this.#core, state); // no store: only the event
     this.#committed(session, state, expiresAt);
     return sendOnly(headers);
@@ -451,7 +453,7 @@ export class SessionManager<T extends object = SessionData> {
   #persist(store: SessionStore, session: Session<T>, state: SessionInternals, encoded: string, expiresAt: number, headers: SessionHeader[]): Promise<void> | undefined {
     const key = state.storedKey ?? this.#keyOf(session.id);
     const user = state.user;
-    if (user?.fresh) return this.#persistSignedIn(store, session, state, key, expiresAt, headers);
+    if (user?.fresh) return this.#persistSignedIn(store, session, state, key, expiresAt, encoded, headers);
     const written = writeRecord(this.#records, store, state, key, expiresAt, encoded);
     if (written === true) {
       this.#written(session, state, key, expiresAt);
@@ -464,17 +466,25 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   /** The first write of a session signed in before it was ever stored: index entry first, cap after. */
-  async #persistSignedIn(store: SessionStore, session: Session<T>, state: SessionInternals, key: string, expiresAt: number, headers: SessionHeader[]): Promise<void> {
+  async #persistSignedIn(
+    store: SessionStore,
+    session: Session<T>,
+    state: SessionInternals,
+    key: string,
+    expiresAt: number,
+    encoded: string,
+    headers: SessionHeader[],
+  ): Promise<void> {
     await indexOwner(this.#core, store, state, key, expiresAt);
-    if (!(await writeRecord(this.#records, store, state, key, expiresAt))) return supersede(state, headers);
+    if (!(await writeRecord(this.#records, store, state, key, expiresAt, encoded))) return supersede(state, headers);
     this.#written(session, state, key, expiresAt);
     await signedIn(this.#core, state, store, key);
     if (state.superseded && !Object.isFrozen(headers)) headers.length = 0; // evicted by a newer sign-in
   }
 
   #written(session: Session<T>, state: SessionInternals, key: string, expiresAt: number): void {
-    if (session.isNew) this.#emit("created", handleOfKey(key), state.user?.id);
     state.storedKey = key;
+    if (session.isNew) this.#emit("created", state, state.user?.id);
     this.#committed(session, state, expiresAt);
   }
 
@@ -540,9 +550,11 @@ export class SessionManager<T extends object = SessionData> {
     return handleOfKey(this.#keyOf((state.token ??= generateToken())));
   }
 
-  #emit(type: SessionEventType, handle: string, userId: string | undefined): void {
+  /** Costs nothing without a listener: a session's handle (two hashes) is made only for one. */
+  #emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void {
     const listener = this.#options.onEvent;
     if (!listener) return;
+    const handle = typeof subject === "string" ? subject : this.#handleOf(subject);
     const event: SessionEvent = { type, handle, at: new Date(this.#options.now()) };
     if (userId !== undefined) event.userId = userId;
     emitSafely(listener, event);

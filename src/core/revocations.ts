@@ -28,12 +28,12 @@ const MAX_ATTEMPTS = 16;
 // Keys share the store's alphabet; the prefix keeps them apart from session keys in a shared store.
 const keyOf = (owner: string) => `revoked-${owner}`;
 
-/** True when the signed-in cookie session `handle` of `owner`, signed in at `signedInAt`, was revoked. */
-export async function isRevoked(ctx: RevocationContext, store: SessionStore, owner: string, handle: string, signedInAt: number): Promise<boolean> {
+/** True when the signed-in cookie session of `owner` (handle from `handleOf`), signed in at `signedInAt`, was revoked. */
+export async function isRevoked(ctx: RevocationContext, store: SessionStore, owner: string, handleOf: () => string, signedInAt: number): Promise<boolean> {
   const found = await ctx.call("get", (o) => store.get(keyOf(owner), o));
-  if (!found) return false;
-  const record = parse(found.data);
-  if (!record) return false;
+  const record = found && parse(found.data);
+  if (!record) return false; // most users never revoked anything: no handle is computed for them
+  const handle = handleOf();
   if (signedInAt <= record.cutoff && handle !== record.keep) return true;
   return Object.hasOwn(record.denied, handle);
 }

@@ -211,11 +211,7 @@ export class Session<T extends object = SessionData> {
    * record is made and the session ends `destroyed` (and `superseded`).
    */
   regenerate(): Promise<void> {
-    try {
-      return this.#host.regenerate(this.#notCommitting());
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#storeStep((state) => this.#host.regenerate(state));
   }
 
   /**
@@ -224,21 +220,13 @@ export class Session<T extends object = SessionData> {
    * string of at most 256 characters.
    */
   signIn(userId: string): Promise<void> {
-    try {
-      this.#notCommitting();
-      return this.#host.signIn(this.#writable(), userId); // after destroy: a fresh session signs in
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // After destroy, a fresh session signs in.
+    return this.#storeStep(() => this.#host.signIn(this.#writable(), userId));
   }
 
   /** Removes the session from the store now; the next commit expires the cookie. */
   destroy(): Promise<void> {
-    try {
-      return this.#host.destroy(this.#notCommitting());
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#storeStep((state) => this.#host.destroy(state));
   }
 
   /** Shows the data keys and the handle, never the token: sessions end up in logs. */
@@ -250,6 +238,15 @@ export class Session<T extends object = SessionData> {
 
   toString(): string {
     return this[inspect.custom]();
+  }
+
+  /** A step that talks to the store: refused once the commit started, and failing as a rejection, never a throw. */
+  #storeStep(run: (state: SessionInternals) => Promise<void>): Promise<void> {
+    try {
+      return run(this.#notCommitting());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #notCommitting(): SessionInternals {
@@ -282,12 +279,11 @@ export class Session<T extends object = SessionData> {
 
 /** Applies changed keys on top of a fresher copy of the data (conflict merge). */
 export function replayChanges(base: Map<string, unknown>, state: SessionInternals): Map<string, unknown> {
-  const merged = base;
   for (const [key, value] of state.changes ?? []) {
-    if (value === DELETED) merged.delete(key);
-    else merged.set(key, value);
+    if (value === DELETED) base.delete(key);
+    else base.set(key, value);
   }
-  return merged;
+  return base;
 }
 
 /** The state of a session that has not been stored yet. */

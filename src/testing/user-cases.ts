@@ -149,12 +149,13 @@ export function userCases(factory: StoreFactory, options: ConformanceOptions): C
     },
     {
       name: "the index entry is written before the record it points to",
-      run: withUsers(async (store) => {
+      run: withStore(async (store, skip) => {
+        if (!store.listByOwner) return skip("the store has no listByOwner()");
+        if (!store.indexOwner) return skip("the store has no indexOwner(): its set() keeps the index itself, atomically");
         const gated = new GatedStore(store);
         const sessions = manager(gated);
         const token = await signedIn(sessions, 1);
         const key = hashToken(token);
-        if (!store.indexOwner) return; // the store indexes inside set itself, atomically
         const indexed = gated.calls.indexOf(`indexOwner ${key}`);
         assert.ok(indexed !== -1 && indexed < gated.calls.indexOf(`set ${key}`));
         await sessions.close();
