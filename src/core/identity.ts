@@ -53,7 +53,7 @@ export async function regenerate(core: ManagerCore, state: SessionInternals): Pr
   }
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
-  await indexOwner(core, store, state, newKey, expiresAt);
+  await indexOwner(core, store, state, newKey, expiresAt, true);
   if (!(await rotateRecord(core.records, store, state, oldKey, newKey, expiresAt))) return supersede(state, []);
   state.storedKey = newKey;
   state.storedExpiresAt = expiresAt;
@@ -127,10 +127,13 @@ export async function signedIn(core: ManagerCore, state: SessionInternals, store
   if (evicted.some((record) => record.key === key)) supersede(state, []);
 }
 
-/** Before the record: an index that misses a live session could never revoke it. */
-export async function indexOwner(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
+/**
+ * Before the record: an index that misses a live session could never revoke it. A commit needs
+ * it only at sign-in; a rotation moves a signed-in session to a key the index has never seen.
+ */
+export async function indexOwner(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, expiresAt: number, rotating = false): Promise<void> {
   const user = state.user;
-  if (!user?.fresh || !store.indexOwner) return;
+  if (!user || !(user.fresh || rotating) || !store.indexOwner) return;
   const keepUntil = Math.max(expiresAt, state.createdAt + core.options.absoluteTimeout);
   await core.call("indexOwner", (o) => store.indexOwner!(user.owner, key, keepUntil, o));
 }

@@ -95,6 +95,22 @@ export function userCases(factory: StoreFactory, options: ConformanceOptions): C
       }),
     },
     {
+      name: "a signed-in session regenerated later (no new sign-in) stays listed, and revokeUser still ends it",
+      run: withUsers(async (store) => {
+        const sessions = manager(store);
+        const signedInToken = await signedIn(sessions, 1);
+        const session = await sessions.load(signedInToken);
+        await session.regenerate(); // as an app does before a sensitive step, the user unchanged
+        const token = tokenOf(await sessions.commit(session));
+        assert.notEqual(token, signedInToken);
+        assert.equal((await sessions.load(token)).userId, USER);
+        assert.deepEqual((await sessions.listSessions(USER)).map((info) => info.handle), [session.handle], "the new id is the user's listed session");
+        assert.equal(await sessions.revokeUser(USER), 1, "sign out everywhere reaches it");
+        assert.equal((await sessions.load(token)).isNew, true, "the regenerated id is revoked");
+        await sessions.close();
+      }),
+    },
+    {
       name: "revokeSession ends that device only; an unknown handle changes nothing",
       run: withUsers(async (store) => {
         const events: SessionEvent[] = [];
