@@ -86,14 +86,17 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
 }
 
 /** Needs node-redis 5+ (createSentinel); it follows failovers by asking the sentinels for the master. */
-async function connectRedisSentinel({ store, ...options }: RedisSentinelProviderConfig): Promise<SessionStore> {
+export async function connectRedisSentinel({ store, ...config }: RedisSentinelProviderConfig, options: ConnectOptions = {}): Promise<SessionStore> {
   const redis = await importDriver<typeof import("redis")>("redis", "redis");
   const { RedisStore } = await import("./stores/redis.js");
   if (typeof redis.createSentinel !== "function") throw new TypeError('provider "redis": the sentinel:// form needs redis (node-redis) 5 or later');
-  const client = redis.createSentinel(options);
+  const socket = options.failFast ? { reconnectStrategy: false as const, connectTimeout: FAIL_FAST_MS } : undefined;
+  // failFast: one more look at the sentinels after a second, not node-redis's default 16.
+  const failFast = socket && { sentinelClientOptions: { socket }, nodeClientOptions: { ...config.nodeClientOptions, socket }, maxCommandRediscovers: 1 };
+  const client = redis.createSentinel({ ...config, ...failFast });
   client.on("error", () => {}); // as in connectRedis: failures reach callers through failed commands
   await client.connect();
-  return new RedisStore({ client, ownsClient: true, ...store });
+  return new RedisStore({ client, ownsClient: true, ...store, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
 }
 
 registerProvider("postgresql", (config) => connectPostgres(parsePostgresConfig(config)));

@@ -4,7 +4,9 @@
  * clients, with `waitReplicas`. The shared servers are never touched.
  */
 import { randomBytes } from "node:crypto";
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { createSentinel } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -140,6 +142,35 @@ describe.skipIf(!installed)('provider "redis" with the sentinel:// form', () => 
     } finally {
       await sessions.close();
     }
+  });
+});
+
+describe.skipIf(!installed)("the sessionkit CLI with --store sentinel://", () => {
+  // The built binary, as an operator runs it (npm test builds dist/ first).
+  const BIN = join(import.meta.dirname, "..", "dist", "cli", "main.js");
+  const run = (args: string[]) => promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, SESSION_STORE: "" } });
+
+  it("finds the master through the sentinels: count, list and revoke see what the app wrote", async () => {
+    await started;
+    const keyPrefix = prefix();
+    const client = await kinds[0]!.connect();
+    const sessions = new SessionManager({ store: new RedisStore({ client, prefix: keyPrefix }), gcInterval: 0 });
+    for (const user of ["ada", "ada", "bob"]) {
+      const session = await sessions.load();
+      await session.signIn(user);
+      await sessions.commit(session);
+    }
+    const store = ["--store", `sentinel://${servers.sentinels.map(({ host, port }) => `${host}:${port}`).join(",")}/mymaster`, "--prefix", keyPrefix];
+    expect(await run(["count", ...store])).toMatchObject({ stdout: "3 live sessions\n", stderr: "" });
+    expect(await run(["revoke", ...store, "--user", "ada"])).toMatchObject({ stdout: 'revoked 2 sessions of user "ada"\n' });
+    expect(await sessions.listSessions("ada")).toEqual([]);
+    expect(await sessions.listSessions("bob")).toHaveLength(1);
+  });
+
+  it("no sentinel answering is one line on stderr and exit code 1, not a hang", async () => {
+    const failure = await run(["count", "--store", "sentinel://127.0.0.1:1/mymaster"]).catch((error: unknown) => error as { code: number; stderr: string });
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stderr: string }).stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 });
 

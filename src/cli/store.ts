@@ -5,9 +5,9 @@
  */
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { parseMySQLConfig, parsePostgresConfig, parseRedisConfig } from "../core/provider-config.js";
+import { isRedisSentinelConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "../core/provider-config.js";
 import type { SessionStore } from "../core/store.js";
-import { connectMySQL, connectPostgres, connectRedis } from "../providers.js";
+import { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "../providers.js";
 import { FileStore } from "../stores/file.js";
 import { UsageError } from "./errors.js";
 
@@ -18,13 +18,13 @@ export interface StoreSpec {
   config: string;
 }
 
-const FORMS = "a redis://, postgres:// or mysql:// URL, a beego-style config string, or a directory for the file store";
+const FORMS = "a redis://, sentinel://, postgres:// or mysql:// URL, a beego-style config string, or a directory for the file store";
 
 /** Which provider a `--store` value is for, by its form. */
 export function parseStoreSpec(value: string): StoreSpec {
   const text = value.trim();
   if (text === "") throw new UsageError(`--store is empty; give ${FORMS}`);
-  if (/^rediss?:\/\//i.test(text)) return { kind: "redis", config: text };
+  if (/^(rediss?|sentinel):\/\//i.test(text)) return { kind: "redis", config: text };
   if (/^postgres(ql)?:\/\//i.test(text)) return { kind: "postgresql", config: text };
   if (/^mysql:\/\//i.test(text)) return { kind: "mysql", config: text };
   if (/^file:\/\//i.test(text)) return { kind: "file", config: fileURLToPath(text) };
@@ -47,6 +47,7 @@ export async function openStore(spec: StoreSpec, options: OpenOptions): Promise<
   checkApplicable(spec.kind, options);
   switch (spec.kind) {
     case "redis":
+      if (isRedisSentinelConfig(spec.config)) return connectRedisSentinel(parseRedisSentinelConfig(spec.config), { prefix: options.prefix, failFast: true });
       return connectRedis(parseRedisConfig(spec.config).url, { prefix: options.prefix, failFast: true });
     case "postgresql":
       return connectPostgres(parsePostgresConfig(spec.config), { tableName: options.table, createTable: false, failFast: true });
