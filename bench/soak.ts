@@ -1,9 +1,10 @@
 /**
  * Soak: many requests per server store through Express (sessionkit/express), mixed read / write /
- * regenerate (as a sign-in does) / destroy, by concurrent clients. Reports heap, active handles and
- * store connections at start and end, p99 latency per tenth of the run, and checks that the store
- * holds exactly the sessions the clients still have (no orphan records). "Start" is at 10 % of
- * the run, when every connection is open; "end" is after the last request.
+ * sign-in / regenerate / destroy, by concurrent clients. Reports heap, active handles and store
+ * connections at start and end, p99 latency per tenth of the run, and checks that the store holds
+ * exactly the sessions the clients still have (no orphan records) and that every user's session
+ * list names exactly that user's live sessions (no orphan or missing index entries). "Start" is at
+ * 10 % of the run, when every connection is open; "end" is after the last request.
  *   npm run soak                         # 1,000,000 requests per store (redis, postgres, mysql)
  *   npm run soak -- --requests 50000 --stores redis,postgres
  * Uses the shared servers (REDIS_URL, POSTGRES_URL, MYSQL_URL) with a key prefix / table of its own.
@@ -26,6 +27,7 @@ const REQUESTS = Number(flag("--requests", "1000000"));
 const STORES = flag("--stores", "redis,postgres,mysql").split(",");
 const CLIENTS = Number(flag("--clients", "32"));
 const SEGMENTS = 10;
+const USERS = 16;
 const tag = `soak${process.pid}`;
 
 interface Subject {
@@ -96,15 +98,20 @@ async function snapshot(subject: Subject): Promise<Snapshot> {
   };
 }
 
+/** Live sessions by cookie, with the user each is signed in as (undefined: anonymous). */
+type Live = Map<string, string | undefined>;
+
 /** One client's sessions: cookie per slot (undefined = not created yet). */
-async function client(url: string, budget: { left: number }, live: Set<string>, segment: () => ReturnType<typeof createHistogram>, errors: { n: number }): Promise<void> {
+async function client(url: string, budget: { left: number }, live: Live, segment: () => ReturnType<typeof createHistogram>, errors: { n: number }): Promise<void> {
   const cookies: (string | undefined)[] = [undefined, undefined, undefined, undefined];
   let value = 0;
   for (let turn = 0; budget.left-- > 0; turn++) {
     const slot = turn % cookies.length;
     const cookie = cookies[slot];
     const roll = Math.random();
-    const path = !cookie || roll < 0.35 ? `/write/${++value}` : roll < 0.85 ? "/read" : roll < 0.95 ? "/regenerate" : "/destroy";
+    const user = `user${Math.floor(Math.random() * USERS)}`;
+    const path =
+      !cookie || roll < 0.35 ? `/write/${++value}` : roll < 0.85 ? "/read" : roll < 0.9 ? `/signin/${user}` : roll < 0.95 ? "/regenerate" : "/destroy";
     const started = process.hrtime.bigint();
     const response = await fetch(url + path, { method: path === "/read" ? "GET" : "POST", headers: cookie ? { cookie } : {} });
     await response.arrayBuffer();
@@ -114,11 +121,10 @@ async function client(url: string, budget: { left: number }, live: Set<string>, 
       continue;
     }
     const next = path === "/destroy" ? undefined : (cookieOf(response) ?? cookie);
-    if (cookie !== next) {
-      if (cookie) live.delete(cookie);
-      if (next) live.add(next);
-      cookies[slot] = next;
-    }
+    const owner = path.startsWith("/signin/") ? user : cookie ? live.get(cookie) : undefined;
+    if (cookie) live.delete(cookie);
+    if (next) live.set(next, owner);
+    cookies[slot] = next;
   }
 }
 
@@ -130,7 +136,7 @@ async function soak(name: string): Promise<string> {
     await fetch(`${app.url}/write/0`, { method: "POST" }).then((r) => r.arrayBuffer()); // creates the table, warms the path
     const segments = Array.from({ length: SEGMENTS }, () => createHistogram());
     const budget = { left: REQUESTS };
-    const live = new Set<string>();
+    const live: Live = new Map();
     const errors = { n: 0 };
     const segmentOf = () => segments[Math.min(SEGMENTS - 1, Math.floor(((REQUESTS - budget.left) / REQUESTS) * SEGMENTS))]!;
     const ticker = setInterval(() => progress(`soak ${name}: ${REQUESTS - Math.max(0, budget.left)} / ${REQUESTS}`), 10_000);
@@ -145,11 +151,13 @@ async function soak(name: string): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 200)); // let idle keep-alive sockets settle
     const end = await snapshot(subject);
     const records = await subject.records();
+    const indexed = await usersMatch(manager, live);
     const p99 = segments.map((h) => (h.percentile(99) / 1e6).toFixed(1)).join(" / ");
     // The warm-up session is live too: it was written and never destroyed.
     const expected = live.size + 1;
     progress(`soak ${name}: done in ${seconds.toFixed(0)} s; store holds ${records}, clients hold ${expected}`);
-    return `| ${name} | ${REQUESTS} | ${Math.round(REQUESTS / seconds)} | ${errors.n} | ${start.heapMB} → ${end.heapMB} | ${start.handles} → ${end.handles} | ${start.connections} → ${end.connections} | ${p99} | ${records} / ${expected}${records === expected ? " ✓" : " ✗"} |`;
+    const ok = records === expected && indexed.listed === indexed.expected;
+    return `| ${name} | ${REQUESTS} | ${Math.round(REQUESTS / seconds)} | ${errors.n} | ${start.heapMB} → ${end.heapMB} | ${start.handles} → ${end.handles} | ${start.connections} → ${end.connections} | ${p99} | ${records} / ${expected} | ${indexed.listed} / ${indexed.expected} | ${ok ? "✓" : "✗"} |`;
   } finally {
     await app.close();
     await manager.close();
@@ -157,15 +165,29 @@ async function soak(name: string): Promise<string> {
   }
 }
 
+/** Sessions listSessions names per user, summed, against the signed-in sessions the clients hold; any user's mismatch counts as a difference. */
+async function usersMatch(manager: SessionManager, live: Live): Promise<{ listed: number; expected: number }> {
+  let listed = 0;
+  let expected = 0;
+  for (let i = 0; i < USERS; i++) {
+    const user = `user${i}`;
+    const held = [...live.values()].filter((owner) => owner === user).length;
+    const count = (await manager.listSessions(user)).length;
+    expected += held;
+    listed += count === held ? count : count + 1_000_000; // a mismatch must not cancel out across users
+  }
+  return { listed, expected };
+}
+
 const rows: string[] = [];
 for (const name of STORES) rows.push(await soak(name));
 console.log(
   [
-    `Soak: ${REQUESTS} requests per store, ${CLIENTS} clients, ops 35% write / 50% read / 10% regenerate / 5% destroy`,
+    `Soak: ${REQUESTS} requests per store, ${CLIENTS} clients, ops 35% write / 50% read / 5% sign-in (${USERS} users) / 5% regenerate / 5% destroy`,
     "",
-    "| store | requests | req/s | 5xx | heap MB at 10 % → end | active handles at 10 % → end | store connections at 10 % → end | p99 ms per tenth of the run | records in store / live sessions |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| store | requests | req/s | 5xx | heap MB at 10 % → end | active handles at 10 % → end | store connections at 10 % → end | p99 ms per tenth of the run | records in store / live sessions | listSessions / signed-in sessions | |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n"),
 );
-process.exit(rows.every((row) => row.includes("✓")) ? 0 : 1);
+process.exit(rows.every((row) => row.endsWith("✓ |")) ? 0 : 1);

@@ -52,6 +52,14 @@ export function chaosApp(manager: SessionManager): express.Express {
       next(error);
     }
   });
+  app.post("/signin/:user", async (req, res, next) => {
+    try {
+      await req.session.signIn(req.params.user); // rotates the token and indexes it under the user
+      res.json({ ok: true });
+    } catch (error) {
+      next(error);
+    }
+  });
   app.post("/destroy", async (req, res, next) => {
     try {
       await req.session.destroy();
