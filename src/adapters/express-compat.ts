@@ -98,7 +98,7 @@ class CompatView {
   destroy(callback?: Callback): this {
     const state = this[STATE];
     detach(state);
-    delete state.req.session;
+    state.req.session = undefined; // not delete: on Express, req.session is an accessor sessionkit put on its prototype
     settle(state.session.destroy(), callback);
     return this;
   }

@@ -2,10 +2,11 @@
  * Express 4/5 (and Connect) middleware: `app.use(sessionMiddleware(sessions))` puts the
  * Session on `req.session` and commits it automatically before the response completes.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
-import { applyNodeHeaders } from "../core/manager.js";
+import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import type { Awaitable } from "../core/store.js";
 import { createView, syncRequestView } from "./express-compat.js";
 
 export type { ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
@@ -32,98 +33,199 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   const compat = options.compat === "express-session";
   if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
   const untyped = manager as unknown as SessionManager<object>;
+  const attach = (req: IncomingMessage, res: ServerResponse, session: Session<object>, next: Next): void => {
+    const commit = new PendingCommit(untyped, session, next, compat ? req : undefined);
+    commit.view = compat ? createView(req, untyped, session) : session;
+    if (trackedOnPrototype(req, res)) REQUESTS.set(req, commit);
+    else attachAsProperties(commit, req, res);
+    next();
+  };
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    manager.start(req).then((session) => {
-      const plain = session as unknown as Session<object>;
-      const view = compat && createView(req, untyped, plain);
-      (req as IncomingMessage & { session: unknown }).session = view || session;
-      commitBeforeSending(res, untyped, plain, next, compat ? () => syncRequestView(req) : undefined);
-      next();
-    }, next);
+    let loaded: Awaitable<Session<T>>;
+    try {
+      // An older copy of sessionkit's manager has only the promise form.
+      loaded = typeof manager[START_NOW] === "function" ? manager[START_NOW](req) : manager.start(req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    // A store that answered synchronously (MemoryStore) goes on at once: a promise hop before
+    // next() costs Express more CPU than the whole load.
+    if (loaded instanceof Promise) loaded.then((session) => attach(req, res, session as unknown as Session<object>, next), next);
+    else attach(req, res, loaded as unknown as Session<object>, next);
   };
 }
 
 /**
  * Node has no async hook before a response goes out, so the commit rides on writeHead and end.
- * The commit state lives in this closure, not on `res`: Express gives every request's req and res
- * a hidden class of their own (it swaps their prototypes), so each property added to them costs
- * V8 a new map (about 3 µs here) and each read of one a megamorphic lookup (about 1 µs). Only the
- * two methods that must be wrapped are added.
+ * Headers going out before `end` (a streamed response, an explicit writeHead) take the
+ * Set-Cookie, known without the store, and `end` then waits for the write; a response ended in
+ * one go waits for the write before anything is sent, and a failure goes to `next(err)`.
  */
-function commitBeforeSending(res: ServerResponse, manager: SessionManager<object>, session: Session<object>, next: Next, beforeCommit?: () => void): void {
-  const writeHead = res.writeHead as Method;
-  const end = res.end as Method;
+class PendingCommit {
+  view: unknown;
   /** Set when headers went out first (a streamed response): the write still running. */
-  let streamed: PreparedCommit | undefined;
-  let streamError: unknown;
-  let ended = false;
+  #streamed: PreparedCommit | undefined;
+  #streamError: unknown;
+  #ended = false;
 
-  /**
-   * Headers are going out before `end` (a streamed response, or an explicit writeHead): the
-   * Set-Cookie is known without the store, so it goes with them; `end` then waits for the write.
-   */
-  res.writeHead = function (this: ServerResponse) {
-    if (!ended && !streamed && !this.headersSent) {
+  constructor(
+    readonly manager: SessionManager<object>,
+    readonly session: Session<object>,
+    readonly next: Next,
+    /** Compat mode: the request whose view records in-place changes before the commit. */
+    readonly compatRequest: IncomingMessage | undefined,
+  ) {}
+
+  writeHead(res: ServerResponse, writeHead: Method, args: unknown[]): ServerResponse {
+    if (!this.#ended && !this.#streamed && !res.headersSent) {
       try {
-        beforeCommit?.();
-        streamed = manager.prepareCommit(session);
+        this.#prepare();
+        const streamed = this.manager.prepareCommit(this.session);
         streamed.persisted.catch(() => {}); // handled in end(), which may come much later
-        applyNodeHeaders(this, streamed.headers);
+        this.#streamed = streamed;
+        applyNodeHeaders(res, streamed.headers);
       } catch (error) {
-        streamError = error;
+        this.#streamError = error;
       }
     }
-    // eslint-disable-next-line prefer-rest-params
-    return writeHead.apply(this, arguments as unknown as unknown[]);
-  } as ServerResponse["writeHead"];
+    return writeHead.apply(res, args);
+  }
 
-  /**
-   * When the handler ends the response in one go, the store write finishes first and a failure
-   * goes to `next(err)`. After streamed headers, a failed write aborts the connection so the
-   * client never sees a success. No body byte is held back (see ../../shared STYLE: express-session's tangle).
-   */
-  res.end = function (this: ServerResponse) {
-    // eslint-disable-next-line prefer-rest-params
-    const args = arguments as unknown as unknown[];
-    if (ended) return end.apply(this, args);
-    ended = true;
-    if (streamed || this.headersSent) return finishStreamed(this, streamed, streamError, end, args);
+  /** After streamed headers a failed write aborts the connection, so the client never sees a success. */
+  end(res: ServerResponse, end: Method, args: unknown[]): ServerResponse {
+    if (this.#ended) return end.apply(res, args);
+    this.#ended = true;
+    if (this.#streamed || res.headersSent) return this.#finishStreamed(res, end, args);
     let prepared: PreparedCommit;
     try {
-      beforeCommit?.();
-      prepared = manager.prepareCommit(session);
+      this.#prepare();
+      prepared = this.manager.prepareCommit(this.session);
     } catch (error) {
-      next(error);
-      return this;
+      this.next(error);
+      return res;
     }
-    applyNodeHeadersOnceWritten(this, prepared, end, args, next);
-    return this;
+    if (!prepared.pending) {
+      applyNodeHeaders(res, prepared.headers);
+      end.apply(res, args);
+      return res;
+    }
+    prepared.persisted.then(
+      () => {
+        applyNodeHeaders(res, prepared.headers);
+        end.apply(res, args);
+      },
+      (error: unknown) => this.next(error),
+    );
+    return res;
+  }
+
+  #prepare(): void {
+    if (this.compatRequest) syncRequestView(this.compatRequest);
+  }
+
+  #finishStreamed(res: ServerResponse, end: Method, args: unknown[]): ServerResponse {
+    if (this.#streamError) return res.destroy(toError(this.#streamError));
+    const streamed = this.#streamed;
+    if (!streamed?.pending) return end.apply(res, args);
+    streamed.persisted.then(
+      () => end.apply(res, args),
+      (error: unknown) => res.destroy(toError(error)),
+    );
+    return res;
+  }
+}
+
+/**
+ * Outside Express (Connect, plain node:http), or when something already wrapped this response:
+ * the session and the two wrapped methods become properties of this req and res.
+ */
+function attachAsProperties(commit: PendingCommit, req: IncomingMessage, res: ServerResponse): void {
+  (req as IncomingMessage & { session: unknown }).session = commit.view;
+  const writeHead = res.writeHead as Method;
+  const end = res.end as Method;
+  res.writeHead = function (this: ServerResponse) {
+    // eslint-disable-next-line prefer-rest-params
+    return commit.writeHead(this, writeHead, arguments as unknown as unknown[]);
+  } as ServerResponse["writeHead"];
+  res.end = function (this: ServerResponse) {
+    // eslint-disable-next-line prefer-rest-params
+    return commit.end(this, end, arguments as unknown as unknown[]);
   } as ServerResponse["end"];
 }
 
-function applyNodeHeadersOnceWritten(res: ServerResponse, prepared: PreparedCommit, end: Method, args: unknown[], next: Next): void {
-  if (!prepared.pending) {
-    applyNodeHeaders(res, prepared.headers);
-    end.apply(res, args);
-    return;
+// ---- Express: the session and the commit hooks on the prototypes Express gives req and res ----
+//
+// Express gives every request's req and res a hidden class of their own (it swaps their
+// prototypes), so each property added to them costs V8 a new map and makes the property reads
+// of Express and Node that follow slower: measured, `req.session = x` alone cost about 10 µs of
+// CPU per request and wrapping res.writeHead/res.end about 25 µs more. So on Express, `session`
+// is an accessor and writeHead/end are methods of Express's base request and response objects
+// (shared by every app of that Express copy), patched once, and the request's commit is found
+// in a WeakMap. A request sessionkit did not load finds nothing there and is untouched.
+
+const REQUESTS = new WeakMap<IncomingMessage, PendingCommit>();
+/** Per prototype Express gave a req (one per app): whether its base objects carry the hooks. */
+const PROTOTYPES = new WeakMap<object, boolean>();
+const PATCHED = new WeakSet<object>();
+
+function trackedOnPrototype(req: IncomingMessage, res: ServerResponse): boolean {
+  const proto = Object.getPrototypeOf(req) as object;
+  let patched = PROTOTYPES.get(proto);
+  if (patched === undefined) {
+    patched = patchExpress(req, res);
+    PROTOTYPES.set(proto, patched);
   }
-  prepared.persisted.then(
-    () => {
-      applyNodeHeaders(res, prepared.headers);
-      end.apply(res, args);
-    },
-    (error: unknown) => next(error),
-  );
+  // Someone else already put these on this request (another session middleware, compression
+  // mounted first): stack on top of them with own properties, as they did, to keep the order.
+  return patched && !REQUESTS.has(req) && !Object.hasOwn(req, "session") && !Object.hasOwn(res, "writeHead") && !Object.hasOwn(res, "end");
 }
 
-function finishStreamed(res: ServerResponse, streamed: PreparedCommit | undefined, streamError: unknown, end: Method, args: unknown[]): ServerResponse {
-  if (streamError) return res.destroy(toError(streamError));
-  if (!streamed?.pending) return end.apply(res, args);
-  streamed.persisted.then(
-    () => end.apply(res, args),
-    (error: unknown) => res.destroy(toError(error)),
-  );
-  return res;
+function patchExpress(req: IncomingMessage, res: ServerResponse): boolean {
+  const express = req as IncomingMessage & { app?: unknown };
+  if (typeof express.app !== "function" || (res as ServerResponse & { req?: unknown }).req !== req) return false;
+  const requestBase = baseBelow(req, IncomingMessage.prototype);
+  const responseBase = baseBelow(res, ServerResponse.prototype);
+  if (!requestBase || !responseBase) return false;
+  if (PATCHED.has(requestBase)) return true;
+  // Another copy of sessionkit (or anything else) defined `session` there: do not take it over.
+  if (Object.hasOwn(requestBase, "session")) return false;
+  Object.defineProperty(requestBase, "session", {
+    configurable: true,
+    get(this: IncomingMessage) {
+      return REQUESTS.get(this)?.view;
+    },
+    // `req.session = …` (express-session, tests, Passport's callers) becomes the request's own value.
+    set(this: IncomingMessage, value: unknown) {
+      Object.defineProperty(this, "session", { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+  const writeHead = responseBase.writeHead as Method;
+  const end = responseBase.end as Method;
+  responseBase.writeHead = function (this: ServerResponse & { req: IncomingMessage }): ServerResponse {
+    const commit = REQUESTS.get(this.req);
+    // eslint-disable-next-line prefer-rest-params
+    return commit ? commit.writeHead(this, writeHead, arguments as unknown as unknown[]) : writeHead.apply(this, arguments as unknown as unknown[]);
+  };
+  responseBase.end = function (this: ServerResponse & { req: IncomingMessage }): ServerResponse {
+    const commit = REQUESTS.get(this.req);
+    // eslint-disable-next-line prefer-rest-params
+    return commit ? commit.end(this, end, arguments as unknown as unknown[]) : end.apply(this, arguments as unknown as unknown[]);
+  };
+  PATCHED.add(requestBase);
+  return true;
+}
+
+/** The object of `value`'s prototype chain that sits directly on `root` (Express's base req/res), if not the first. */
+function baseBelow(value: object, root: object): { writeHead: unknown; end: unknown } | undefined {
+  let proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === root) return undefined;
+  while (proto) {
+    const parent = Object.getPrototypeOf(proto) as object | null;
+    if (parent === root) return proto as { writeHead: unknown; end: unknown };
+    proto = parent;
+  }
+  return undefined;
 }
 
 function toError(error: unknown): Error {

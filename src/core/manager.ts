@@ -55,6 +55,12 @@ export interface PreparedCommit {
   pending: boolean;
 }
 
+/**
+ * The key of `start`'s synchronous form, for sessionkit's adapters (not exported from the
+ * package). Registered, so an adapter finds it on a manager from another copy of this module.
+ */
+export const START_NOW: unique symbol = Symbol.for("sessionkit.startNow");
+
 // Browsers drop a Set-Cookie longer than 4096 bytes without a word (RFC 6265bis section 5.6).
 const MAX_COOKIE_BYTES = 4096;
 const DONE: Promise<void> = Promise.resolve();
@@ -146,25 +152,33 @@ export class SessionManager<T extends object = SessionData> {
    * fresh session with a new id; a malformed or badly signed token never reaches the store.
    */
   load(token?: string | null, context: LoadContext = {}): Promise<Session<T>> {
-    const store = this.#store;
-    if (!store) return this.#resolveStore().then(() => this.load(token, context));
     try {
-      const now = this.#options.now();
-      const secure = this.#secure(context.secure === true);
-      const found = token ? this.#find(store, token, now, secure) : null;
-      // Stay synchronous while the store answers synchronously (MemoryStore): no extra ticks.
-      if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
-      return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
+      const session = this.#loadNow(token, context);
+      return session instanceof Promise ? session : Promise.resolve(session);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #withDevice(session: Session<T> | Promise<Session<T>>, context: LoadContext): Promise<Session<T>> {
-    if (!context.device) return session instanceof Promise ? session : Promise.resolve(session);
+  /**
+   * `load` without the promise when the store answers synchronously (MemoryStore): an adapter
+   * that can go on at once saves a tick, which on Express costs more than the whole load.
+   */
+  #loadNow(token: string | null | undefined, context: LoadContext): Awaitable<Session<T>> {
+    const store = this.#store;
+    if (!store) return this.#resolveStore().then(() => this.#loadNow(token, context));
+    const now = this.#options.now();
+    const secure = this.#secure(context.secure === true);
+    const found = token ? this.#find(store, token, now, secure) : null;
+    if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
+    return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
+  }
+
+  #withDevice(session: Awaitable<Session<T>>, context: LoadContext): Awaitable<Session<T>> {
+    if (!context.device) return session;
     if (session instanceof Promise) return session.then((s) => ((s[INTERNALS].device = context.device), s));
     session[INTERNALS].device = context.device;
-    return Promise.resolve(session);
+    return session;
   }
 
   #find(store: AnyStore, token: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
@@ -172,10 +186,9 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   /** A new, empty session, or the one migrated from a legacy cookie. */
-  async #fresh(context: LoadContext, now: number, secure: boolean): Promise<Session<T>> {
+  #fresh(context: LoadContext, now: number, secure: boolean): Awaitable<Session<T>> {
     if (this.#options.migrateFrom && context.cookieHeader) {
-      const migrated = await this.#migrate(context.cookieHeader, now, secure);
-      if (migrated) return migrated;
+      return this.#migrate(context.cookieHeader, now, secure).then((migrated) => migrated ?? this.#session(newState(now, secure), true));
     }
     return this.#session(newState(now, secure), true);
   }
@@ -223,11 +236,21 @@ export class SessionManager<T extends object = SessionData> {
    * and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
    */
   start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: boolean; device?: DeviceSource } = {}): Promise<Session<T>> {
+    try {
+      const session = this[START_NOW](req, options);
+      return session instanceof Promise ? session : Promise.resolve(session);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** `start` for sessionkit's own adapters: the Session itself when the store answered synchronously. */
+  [START_NOW](req: IncomingMessage, options: { secure?: boolean; device?: DeviceSource } = {}): Awaitable<Session<T>> {
     // Only "auto" needs the request's TLS flag (a getter costing ~2 µs on Express); headers read once.
     const secure = options.secure ?? (this.#options.cookie.secure === "auto" && isSecureRequest(req));
     const headers = req.headers;
     // Express's req has `ip` (its trust-proxy setting applied); plain node:http falls back to the socket.
-    return this.load(this.#nodeToken(headers), { secure, cookieHeader: headers.cookie, device: options.device ?? (req as DeviceSource) });
+    return this.#loadNow(this.#nodeToken(headers), { secure, cookieHeader: headers.cookie, device: options.device ?? (req as DeviceSource) });
   }
 
   /**

@@ -161,3 +161,82 @@ for (const [label, express] of versions) {
     });
   });
 }
+
+// On Express the adapter puts `session` and the commit hooks on the prototypes Express gives
+// req and res (not on each request): these pin down what that must not change.
+for (const [label, express] of versions) {
+  describe(`${label}: req.session and the commit hooks across apps`, () => {
+    const store = new FlakyStore();
+    const sessions = new SessionManager<Data>({ store, storeTimeout: "2s" });
+    let url = "";
+    let close: () => Promise<void>;
+
+    beforeAll(async () => {
+      const app = express();
+      // A route ahead of the middleware, and a whole other app in the process with its own `req.session`.
+      app.get("/before", (req, res) => void res.send(String((req as { session?: unknown }).session)));
+      const other = express();
+      other.use((req, _res, next) => {
+        (req as unknown as { session: unknown }).session = { theirs: true };
+        next();
+      });
+      other.get("/", (req, res) => void res.json((req as unknown as { session: unknown }).session));
+      app.use("/other", other);
+      // Something that wraps res.end before sessionkit does, as compression does.
+      app.use((req, res, next) => {
+        if (req.query.wrap === undefined) return next();
+        const end = res.end.bind(res) as (...args: unknown[]) => unknown;
+        res.end = ((...args: unknown[]) => end(...args)) as typeof res.end;
+        next();
+      });
+      app.use(sessionMiddleware(sessions));
+      const sub = express();
+      sub.get("/set", (req, res) => {
+        req.session.set("user", "sub");
+        res.send("ok");
+      });
+      sub.get("/pass", (req, _res, next) => {
+        req.session.set("passed", true);
+        next(); // leaves the sub-app: the parent ends the response
+      });
+      app.use("/sub", sub);
+      app.use((req, res) => void res.json(req.session.toJSON()));
+      app.use((error: { code?: string }, _req: unknown, res: { status(n: number): { send(b: string): void } }, _next: unknown) => {
+        res.status(500).send(`error: ${error.code}`);
+      });
+      ({ url, close } = await listen(createServer(app)));
+    });
+    afterAll(() => close());
+
+    it("a sub-app's change commits, also when the sub-app hands the response back to its parent", async () => {
+      const client = new CookieClient(url);
+      expect((await client.get("/sub/set")).headers.getSetCookie()).toHaveLength(1);
+      expect(await (await client.get("/sub/pass")).text()).toBe('{"user":"sub","passed":true}');
+      expect(await (await client.get("/all")).text()).toBe('{"user":"sub","passed":true}');
+    });
+
+    it("a route the middleware does not cover sees no session, and another app's own req.session is its own", async () => {
+      const client = new CookieClient(url);
+      const before = await client.get("/before");
+      expect(await before.text()).toBe("undefined");
+      expect(before.headers.getSetCookie()).toEqual([]);
+      const other = await client.get("/other");
+      expect(await other.json()).toEqual({ theirs: true });
+      expect(other.headers.getSetCookie()).toEqual([]);
+    });
+
+    it("with res.end wrapped before sessionkit, a failing store still answers 500 before anything is sent", async () => {
+      const client = new CookieClient(url);
+      expect(await (await client.get("/sub/set?wrap")).text()).toBe("ok");
+      expect(await (await client.get("/all?wrap")).text()).toBe('{"user":"sub"}');
+      store.mode = "fail";
+      try {
+        const failed = await client.get("/sub/set?wrap");
+        expect(failed.status).toBe(500);
+        expect(await failed.text()).toBe("error: ERR_SESSION_STORE");
+      } finally {
+        store.mode = "ok";
+      }
+    });
+  });
+}
