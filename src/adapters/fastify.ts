@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import type { PreparedCommit, SessionHeader, SessionManager } from "../core/manager.js";
+import { START_NOW } from "../core/manager.js";
 import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 
@@ -35,9 +36,20 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
   scope.decorateRequest("session", null as unknown as Session<SessionData>);
   scope.decorateRequest(COMMITTING, false);
 
-  // Callback-style hooks: with a synchronous store (MemoryStore) no promise is made for them.
+  // Callback-style hooks: with a synchronous store (MemoryStore) no promise is made for them,
+  // and the session is there before onRequest returns.
   scope.addHook("onRequest", (request, _reply, done) => {
-    manager.start(request.raw, null, { secure: request.protocol === "https", device: request }).then((session) => {
+    let loaded: Session<object> | Promise<Session<object>>;
+    try {
+      loaded = manager[START_NOW](request.raw, { secure: request.protocol === "https", device: request }) as Session<object> | Promise<Session<object>>;
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (!(loaded instanceof Promise)) {
+      request.session = loaded as unknown as Session<SessionData>;
+      return done();
+    }
+    loaded.then((session) => {
       request.session = session as unknown as Session<SessionData>;
       done();
     }, done);
