@@ -6,6 +6,7 @@
  * list names exactly that user's live sessions (no orphan or missing index entries). "Start" is at
  * 10 % of the run, when every connection is open; "end" is after the last request.
  *   npm run soak                         # 1,000,000 requests per store (redis, postgres, mysql)
+ *   npm run soak -- --stores cluster     # Redis Cluster (REDIS_CLUSTER_NODES, as .ci/redis-cluster.sh starts it)
  *   npm run soak -- --requests 50000 --stores redis,postgres
  * Uses the shared servers (REDIS_URL, POSTGRES_URL, MYSQL_URL) with a key prefix / table of its own.
  * Progress on stderr, the table on stdout.
@@ -13,7 +14,7 @@
 import { createHistogram } from "node:perf_hooks";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 import { SessionManager } from "../src/core/manager.js";
 import type { SessionStore } from "../src/core/store.js";
 import { MySQLStore } from "../src/stores/mysql.js";
@@ -48,6 +49,30 @@ const subjects: Record<string, () => Promise<Subject>> = {
       store,
       records: () => store.count(),
       connections: async () => String(await client.sendCommand(["CLIENT", "LIST"])).split("\n").filter((line) => line.includes(` name=${tag} `)).length,
+      close: async () => {
+        await client.close();
+      },
+    };
+  },
+  cluster: async () => {
+    const rootNodes = (process.env.REDIS_CLUSTER_NODES ?? "127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103").split(",").map((address) => ({ url: `redis://${address}` }));
+    const client = createCluster({ rootNodes, defaults: { name: tag } });
+    client.on("error", () => {});
+    await client.connect();
+    const store = new RedisStore({ client, prefix: `${tag}:` });
+    // Connections named for this run, summed over the masters.
+    const connections = async () => {
+      let total = 0;
+      for (const master of client.masters) {
+        const node = await client.nodeClient(master);
+        total += String(await node.sendCommand(["CLIENT", "LIST"])).split("\n").filter((line) => line.includes(` name=${tag} `)).length;
+      }
+      return total;
+    };
+    return {
+      store,
+      records: () => store.count(),
+      connections,
       close: async () => {
         await client.close();
       },
