@@ -297,6 +297,30 @@ describe("FileStore", () => {
     expect(await readdir(join(dir, "owners")), "an emptied owner directory goes too").toEqual([]);
   });
 
+  it("the owner index holds only live sessions: logout, rotation and revocation remove their entry files", async () => {
+    const dir = await freshDir();
+    const sessions = new SessionManager({ store: new FileStore({ dir }), gcInterval: 0 });
+    const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0]!)![1]!;
+    const tokens: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const session = await sessions.load();
+      await session.signIn("alice");
+      tokens.push(tokenOf(await sessions.commit(session)));
+    }
+    const logout = await sessions.load(tokens[0]);
+    await logout.destroy();
+    await sessions.commit(logout);
+    const rotated = await sessions.load(tokens[1]);
+    await rotated.regenerate();
+    await sessions.commit(rotated);
+    const [ownerDir] = await readdir(join(dir, "owners"));
+    const entries = () => readdir(join(dir, "owners", ownerDir!));
+    expect(await entries(), "one entry per live session").toHaveLength(3);
+    await sessions.revokeUser("alice", { except: rotated });
+    expect(await entries()).toHaveLength(1);
+    await sessions.close();
+  });
+
   it("leaves only whole files when a writer is SIGKILLed at random moments", async () => {
     const dir = await freshDir();
     const keys = ["k1", "k2", "k3"];

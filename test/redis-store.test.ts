@@ -327,6 +327,37 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
     }
   });
 
+  register("the owner index holds only live sessions: logout, rotation, revocation and eviction remove their entries", async () => {
+    const prefix = randomPrefix(kind.name);
+    const store = new RedisStore({ client: (await connection(kind)).client, prefix });
+    const { client: raw, close } = await rawClientFor(kind);
+    const sessions = new SessionManager({ store, gcInterval: 0, maxSessionsPerUser: 3 });
+    const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0]!)![1]!;
+    const signedIn = async () => {
+      const session = await sessions.load();
+      await session.signIn("alice");
+      return tokenOf(await sessions.commit(session));
+    };
+    try {
+      const tokens = [await signedIn(), await signedIn(), await signedIn(), await signedIn()]; // the 4th evicts the 1st
+      const logout = await sessions.load(tokens[1]);
+      await logout.destroy();
+      await sessions.commit(logout);
+      const rotated = await sessions.load(tokens[2]);
+      await rotated.regenerate();
+      await sessions.commit(rotated);
+      const live = await sessions.listSessions("alice");
+      expect(live).toHaveLength(2);
+      const [indexKey] = await scanMasters(raw, `${prefix}owner:*`);
+      expect(await raw.hlen(indexKey!), "one entry per live session, none for the evicted, logged-out or rotated ids").toBe(2);
+      await sessions.revokeSession("alice", live[0]!.handle);
+      expect(await raw.hlen(indexKey!)).toBe(1);
+    } finally {
+      await close();
+      await deleteKeys(kind.nodes, prefix);
+    }
+  });
+
   register("count() sees every master and only its own prefix", async () => {
     const prefix = randomPrefix(kind.name);
     const other = new RedisStore({ client: (await connection(kind)).client, prefix: `${prefix}other*` });
@@ -343,6 +374,13 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
     }
   });
 });
+
+/** KEYS on every master of a Cluster (a Cluster client's KEYS reaches one node only). */
+async function scanMasters(raw: Redis | Cluster, pattern: string): Promise<string[]> {
+  if (!(raw instanceof Cluster)) return raw.keys(pattern);
+  const found = await Promise.all(raw.nodes("master").map((node) => node.keys(pattern)));
+  return found.flat();
+}
 
 /** A plain ioredis view of where the store writes, to inspect raw keys. */
 async function rawClientFor(kind: Kind): Promise<{ client: Redis | Cluster; close: () => Promise<unknown> }> {

@@ -38,7 +38,8 @@ export interface ManagerCore {
 // ---- the session's id ----
 
 /** New id, same data: see Session.regenerate for the guarantees, records.ts for how. */
-export async function regenerate(core: ManagerCore, state: SessionInternals): Promise<void> {
+/** `previousOwner`: whose index holds the old id (signIn passes the user it replaces). */
+export async function regenerate(core: ManagerCore, state: SessionInternals, previousOwner = state.user?.owner): Promise<void> {
   if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
   const oldKey = state.storedKey;
   const signingIn = state.user?.fresh === true;
@@ -54,7 +55,11 @@ export async function regenerate(core: ManagerCore, state: SessionInternals): Pr
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
   await indexOwner(core, store, state, newKey, expiresAt, true);
-  if (!(await rotateRecord(core.records, store, state, oldKey, newKey, expiresAt))) return supersede(state, []);
+  if (!(await rotateRecord(core.records, store, state, oldKey, newKey, expiresAt))) {
+    await unindex(core, store, state.user?.owner, newKey); // its record was never kept
+    return supersede(state, []);
+  }
+  await unindex(core, store, previousOwner, oldKey);
   state.storedKey = newKey;
   state.storedExpiresAt = expiresAt;
   state.changes = undefined;
@@ -67,7 +72,10 @@ export async function regenerate(core: ManagerCore, state: SessionInternals): Pr
 export async function destroy(core: ManagerCore, state: SessionInternals): Promise<void> {
   const key = state.storedKey;
   const store = core.serverStore();
-  if (key && store) await core.call("destroy", (o) => store.destroy(key, o));
+  if (key && store) {
+    await core.call("destroy", (o) => store.destroy(key, o));
+    await unindex(core, store, state.user?.owner, key);
+  }
   if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, state.user?.id);
   endState(state);
 }
@@ -103,9 +111,10 @@ export async function signIn(core: ManagerCore, state: SessionInternals, userId:
     if (others.length >= max) throw new SessionLimitError(max);
   }
   const device = deviceInfo ? readDevice(state.device) : undefined;
+  const previousOwner = state.user?.owner;
   state.user = { id: userId, owner, signedInAt: now(), userAgent: device?.userAgent, ip: device?.ip, fresh: true, sealedId: undefined };
   state.status = "modified";
-  await regenerate(core, state);
+  await regenerate(core, state, previousOwner);
 }
 
 /**
@@ -122,9 +131,28 @@ export async function signedIn(core: ManagerCore, state: SessionInternals, store
   if (!store || !key || max === undefined || !store.listByOwner) return;
   const owned = await ownedRecords(core.records, store, user.owner);
   const evicted = owned.slice(max);
-  await Promise.all(evicted.map((record) => core.call("destroy", (o) => store.destroy(record.key, o))));
+  await Promise.all(evicted.map((record) => destroyOwned(core, store, user.owner, record.key)));
   for (const record of evicted) core.emit("evicted", record.info.handle, user.id);
   if (evicted.some((record) => record.key === key)) supersede(state, []);
+}
+
+async function destroyOwned(core: ManagerCore, store: SessionStore, owner: string, key: string): Promise<void> {
+  await core.call("destroy", (o) => store.destroy(key, o));
+  await unindex(core, store, owner, key);
+}
+
+/**
+ * After a signed-in record is deleted its index entry goes too, so the index stays the size of
+ * the user's live sessions rather than growing with every sign-in. The record is gone already, so
+ * a failure here fails nothing: the stale entry is dropped when listed after its keepUntil.
+ */
+async function unindex(core: ManagerCore, store: SessionStore, owner: string | undefined, key: string): Promise<void> {
+  if (!owner || !store.unindexOwner) return;
+  try {
+    await core.call("unindexOwner", (o) => store.unindexOwner!(owner, key, o));
+  } catch {
+    // see above
+  }
 }
 
 /**
@@ -155,7 +183,7 @@ export async function revokeSession(core: ManagerCore, store: AnyStore, userId: 
   }
   const target = (await ownedRecords(core.records, store, owner)).find((record) => record.info.handle === handle);
   if (!target) return false;
-  await core.call("destroy", (o) => store.destroy(target.key, o));
+  await destroyOwned(core, store, owner, target.key);
   core.emit("revoked", target.info.handle, userId);
   return true;
 }
@@ -168,7 +196,7 @@ export async function revokeUser(core: ManagerCore, store: AnyStore, userId: str
     return 0;
   }
   const doomed = (await ownedRecords(core.records, store, owner)).filter((record) => record.info.handle !== except);
-  await Promise.all(doomed.map((record) => core.call("destroy", (o) => store.destroy(record.key, o))));
+  await Promise.all(doomed.map((record) => destroyOwned(core, store, owner, record.key)));
   for (const record of doomed) core.emit("revoked", record.info.handle, userId);
   return doomed.length;
 }

@@ -78,6 +78,11 @@ export interface StoreCallOptions {
  *   whose record is missing must be kept until the entry's own `expiresAt` has passed: it may be
  *   a sign-in that has written its index entry and not yet its record. (Such entries are
  *   bounded: one per sign-in within the absolute timeout.)
+ * - `unindexOwner(owner, key)` removes `key` from the owner's index, idempotently. The manager
+ *   calls it after deleting a signed-in record (logout, the old id of a rotation, a revocation, an
+ *   eviction), so the index stays the size of the user's live sessions instead of growing with
+ *   every sign-in until the entries' `expiresAt`. Optional: an index needs it only if it is kept
+ *   apart from the records (a store with `indexOwner`).
  */
 export interface SessionStore {
   get(key: string, options?: StoreCallOptions): Awaitable<StoredSession | null>;
@@ -89,6 +94,7 @@ export interface SessionStore {
   close?(): Awaitable<void>;
   indexOwner?(owner: string, key: string, expiresAt: number, options?: StoreCallOptions): Awaitable<void>;
   listByOwner?(owner: string, options?: StoreCallOptions): Awaitable<OwnedSession[]>;
+  unindexOwner?(owner: string, key: string, options?: StoreCallOptions): Awaitable<void>;
 }
 
 /** What a client-side store's `open` returns. */

@@ -149,6 +149,15 @@ export class FileStore implements SessionStore {
     await utimes(entry, until, until);
   }
 
+  /** Removes the entry file; a missing one is already gone. */
+  async unindexOwner(owner: string, key: string): Promise<void> {
+    const entry = this.#indexEntryOf(owner, key);
+    await this.#checkTrust();
+    await unlink(entry).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+
   /** Reads the owner's entries and their records: O(that owner's sessions). */
   async listByOwner(owner: string): Promise<OwnedSession[]> {
     const dir = this.#ownerDir(owner);

@@ -214,6 +214,12 @@ export class RedisStore implements SessionStore {
     await this.#script(SCRIPTS.index, this.#indexKey(owner), [String(expiresAt), key, String(Date.now())], options?.signal);
   }
 
+  /** One HDEL on the owner's index (its own slot in a Cluster); no WAIT: a lost one is pruned when listed. */
+  async unindexOwner(owner: string, key: string, options?: StoreCallOptions): Promise<void> {
+    const indexKey = this.#indexKey(owner);
+    await this.#driver.send(indexKey, ["HDEL", indexKey, key], options?.signal);
+  }
+
   /**
    * One HGETALL of the owner's index, then one HMGET per entry, sent together (in a Cluster each
    * goes to the master of its own slot). Entries whose record is not that owner's live record are

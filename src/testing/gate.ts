@@ -1,6 +1,6 @@
 import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
-type Operation = "get" | "set" | "destroy" | "touch" | "indexOwner" | "listByOwner";
+type Operation = "get" | "set" | "destroy" | "touch" | "indexOwner" | "listByOwner" | "unindexOwner";
 
 /** A held store call: `reached` resolves when the call arrives, `release()` lets it through. */
 export interface Gate {
@@ -40,6 +40,7 @@ export class GatedStore implements SessionStore {
   close?: SessionStore["close"];
   indexOwner?: SessionStore["indexOwner"];
   listByOwner?: SessionStore["listByOwner"];
+  unindexOwner?: SessionStore["unindexOwner"];
 
   constructor(inner: SessionStore) {
     this.inner = inner;
@@ -52,6 +53,9 @@ export class GatedStore implements SessionStore {
     }
     if (inner.listByOwner) {
       this.listByOwner = async (owner, o): Promise<OwnedSession[]> => (await this.#pass("listByOwner", owner), inner.listByOwner!(owner, o));
+    }
+    if (inner.unindexOwner) {
+      this.unindexOwner = async (owner, key, o) => (await this.#pass("unindexOwner", key), inner.unindexOwner!(owner, key, o));
     }
   }
 
