@@ -50,6 +50,8 @@ const subjects: Record<string, () => Promise<Subject>> = {
       records: () => store.count(),
       connections: async () => String(await client.sendCommand(["CLIENT", "LIST"])).split("\n").filter((line) => line.includes(` name=${tag} `)).length,
       close: async () => {
+        // The shared server keeps nothing of the run (the SQL subjects drop their table).
+        for await (const keys of client.scanIterator({ MATCH: `${tag}:*`, COUNT: 1000 })) if (keys.length > 0) await client.del(keys);
         await client.close();
       },
     };
