@@ -43,8 +43,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
     let loaded: Awaitable<Session<T>>;
     try {
-      // An older copy of sessionkit's manager has only the promise form.
-      loaded = typeof manager[START_NOW] === "function" ? manager[START_NOW](req) : manager.start(req);
+      loaded = manager[START_NOW](req);
     } catch (error) {
       next(error);
       return;

@@ -20,7 +20,8 @@ commands:
   schema                      print the SQL store's DDL; --apply runs it (idempotent)
 
 --store (or SESSION_STORE): redis://host:6379, sentinel://host:26379[,host:port…]/mastername,
-  postgres://user@host/db, mysql://user@host/db, beego-style strings ("host:6379", "host=… dbname=…", "user:pw@tcp(host:3306)/db"), or a directory
+  postgres://user@host/db, mysql://user@host/db, beego-style strings ("host:6379",
+  "host=… dbname=…", "user:pw@tcp(host:3306)/db"), or a directory
 options: --table T (SQL)  --prefix P (redis)  --json  --debug (stack traces)  --help`;
 
 const OPTIONS = {
