@@ -172,7 +172,7 @@ async function profile(id: string, settings: LoadSettings): Promise<void> {
   const contestant = contestantById(id);
   const directory = join(REPO_ROOT, "bench", "results", "profiles", `${id}-${Date.now()}`);
   mkdirSync(directory, { recursive: true });
-  const server = await ContestantServer.start(contestant, directory);
+  const server = await ContestantServer.start(contestant, { profileDir: directory });
   const cookies = await seedSessions(server.base, settings.sessions);
   const groups = sessionsPerConnection(cookies, settings.connections);
   for (const route of ["/read", "/write"]) {

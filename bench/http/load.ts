@@ -56,7 +56,8 @@ interface AutocannonResult {
 }
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
-const SERVER_ENTRY = join(REPO_ROOT, "bench", "http", "server.ts");
+/** Compiled by `npm run bench` from server.ts (see its header). */
+const SERVER_ENTRY = join(REPO_ROOT, "bench", ".build", "http", "server.js");
 const START_TIMEOUT_MS = 60_000;
 
 /** A contestant's server in its own process. */
@@ -68,9 +69,20 @@ export class ContestantServer {
     readonly child: ChildProcess,
   ) {}
 
-  static start(contestant: Contestant, profileDir?: string): Promise<ContestantServer> {
-    const execArgv = ["--import", "tsx", ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
-    const child = fork(SERVER_ENTRY, [contestant.id], { execArgv, stdio: ["ignore", "inherit", "pipe", "ipc"] });
+  /**
+   * `profileDir`: run under `node --cpu-prof`, writing there. `callgrindDir`: run under valgrind's
+   * callgrind with instrumentation off until `callgrind_control -i on` (bench/instructions.ts).
+   */
+  static start(contestant: Contestant, options: { profileDir?: string; callgrindDir?: string } = {}): Promise<ContestantServer> {
+    const { profileDir, callgrindDir } = options;
+    const execArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+    const child = callgrindDir
+      ? fork(SERVER_ENTRY, [contestant.id], {
+          execPath: "valgrind",
+          execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--instr-atstart=no", `--callgrind-out-file=${callgrindDir}/callgrind.%p`, `--log-file=${callgrindDir}/valgrind.%p.log`, process.execPath],
+          stdio: ["ignore", "inherit", "pipe", "ipc"],
+        })
+      : fork(SERVER_ENTRY, [contestant.id], { execArgv, stdio: ["ignore", "inherit", "pipe", "ipc"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -141,14 +153,15 @@ export function sessionsPerConnection(cookies: string[], connections: number): s
   return groups;
 }
 
-export async function drive(base: string, route: string, groups: string[][], seconds: number): Promise<RunResult> {
+/** Drives `route` for `seconds`, or for exactly `amount` requests when given. */
+export async function drive(base: string, route: string, groups: string[][], seconds: number, amount?: number): Promise<RunResult> {
   const autocannon = (await importAs<{ default: Autocannon }>("autocannon")).default;
   let nextConnection = 0;
   const result = await autocannon({
     url: base,
     connections: groups.length,
     pipelining: 1,
-    duration: seconds,
+    ...(amount ? { amount } : { duration: seconds }),
     timeout: 10,
     setupClient: (client: AutocannonClient) => {
       const own = groups[nextConnection++ % groups.length]!;

@@ -1,6 +1,9 @@
 /**
  * One contestant's server, run as a child process of the harness (own heap, own event loop):
- *   node --import tsx bench/http/server.ts <contestant-id>
+ *   node bench/.build/http/server.js <contestant-id>
+ * compiled by `npm run bench` (bench/tsconfig.servers.json): a contestant runs as plain JavaScript, as in
+ * production, because a TypeScript loader costs CPU per request of its own. sessionkit is imported by its
+ * package name, which resolves to dist/ as it does for users.
  * Listens on 127.0.0.1 on a free port, reports it over IPC, answers {type:"stats"} with the
  * counters of routes.ts, and on {type:"stop"} closes, drops its store's data and exits
  * (exiting normally is what lets `--cpu-prof` write its profile).
@@ -11,8 +14,8 @@ import type { Request } from "express";
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { MiddlewareHandler } from "hono";
 import type { Middleware as KoaMiddleware } from "koa";
-import { sessionMiddleware } from "../../dist/adapters/express.js";
-import { SessionManager } from "../../dist/index.js";
+import { SessionManager } from "sessionkit";
+import { sessionMiddleware } from "sessionkit/express";
 import { importAs, importSessionkit } from "../lib.js";
 import type { Contestant } from "./contestants.js";
 import { BENCH_SECRET, contestantById, IDLE_SECONDS } from "./contestants.js";

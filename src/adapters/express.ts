@@ -36,7 +36,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   const attach = (req: IncomingMessage, res: ServerResponse, session: Session<object>, next: Next): void => {
     const commit = new PendingCommit(untyped, session, next, compat ? req : undefined);
     commit.view = compat ? createView(req, untyped, session) : session;
-    if (trackedOnPrototype(req, res)) REQUESTS.set(req, commit);
+    if (trackedOnPrototype(req, res)) (req as Tracked)[COMMIT] = commit;
     else attachAsProperties(commit, req, res);
     next();
   };
@@ -155,15 +155,18 @@ function attachAsProperties(commit: PendingCommit, req: IncomingMessage, res: Se
 
 // ---- Express: the session and the commit hooks on the prototypes Express gives req and res ----
 //
-// Express gives every request's req and res a hidden class of their own (it swaps their
-// prototypes), so each property added to them costs V8 a new map and makes the property reads
-// of Express and Node that follow slower: measured, `req.session = x` alone cost about 10 µs of
-// CPU per request and wrapping res.writeHead/res.end about 25 µs more. So on Express, `session`
-// is an accessor and writeHead/end are methods of Express's base request and response objects
-// (shared by every app of that Express copy), patched once, and the request's commit is found
-// in a WeakMap. A request sessionkit did not load finds nothing there and is untouched.
+// Express swaps the prototypes of every request's req and res. Each own property added to them,
+// above all a function made per request (wrapped writeHead/end), is a new hidden class for V8 and
+// slows the property reads of Express and Node that follow. So on Express, `session` is an
+// accessor and writeHead/end are methods of Express's base request and response objects (shared
+// by every app of that Express copy), patched once. The request's commit is one symbol-keyed
+// property of req: a WeakMap entry per request instead cost the garbage collector about 110,000
+// instructions per request (callgrind, bench/README.md). A request sessionkit did not load has no
+// such property and is untouched.
 
-const REQUESTS = new WeakMap<IncomingMessage, PendingCommit>();
+const COMMIT = Symbol("sessionkit.commit");
+type Tracked = IncomingMessage & { [COMMIT]?: PendingCommit };
+
 /** Per prototype Express gave a req (one per app): whether its base objects carry the hooks. */
 const PROTOTYPES = new WeakMap<object, boolean>();
 const PATCHED = new WeakSet<object>();
@@ -177,7 +180,7 @@ function trackedOnPrototype(req: IncomingMessage, res: ServerResponse): boolean 
   }
   // Someone else already put these on this request (another session middleware, compression
   // mounted first): stack on top of them with own properties, as they did, to keep the order.
-  return patched && !REQUESTS.has(req) && !Object.hasOwn(req, "session") && !Object.hasOwn(res, "writeHead") && !Object.hasOwn(res, "end");
+  return patched && (req as Tracked)[COMMIT] === undefined && !Object.hasOwn(req, "session") && !Object.hasOwn(res, "writeHead") && !Object.hasOwn(res, "end");
 }
 
 function patchExpress(req: IncomingMessage, res: ServerResponse): boolean {
@@ -192,7 +195,7 @@ function patchExpress(req: IncomingMessage, res: ServerResponse): boolean {
   Object.defineProperty(requestBase, "session", {
     configurable: true,
     get(this: IncomingMessage) {
-      return REQUESTS.get(this)?.view;
+      return (this as Tracked)[COMMIT]?.view;
     },
     // `req.session = …` (express-session, tests, Passport's callers) becomes the request's own value.
     set(this: IncomingMessage, value: unknown) {
@@ -201,13 +204,13 @@ function patchExpress(req: IncomingMessage, res: ServerResponse): boolean {
   });
   const writeHead = responseBase.writeHead as Method;
   const end = responseBase.end as Method;
-  responseBase.writeHead = function (this: ServerResponse & { req: IncomingMessage }): ServerResponse {
-    const commit = REQUESTS.get(this.req);
+  responseBase.writeHead = function (this: ServerResponse & { req: Tracked }): ServerResponse {
+    const commit = this.req[COMMIT];
     // eslint-disable-next-line prefer-rest-params
     return commit ? commit.writeHead(this, writeHead, arguments as unknown as unknown[]) : writeHead.apply(this, arguments as unknown as unknown[]);
   };
-  responseBase.end = function (this: ServerResponse & { req: IncomingMessage }): ServerResponse {
-    const commit = REQUESTS.get(this.req);
+  responseBase.end = function (this: ServerResponse & { req: Tracked }): ServerResponse {
+    const commit = this.req[COMMIT];
     // eslint-disable-next-line prefer-rest-params
     return commit ? commit.end(this, end, arguments as unknown as unknown[]) : end.apply(this, arguments as unknown as unknown[]);
   };

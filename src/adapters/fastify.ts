@@ -41,7 +41,7 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
   scope.addHook("onRequest", (request, _reply, done) => {
     let loaded: Session<object> | Promise<Session<object>>;
     try {
-      loaded = manager[START_NOW](request.raw, { secure: request.protocol === "https", device: request }) as Session<object> | Promise<Session<object>>;
+      loaded = manager[START_NOW](request.raw, { secure: () => request.protocol === "https", device: request }) as Session<object> | Promise<Session<object>>;
     } catch (error) {
       return done(error as Error);
     }

@@ -21,7 +21,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   }
   return async function sessionkit(ctx, next) {
     // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
-    const session = await manager.start(ctx.req, ctx.res, { secure: ctx.secure, device: ctx });
+    const session = await manager.start(ctx.req, ctx.res, { secure: () => ctx.secure, device: ctx });
     ctx.session = session as unknown as Session<SessionData>;
     // When a later middleware throws, Koa's error response drops every header set so far, so the
     // session is not committed: the store stays in step with the cookie the client holds.

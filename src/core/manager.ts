@@ -19,8 +19,8 @@ import type { RecordContext } from "./records.js";
 import type { RevocationContext } from "./revocations.js";
 import { isRevoked } from "./revocations.js";
 import { touchRecord, writeRecord } from "./records.js";
-import type { DeviceSource, SessionData, SessionHost, SessionInternals } from "./session.js";
-import { INTERNALS, Session, newState } from "./session.js";
+import type { DeviceSource, SessionData, SessionHost, SecureFlag, SessionInternals } from "./session.js";
+import { INTERNALS, Session, isSecure, newState } from "./session.js";
 import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions, StoredSession } from "./store.js";
 import { checkStore, isClientSideStore } from "./store.js";
 import { callStore } from "./store-call.js";
@@ -33,8 +33,11 @@ import { warnInsecureCookie, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
-  /** The request arrived over TLS; decides Secure when cookie.secure is "auto". Default false. */
-  secure?: boolean;
+  /**
+   * The request arrived over HTTPS; decides Secure when cookie.secure is "auto". Default false.
+   * A function is called only if this request sends a cookie (most do not), and at most once.
+   */
+  secure?: SecureFlag;
   /** The raw Cookie header, needed only by `migrateFrom` to find a legacy cookie. */
   cookieHeader?: string;
   /**
@@ -168,7 +171,7 @@ export class SessionManager<T extends object = SessionData> {
     const store = this.#store;
     if (!store) return this.#resolveStore().then(() => this.#loadNow(token, context));
     const now = this.#options.now();
-    const secure = this.#secure(context.secure === true);
+    const secure = this.#secure(context.secure);
     const found = token ? this.#find(store, token, now, secure) : null;
     if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
     return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
@@ -181,12 +184,12 @@ export class SessionManager<T extends object = SessionData> {
     return session;
   }
 
-  #find(store: AnyStore, token: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
+  #find(store: AnyStore, token: string, now: number, secure: SecureFlag): Awaitable<Session<T> | null> {
     return isClientSideStore(store) ? this.#openCookie(store, token, now, secure) : this.#loadStored(store, token, now, secure);
   }
 
   /** A new, empty session, or the one migrated from a legacy cookie. */
-  #fresh(context: LoadContext, now: number, secure: boolean): Awaitable<Session<T>> {
+  #fresh(context: LoadContext, now: number, secure: SecureFlag): Awaitable<Session<T>> {
     if (this.#options.migrateFrom && context.cookieHeader) {
       return this.#migrate(context.cookieHeader, now, secure).then((migrated) => migrated ?? this.#session(newState(now, secure), true));
     }
@@ -235,7 +238,7 @@ export class SessionManager<T extends object = SessionData> {
    * that shape and not needed). `options.secure` defaults to TLS or Express's `req.secure`; Koa
    * and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
    */
-  start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: boolean; device?: DeviceSource } = {}): Promise<Session<T>> {
+  start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: SecureFlag; device?: DeviceSource } = {}): Promise<Session<T>> {
     try {
       const session = this[START_NOW](req, options);
       return session instanceof Promise ? session : Promise.resolve(session);
@@ -245,9 +248,9 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   /** `start` for sessionkit's own adapters: the Session itself when the store answered synchronously. */
-  [START_NOW](req: IncomingMessage, options: { secure?: boolean; device?: DeviceSource } = {}): Awaitable<Session<T>> {
-    // Only "auto" needs the request's TLS flag (a getter costing ~2 µs on Express); headers read once.
-    const secure = options.secure ?? (this.#options.cookie.secure === "auto" && isSecureRequest(req));
+  [START_NOW](req: IncomingMessage, options: { secure?: SecureFlag; device?: DeviceSource } = {}): Awaitable<Session<T>> {
+    // Only "auto" needs the request's TLS flag, and only for a cookie: Express's getter costs µs.
+    const secure = options.secure ?? (this.#options.cookie.secure === "auto" ? () => isSecureRequest(req) : false);
     const headers = req.headers;
     // Express's req has `ip` (its trust-proxy setting applied); plain node:http falls back to the socket.
     return this.#loadNow(this.#nodeToken(headers), { secure, cookieHeader: headers.cookie, device: options.device ?? (req as DeviceSource) });
@@ -344,7 +347,7 @@ export class SessionManager<T extends object = SessionData> {
 
   // ---- loading ----
 
-  #loadStored(store: SessionStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
+  #loadStored(store: SessionStore, value: string, now: number, secure: SecureFlag): Awaitable<Session<T> | null> {
     let token = value;
     let stale = false;
     const { secrets } = this.#options;
@@ -362,15 +365,14 @@ export class SessionManager<T extends object = SessionData> {
     return this.#fromRecord(record, token, key, stale, now, secure);
   }
 
-  #fromRecord(record: StoredSession | null, token: string, key: string, stale: boolean, now: number, secure: boolean): Session<T> | null {
+  #fromRecord(record: StoredSession | null, token: string, key: string, stale: boolean, now: number, secure: SecureFlag): Session<T> | null {
     const envelope = record ? this.#live(record.data, record.expiresAt, now) : null;
     if (!record || !envelope) return null;
-    const state = newState(now, secure, envelope.createdAt);
+    const state = newState(now, secure, envelope.createdAt, envelope.data);
     if (envelope.user && !this.#restoreUser(state, envelope.user, token)) return null;
     state.token = token;
     state.storedKey = key;
     state.version = record.version;
-    state.data = envelope.data;
     state.storedExpiresAt = record.expiresAt;
     state.sendCookie = stale;
     state.clientHasCookie = true;
@@ -386,7 +388,7 @@ export class SessionManager<T extends object = SessionData> {
     return true;
   }
 
-  #openCookie(store: ClientSideStore, value: string, now: number, secure: boolean): Awaitable<Session<T> | null> {
+  #openCookie(store: ClientSideStore, value: string, now: number, secure: SecureFlag): Awaitable<Session<T> | null> {
     let opened;
     try {
       opened = store.open(value, now, this.tokenName);
@@ -398,10 +400,9 @@ export class SessionManager<T extends object = SessionData> {
     const envelope = bar === 43 ? this.#live(opened.payload.slice(bar + 1), opened.expiresAt, now) : null;
     if (!envelope) return null;
     const token = opened.payload.slice(0, bar);
-    const state = newState(now, secure, envelope.createdAt);
+    const state = newState(now, secure, envelope.createdAt, envelope.data);
     if (envelope.user && !this.#restoreUser(state, envelope.user, token)) return null;
     state.token = token;
-    state.data = envelope.data;
     state.storedExpiresAt = opened.expiresAt;
     state.sendCookie = opened.stale;
     state.clientHasCookie = true;
@@ -413,7 +414,7 @@ export class SessionManager<T extends object = SessionData> {
     return isRevoked(this.#revocationContext, revocations, user.owner, handleOf, user.signedInAt).then((revoked) => (revoked ? null : session));
   }
 
-  async #migrate(cookieHeader: string, now: number, secure: boolean): Promise<Session<T> | null> {
+  async #migrate(cookieHeader: string, now: number, secure: SecureFlag): Promise<Session<T> | null> {
     const migration = this.#options.migrateFrom!;
     const legacy = readCookie(cookieHeader, migration.cookieName);
     if (!legacy) return null;
@@ -426,7 +427,7 @@ export class SessionManager<T extends object = SessionData> {
     if (!data) return null;
     const session = this.#session(newState(now, secure), true);
     for (const key of Object.keys(data)) session.set(key as never, data[key] as never);
-    session[INTERNALS].extraCookies = [migration.expireCookie(secure)];
+    session[INTERNALS].extraCookies = [migration.expireCookie(isSecure(session[INTERNALS]))];
     return session;
   }
 
@@ -554,9 +555,10 @@ export class SessionManager<T extends object = SessionData> {
     const { cookie, header, absoluteTimeout } = this.#options;
     const value = sealed ?? this.#tokenValue(state);
     if (header) return [[header, value]];
-    if (!state.secure) warnInsecureCookie(cookie.name);
+    const secure = isSecure(state);
+    if (!secure) warnInsecureCookie(cookie.name);
     const maxAge = cookie.persistent ? Math.max(0, Math.round((state.createdAt + absoluteTimeout - now) / 1000)) : undefined;
-    return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, state.secure)]];
+    return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, secure)]];
   }
 
   #expireHeaders(state: SessionInternals): SessionHeader[] {
@@ -564,7 +566,7 @@ export class SessionManager<T extends object = SessionData> {
     state.clientHasCookie = false;
     const { header, cookie } = this.#options;
     if (header) return [[header, ""]];
-    return [["set-cookie", serializeExpiredCookie(cookie, state.secure)]];
+    return [["set-cookie", serializeExpiredCookie(cookie, isSecure(state))]];
   }
 
   // ---- plumbing ----
@@ -591,9 +593,9 @@ export class SessionManager<T extends object = SessionData> {
     return this.#options.hashIds ? hashToken(token) : token;
   }
 
-  #secure(requestIsTls: boolean): boolean {
+  #secure(request: SecureFlag | undefined): SecureFlag {
     const { secure } = this.#options.cookie;
-    return secure === "auto" ? requestIsTls : secure;
+    return secure === "auto" ? (request ?? false) : secure;
   }
 
   #nodeToken(headers: IncomingHttpHeaders): string | undefined {

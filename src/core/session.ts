@@ -73,7 +73,8 @@ export interface SessionInternals {
   createdAt: number;
   /** When this request began using the session: the start of the idle window. */
   usedAt: number;
-  secure: boolean;
+  /** Whether the cookie gets Secure: a function (the request's TLS or proxy flag) is asked once, when a cookie is made. */
+  secure: SecureFlag;
   user: SignedInUser | undefined;
   device: DeviceSource | undefined;
   /** Further Set-Cookie values for this response (e.g. expiring a migrated legacy cookie). */
@@ -287,12 +288,25 @@ export function replayChanges(base: Map<string, unknown>, state: SessionInternal
 }
 
 /** The state of a session that has not been stored yet. */
-export function newState(now: number, secure: boolean, createdAt = now): SessionInternals {
+/**
+ * A request's HTTPS flag, or a function that reads it: Express's `req.secure` costs a few µs,
+ * and most requests send no cookie, so adapters pass it as a function that runs only for one.
+ */
+export type SecureFlag = boolean | (() => boolean);
+
+/** The session's Secure flag, read (and kept) the first time a cookie needs it. */
+export function isSecure(state: SessionInternals): boolean {
+  const flag = state.secure;
+  return typeof flag === "boolean" ? flag : (state.secure = flag() === true);
+}
+
+/** A loaded session passes its decoded data; a new one starts empty. */
+export function newState(now: number, secure: SecureFlag, createdAt = now, data: Map<string, unknown> = new Map()): SessionInternals {
   return {
     token: undefined,
     storedKey: undefined,
     version: 0,
-    data: new Map(),
+    data,
     changes: undefined,
     status: "unmodified",
     superseded: false,

@@ -355,6 +355,24 @@ describe("secure: auto", () => {
       expect(cookie!.includes("; Secure"), `encrypted: ${encrypted}`).toBe(encrypted);
     }
   });
+
+  it("asks a secure function only when a cookie is made, and at most once", async () => {
+    const sessions = new SessionManager<Record<string, unknown>>({ store: new MemoryStore() });
+    let asked = 0;
+    const secure = () => (asked++, true);
+    const token = await loggedIn(sessions);
+    const read = await sessions.load(token, { secure });
+    expect(await sessions.commit(read)).toEqual([]);
+    expect(asked).toBe(0); // a read that sends no cookie never reads the request's TLS flag
+
+    const fresh = await sessions.load(undefined, { secure });
+    fresh.set("n", 1);
+    const [cookie] = await sessions.commit(fresh);
+    fresh.regenerate();
+    const [rotated] = await sessions.commit(fresh);
+    expect([cookie, rotated].every((line) => line!.includes("; Secure"))).toBe(true);
+    expect(asked).toBe(1);
+  });
 });
 
 describe("count, exists, gc, close", () => {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:http";
 import type { Server } from "node:http";
-import type { SessionManager } from "../../../dist/index.js";
+import type { SessionManager } from "sessionkit";
 import type { Route, SessionView } from "../routes.js";
 import { applyRoute, isRoute, propertyView, send, sendError, stats } from "../routes.js";
 
