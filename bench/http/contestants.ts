@@ -48,6 +48,7 @@ export const CONTESTANTS: Contestant[] = [
     needsFiles: [], needsServices: [], clientSide: false,
   },
   bare("bare-express", "express 5"),
+  floor("memory", "one app.use middleware (checks the cookie is there), then one Map get on /read, one Map set on /write"),
   {
     id: "sk-memory-express", label: "sessionkit", store: "memory", framework: "express 5", kind: "sessionkit",
     settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from dist/adapters/express.js"),
@@ -146,11 +147,11 @@ export const CONTESTANTS: Contestant[] = [
 ];
 
 /** Express 5 with exactly one raw round trip to the store per request: the least any session on it can cost. */
-function floor(store: "redis" | "postgres" | "mysql" | "file", settings: string): Contestant {
+function floor(store: "memory" | "redis" | "postgres" | "mysql" | "file", settings: string): Contestant {
   return {
     id: `floor-${store}-express`, label: `floor: one ${store} round trip`, store, framework: "express 5", kind: "floor",
     settings: `Express 5, no session library, cookie floor=<32 hex id>; ${settings}`,
-    needsFiles: [], needsServices: store === "file" ? [] : [store], clientSide: false,
+    needsFiles: [], needsServices: store === "file" || store === "memory" ? [] : [store], clientSide: false,
   };
 }
 

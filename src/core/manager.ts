@@ -284,7 +284,7 @@ export class SessionManager<T extends object = SessionData> {
     const token = this.#options.header ? request.headers.get(this.#options.header) : this.#cookieToken(cookieHeader);
     // The Request is itself a device source (its headers): an object is made only to add an ip.
     const device: DeviceSource = options.ip === undefined ? request : { ip: options.ip, headers: request.headers };
-    return this.load(token, { secure: request.url.startsWith("https:"), cookieHeader, device });
+    return this.load(token, { secure: () => request.url.startsWith("https:"), cookieHeader, device });
   }
 
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */

@@ -3,9 +3,12 @@
  * request, with no session library. No session layer on that store can cost less, so a
  * session library's CPU over its floor is what the library itself adds.
  *   /login  makes an id, stores counter 0 (seeding, not measured), sets `floor=<id>`
- *   /read   one read of the counter: Redis GET, SQL primary-key SELECT, one file read
+ *   /read   one read of the counter: Redis GET, SQL primary-key SELECT, one file read, one Map get
  *   /write  one write of counter+1: Redis INCR, SQL one-statement upsert, one atomic file write
- *           (temp file + rename; the file floor keeps the counters in memory, so a write needs no read)
+ *           (temp file + rename; the file floor keeps the counters in memory, so a write needs no read),
+ *           one Map set
+ * The memory floor also mounts one middleware (checking that the cookie is there), since any
+ * session library is one: Express's router charges every `app.use` layer on every request.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -63,8 +66,36 @@ function floorApp(store: FloorStore): Server {
 }
 
 export async function floorServer(kind: string): Promise<Built<Server>> {
+  if (kind === "memory") return { value: memoryFloorApp(), cleanup: async () => {} };
   const built = await floorStore(kind);
   return { value: floorApp(built.value), cleanup: built.cleanup };
+}
+
+/** In-process counters, read and written synchronously, behind one middleware. */
+function memoryFloorApp(): Server {
+  const counters = new Map<string, number>();
+  const app = express();
+  app.use((req, res, next) => (req.path === "/login" || idOf(req) ? next() : void res.status(401).send("no session")));
+  app.get("/login", (_req, res) => {
+    const id = randomBytes(16).toString("hex");
+    stats.logins++;
+    counters.set(id, 0);
+    res.cookie("floor", id, { httpOnly: true, sameSite: "lax" }).send("0");
+  });
+  app.get("/read", (req, res) => {
+    const count = counters.get(idOf(req)!);
+    if (count === undefined) return void res.status(401).send("no session");
+    res.send(String(count));
+  });
+  app.get("/write", (req, res) => {
+    const id = idOf(req)!;
+    const count = counters.get(id);
+    if (count === undefined) return void res.status(401).send("no session");
+    stats.writes++;
+    counters.set(id, count + 1);
+    res.send(String(count + 1));
+  });
+  return createServer(app);
 }
 
 function floorStore(kind: string): Promise<Built<FloorStore>> {
