@@ -160,9 +160,9 @@ function attachAsProperties(commit: PendingCommit, req: IncomingMessage, res: Se
 // slows the property reads of Express and Node that follow. So on Express, `session` is an
 // accessor and writeHead/end are methods of Express's base request and response objects (shared
 // by every app of that Express copy), patched once. The request's commit is one symbol-keyed
-// property of req: a WeakMap entry per request instead cost the garbage collector about 110,000
-// instructions per request (callgrind, bench/README.md). A request sessionkit did not load has no
-// such property and is untouched.
+// property of req: a WeakMap entry per request instead is ephemeron work for the garbage
+// collector, about 7 µs per request of scavenges (bench/README.md, "Third pass"). A request
+// sessionkit did not load has no such property and is untouched.
 
 const COMMIT = Symbol("sessionkit.commit");
 type Tracked = IncomingMessage & { [COMMIT]?: PendingCommit };
