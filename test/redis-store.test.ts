@@ -331,7 +331,11 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
     const prefix = randomPrefix(kind.name);
     const store = new RedisStore({ client: (await connection(kind)).client, prefix });
     const { client: raw, close } = await rawClientFor(kind);
-    const sessions = new SessionManager({ store, gcInterval: 0, maxSessionsPerUser: 3 });
+    // A clock that moves on every call: four sign-ins in one millisecond would tie, and a tie is
+    // broken by handle, so the 4th could evict any of them instead of the 1st.
+    let clock = Date.now();
+    const now = () => (clock = Math.max(clock + 1, Date.now()));
+    const sessions = new SessionManager({ store, gcInterval: 0, maxSessionsPerUser: 3, now });
     const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0]!)![1]!;
     const signedIn = async () => {
       const session = await sessions.load();
