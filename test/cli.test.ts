@@ -47,8 +47,14 @@ function expectOneLineError(run: Run, code: number, text: string | RegExp): void
 }
 
 /** Live sessions made through the manager, as an app makes them; signed in as `user` when given. */
+/** Date.now that never repeats: one seed's sign-ins get distinct times, so "newest first" is their order (a tie goes by handle). */
+function movingClock(): () => number {
+  let last = 0;
+  return () => (last = Math.max(last + 1, Date.now()));
+}
+
 async function seed(store: SessionStore, count: number, options: { user?: string; now?: () => number } = {}): Promise<void> {
-  const manager = new SessionManager({ store, gcInterval: 0, ...(options.now ? { now: options.now } : {}) });
+  const manager = new SessionManager({ store, gcInterval: 0, now: options.now ?? movingClock() });
   for (let i = 0; i < count; i++) {
     const session = await manager.load(undefined, { device: { ip: `10.0.0.${i + 1}`, headers: { "user-agent": `device-${i + 1}` } } });
     session.set("n", i);
