@@ -75,14 +75,13 @@ export class ContestantServer {
    */
   static start(contestant: Contestant, options: { profileDir?: string; callgrindDir?: string } = {}): Promise<ContestantServer> {
     const { profileDir, callgrindDir } = options;
-    const execArgv = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-    const child = callgrindDir
-      ? fork(SERVER_ENTRY, [contestant.id], {
+    const runner = callgrindDir
+      ? {
           execPath: "valgrind",
           execArgv: ["--tool=callgrind", "--smc-check=all-non-file", "--instr-atstart=no", `--callgrind-out-file=${callgrindDir}/callgrind.%p`, `--log-file=${callgrindDir}/valgrind.%p.log`, process.execPath],
-          stdio: ["ignore", "inherit", "pipe", "ipc"],
-        })
-      : fork(SERVER_ENTRY, [contestant.id], { execArgv, stdio: ["ignore", "inherit", "pipe", "ipc"] });
+        }
+      : { execArgv: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [] };
+    const child = fork(SERVER_ENTRY, [contestant.id], { ...runner, stdio: ["ignore", "inherit", "pipe", "ipc"] });
     let stderr = "";
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();

@@ -287,7 +287,6 @@ export function replayChanges(base: Map<string, unknown>, state: SessionInternal
   return base;
 }
 
-/** The state of a session that has not been stored yet. */
 /**
  * A request's HTTPS flag, or a function that reads it: Express's `req.secure` costs a few µs,
  * and most requests send no cookie, so adapters pass it as a function that runs only for one.
@@ -300,7 +299,7 @@ export function isSecure(state: SessionInternals): boolean {
   return typeof flag === "boolean" ? flag : (state.secure = flag() === true);
 }
 
-/** A loaded session passes its decoded data; a new one starts empty. */
+/** The state of a session not yet stored; a loaded session passes its decoded data, a new one starts empty. */
 export function newState(now: number, secure: SecureFlag, createdAt = now, data: Map<string, unknown> = new Map()): SessionInternals {
   return {
     token: undefined,
