@@ -1,5 +1,5 @@
 /**
- * npm run bench:instructions [-- --only a,b] [--requests N]
+ * npm run bench:instructions [-- --only a,b] [--requests N] [--dumps DIR]
  *
  * CPU instructions per request, counted by valgrind's callgrind inside each contestant's server
  * process. On a shared machine CPU time per request swings by ±25 % between runs of the same
@@ -8,10 +8,12 @@
  * misses and stalls are not in it. The server runs one at a time, ~50× slower under valgrind, so
  * the load is light (10 connections); the count starts after a warm-up of the same size, once the
  * JIT has compiled the hot paths.
+ * `--dumps DIR` keeps each route's callgrind dump there (`<id>.read.out`, …) for callgrind_annotate:
+ * JIT-compiled JavaScript shows as anonymous code, but Node's C++ and V8's builtins are named.
  * Needs valgrind (Debian: apt-get install valgrind). Writes bench/results/instructions.md.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Contestant } from "./http/contestants.js";
@@ -46,21 +48,22 @@ function callgrindControl(pid: number, ...args: string[]): void {
 }
 
 /** The instruction total of the dump `callgrind_control -d` writes next (file name ends in .N). */
-async function nextDumpTotal(directory: string, pid: number, dumpsBefore: number): Promise<number> {
+async function nextDump(directory: string, pid: number, dumpsBefore: number): Promise<{ total: number; path: string }> {
   const prefix = `callgrind.${pid}.`;
   for (let waited = 0; waited < 30_000; waited += 100) {
     const dumps = readdirSync(directory).filter((name) => name.startsWith(prefix));
     if (dumps.length > dumpsBefore) {
       const newest = dumps.sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length))).at(-1)!;
-      const summary = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(directory, newest), "utf8"));
-      if (summary) return Number(summary[1]);
+      const path = join(directory, newest);
+      const summary = /^(?:summary|totals): (\d+)/m.exec(readFileSync(path, "utf8"));
+      if (summary) return { total: Number(summary[1]), path };
     }
     await sleep(100);
   }
   throw new Error("callgrind wrote no dump within 30 s");
 }
 
-async function count(contestant: Contestant, requests: number): Promise<Counted> {
+async function count(contestant: Contestant, requests: number, keepDumps: string | undefined): Promise<Counted> {
   const directory = mkdtempSync(join(tmpdir(), "sessionkit-callgrind-"));
   const counted: Counted = { contestant, perRequest: {} };
   const server = await ContestantServer.start(contestant, { callgrindDir: directory });
@@ -74,7 +77,8 @@ async function count(contestant: Contestant, requests: number): Promise<Counted>
       callgrindControl(pid, "--zero");
       const run = await drive(server.base, route, groups, 0, requests);
       callgrindControl(pid, "--dump");
-      const total = await nextDumpTotal(directory, pid, dumps++);
+      const { total, path } = await nextDump(directory, pid, dumps++);
+      if (keepDumps) copyFileSync(path, join(keepDumps, `${contestant.id}.${route.slice(1)}.out`));
       if (run.ok !== run.responses || run.errors) counted.problem = `${route}: ${run.responses - run.ok} non-2xx, ${run.errors} errors`;
       counted.perRequest[route] = total / run.responses;
     }
@@ -121,9 +125,11 @@ function toMarkdown(rows: Counted[], requests: number): string {
 async function main(): Promise<void> {
   const requests = Number(argument("--requests") ?? 3000);
   const ids = argument("--only")?.split(",") ?? DEFAULT_IDS;
+  const keepDumps = argument("--dumps");
+  if (keepDumps) mkdirSync(keepDumps, { recursive: true });
   const rows: Counted[] = [];
   for (const id of ids) {
-    const row = await count(contestantById(id), requests);
+    const row = await count(contestantById(id), requests, keepDumps);
     console.log(`- ${id}: ${ROUTES.map((route) => `${route} ${thousands(row.perRequest[route])} instr/req`).join(", ")}${row.problem ? ` (${row.problem})` : ""}`);
     rows.push(row);
   }

@@ -23,7 +23,7 @@ import type { DeviceSource, SessionData, SessionHost, SecureFlag, SessionInterna
 import { INTERNALS, Session, isSecure, newState } from "./session.js";
 import type { AnyStore, Awaitable, ClientSideStore, SessionStore, StoreCallOptions, StoredSession } from "./store.js";
 import { checkStore, isClientSideStore } from "./store.js";
-import { callStore } from "./store-call.js";
+import { StoreCalls } from "./store-call.js";
 import type { SessionInfo, UserContext } from "./users.js";
 import type { ManagerCore } from "./identity.js";
 import { destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUser, signIn, signedIn, supersede } from "./identity.js";
@@ -88,11 +88,14 @@ export class SessionManager<T extends object = SessionData> {
   /** What the record and user helpers need of this manager; made once. */
   readonly #records: RecordContext & UserContext;
   readonly #revocationContext: RevocationContext;
+  /** Every store call goes through it: storeTimeout, its abort signal, typed errors. */
+  readonly #storeCalls: StoreCalls;
   /** What the identity functions (rotation, sign-in, revocation) need of this manager. */
   readonly #core: ManagerCore;
 
   constructor(options: SessionManagerOptions) {
     this.#options = resolveOptions(options);
+    this.#storeCalls = new StoreCalls(this.#options.storeTimeout);
     if (options.store && options.provider) throw new TypeError('give either option "store" or option "provider", not both');
     if (options.store) {
       checkStore(options.store);
@@ -656,6 +659,6 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
-    return callStore(operation, this.#options.storeTimeout, run);
+    return this.#storeCalls.run(operation, run);
   }
 }

@@ -2,45 +2,108 @@ import { SessionError, SessionStoreError } from "./errors.js";
 import type { Awaitable, StoreCallOptions } from "./store.js";
 
 /**
- * Runs a store call under a time limit, turning driver failures into SessionStoreError. On
- * timeout the call's signal is aborted, so a store that honours it (node-redis) drops the
- * queued command instead of applying it after the app has already answered 5xx.
- * A store that answers synchronously (MemoryStore) skips the timer and the extra tick.
+ * Runs store calls under the manager's `storeTimeout`, turning driver failures into
+ * SessionStoreError. On timeout the call's signal is aborted, so a store that honours it
+ * (node-redis) drops the queued command instead of applying it after the app has already
+ * answered 5xx. A store that answers synchronously (MemoryStore) skips all of it.
+ *
+ * Calls that start within one short window (a tenth of the timeout, 1 to 50 ms) share one
+ * timer and one AbortController: on Node 20 a new AbortController and a listener on it cost
+ * ~10 µs, more CPU than a Redis round trip itself (bench/README.md, "Fourth pass"). So a call
+ * times out between `timeout` and `timeout + window` after it started, never before; the
+ * shared signal aborts only when a call of its window is still unanswered, and a store has
+ * let go of the signal of a call that already settled.
  */
-export function callStore<R>(operation: string, timeout: number, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
-  const outcome = READS.has(operation) ? undefined : "unknown";
-  const controller = timeout === 0 ? undefined : new LazyAbort();
-  let result: Awaitable<R>;
-  try {
-    result = run(controller ?? {});
-  } catch (error) {
-    throw storeError(operation, error);
+export class StoreCalls {
+  readonly #timeout: number;
+  readonly #width: number;
+  #open: Window | undefined;
+
+  constructor(timeout: number) {
+    this.#timeout = timeout;
+    this.#width = Math.min(50, Math.max(1, Math.floor(timeout / 10)));
   }
-  if (!(result instanceof Promise)) return result;
-  if (!controller) return result.catch((error: unknown) => Promise.reject(storeError(operation, error)));
-  return new Promise<R>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const cause = new DOMException(`no answer within ${timeout} ms`, "TimeoutError");
-      controller.abort(cause);
-      reject(new SessionStoreError(`store.${operation}() did not answer within ${timeout} ms`, { cause, outcome }));
-    }, timeout);
-    result.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (error: unknown) => (clearTimeout(timer), reject(storeError(operation, error))),
-    );
-  });
+
+  run<R>(operation: string, call: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
+    const window = this.#timeout === 0 ? undefined : this.#window();
+    let result: Awaitable<R>;
+    try {
+      result = call(window ?? NO_LIMIT);
+    } catch (error) {
+      throw storeError(operation, error);
+    }
+    if (!(result instanceof Promise)) return result;
+    if (!window) return result.catch((error: unknown) => Promise.reject(storeError(operation, error)));
+    return window.watch(operation, result);
+  }
+
+  /** The window calls starting now join; a new one once it has closed (monotonic clock: a wall-clock jump cannot stretch it). */
+  #window(): Window {
+    const now = performance.now();
+    const open = this.#open;
+    if (open && now < open.closesAt) return open;
+    return (this.#open = new Window(now + this.#width, this.#width + this.#timeout, this.#timeout));
+  }
 }
 
-/** Store call options whose AbortController is made only if the store reads `signal` (it costs µs). */
-class LazyAbort implements StoreCallOptions {
+const NO_LIMIT: StoreCallOptions = Object.freeze({});
+
+interface Watched {
+  operation: string;
+  reject: (error: unknown) => void;
+}
+
+/** The calls that started in one window: one timer fires for them all, one signal aborts them all. */
+class Window implements StoreCallOptions {
+  readonly #pending = new Set<Watched>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #timeout: number;
   #controller: AbortController | undefined;
 
+  constructor(
+    readonly closesAt: number,
+    delay: number,
+    timeout: number,
+  ) {
+    this.#timeout = timeout;
+    this.#timer = setTimeout(() => this.#expire(), delay);
+    this.#timer.unref(); // referenced only while a call waits, so an idle app can exit
+  }
+
+  /** Made only if a store reads it: one per window, not one per call. */
   get signal(): AbortSignal {
     return (this.#controller ??= new AbortController()).signal;
   }
 
-  abort(reason: unknown): void {
-    this.#controller?.abort(reason);
+  watch<R>(operation: string, result: Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const watched: Watched = { operation, reject };
+      this.#add(watched);
+      result.then(
+        (value) => (this.#remove(watched), resolve(value)),
+        (error: unknown) => (this.#remove(watched), reject(storeError(operation, error))),
+      );
+    });
+  }
+
+  #add(watched: Watched): void {
+    this.#pending.add(watched);
+    if (this.#pending.size === 1) this.#timer.ref();
+  }
+
+  #remove(watched: Watched): void {
+    if (this.#pending.delete(watched) && this.#pending.size === 0) this.#timer.unref();
+  }
+
+  #expire(): void {
+    if (this.#pending.size === 0) return;
+    const cause = new DOMException(`no answer within ${this.#timeout} ms`, "TimeoutError");
+    this.#controller?.abort(cause);
+    for (const { operation, reject } of this.#pending) {
+      const outcome = READS.has(operation) ? undefined : "unknown";
+      reject(new SessionStoreError(`store.${operation}() did not answer within ${this.#timeout} ms`, { cause, outcome }));
+    }
+    this.#pending.clear();
   }
 }
 
@@ -54,4 +117,3 @@ export function storeError(operation: string, error: unknown): SessionError {
   const outcome = READS.has(operation) ? undefined : "unknown";
   return new SessionStoreError(`store.${operation}() failed: ${reason}`, { cause: error, outcome });
 }
-
