@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { SessionError, SessionStoreError } from "./errors.js";
 import type { Awaitable, StoreCallOptions } from "./store.js";
 
@@ -72,7 +73,7 @@ class Window implements StoreCallOptions {
 
   /** Made only if a store reads it: one per window, not one per call. */
   get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal;
+    return (this.#controller ??= sharedController()).signal;
   }
 
   watch<R>(operation: string, result: Promise<R>): Promise<R> {
@@ -105,6 +106,13 @@ class Window implements StoreCallOptions {
     }
     this.#pending.clear();
   }
+}
+
+/** Every call of a window may listen to its signal (node-redis does): more than Node's warning threshold of 10. */
+function sharedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** Calls that write nothing: their failure has no unknown outcome. */

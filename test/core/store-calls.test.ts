@@ -53,6 +53,28 @@ describe("store calls under storeTimeout", () => {
     for (const signal of signals) expect(signal?.aborted).toBe(false);
   });
 
+  it("lets every call of a busy moment listen to its signal without a listener-leak warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const { store } = storeWith(() => notFoundAfter(5));
+      const listening = Object.assign(store, {
+        get: (key: string, options?: StoreCallOptions) => {
+          const stop = () => {};
+          options?.signal?.addEventListener("abort", stop, { once: true }); // as node-redis does per command
+          return notFoundAfter(5).finally(() => options?.signal?.removeEventListener("abort", stop));
+        },
+      });
+      const sessions = new SessionManager({ store: listening, storeTimeout: "5s" });
+      await Promise.all(Array.from({ length: 50 }, () => sessions.load(TOKEN_A)));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on a later tick
+      expect(warnings.map((w) => w.name)).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("does not keep an idle process alive for storeTimeout once its store calls have answered", async () => {
     // A child process loads one session from a store that answers asynchronously, under a 60 s timeout.
     const script = `
