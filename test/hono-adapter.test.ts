@@ -83,4 +83,14 @@ describe("Hono adapter specifics", () => {
     const response = await app.request("https://example.test/");
     expect(response.headers.getSetCookie()[0]).toContain("Secure");
   });
+
+  it("reads the session from a Fetch Request with no Node request behind it (any Fetch runtime)", async () => {
+    const app = new Hono<{ Variables: SessionVariables }>();
+    app.use(sessionMiddleware(new SessionManager({ store: new MemoryStore(), gcInterval: 0 })));
+    app.get("/set", (c) => (c.get("session").set("user", "alice"), c.text("ok")));
+    app.get("/read", (c) => c.text(String(c.get("session").get("user"))));
+    const cookie = sessionCookie(await app.request("/set"))!;
+    const response = await app.request("/read", { headers: { cookie } });
+    expect(await response.text()).toBe("alice");
+  });
 });
