@@ -3,7 +3,6 @@
  * @hono/node-server and on any Fetch runtime: `app.use(sessionMiddleware(sessions))`,
  * then `c.get("session")`. The store write ends before the Response is returned.
  */
-import type { IncomingMessage } from "node:http";
 import type { Context, MiddlewareHandler } from "hono";
 import type { SessionManager } from "../core/manager.js";
 import { applyFetchHeaders } from "../core/node-http.js";
@@ -24,7 +23,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     throw new TypeError("sessionMiddleware needs a SessionManager");
   }
   return async function sessionkit(c, next) {
-    const session = await load(manager, c);
+    const session = await manager.loadRequest(c.req.raw);
     c.set("session", session as unknown as Session<SessionData>);
     await next();
     // A failure throws here, and Hono's compose hands it to app.onError (500 by default).
@@ -36,17 +35,6 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     ensureMutableHeaders(c);
     applyFetchHeaders(c.res.headers, prepared.headers);
   };
-}
-
-/**
- * On @hono/node-server (`c.env.incoming`) the session is read from Node's own request: on Node
- * `c.req.raw.headers` builds a whole Fetch Headers object from the raw headers, for one cookie
- * (~8 µs a request, bench/README.md "Fourth pass"). Elsewhere, from the Fetch Request.
- */
-function load<T extends object>(manager: SessionManager<T>, c: Context): Promise<Session<T>> {
-  const incoming = (c.env as { incoming?: Partial<IncomingMessage> } | undefined)?.incoming;
-  if (incoming && typeof incoming.headers === "object" && incoming.socket) return manager.start(incoming as IncomingMessage);
-  return manager.loadRequest(c.req.raw);
 }
 
 /**
