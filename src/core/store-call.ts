@@ -99,7 +99,8 @@ class Window implements StoreCallOptions {
   #expire(): void {
     if (this.#pending.size === 0) return;
     const cause = new DOMException(`no answer within ${this.#timeout} ms`, "TimeoutError");
-    this.#controller?.abort(cause);
+    // Made now if no store has read it yet: one that reads it late must still see the abort.
+    (this.#controller ??= sharedController()).abort(cause);
     for (const { operation, reject } of this.#pending) {
       const outcome = READS.has(operation) ? undefined : "unknown";
       reject(new SessionStoreError(`store.${operation}() did not answer within ${this.#timeout} ms`, { cause, outcome }));

@@ -44,6 +44,18 @@ describe("store calls under storeTimeout", () => {
     expect((hungSignal?.reason as Error).name).toBe("TimeoutError");
   });
 
+  it("shows a store that reads the signal only after the timeout that its call was given up", async () => {
+    let late: AbortSignal | undefined;
+    const store = Object.assign(Object.create(new MemoryStore()) as MemoryStore, {
+      get: (_key: string, options?: StoreCallOptions) =>
+        new Promise<null>((resolve) => setTimeout(() => ((late = options?.signal), resolve(null)), 80)),
+    });
+    const sessions = new SessionManager({ store, storeTimeout: 20 });
+    await expect(sessions.load(TOKEN_A)).rejects.toBeInstanceOf(SessionStoreError);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(late?.aborted).toBe(true);
+  });
+
   it("aborts no signal when every call of its time answered", async () => {
     const { store, signals } = storeWith(() => notFoundAfter(2));
     const sessions = new SessionManager({ store, storeTimeout: 20 });
