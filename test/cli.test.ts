@@ -14,6 +14,7 @@ import { FileStore } from "../src/stores/file.js";
 import { MySQLStore } from "../src/stores/mysql.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";
+import { movingClock } from "./support/clock.js";
 import { MYSQL_URL, POSTGRES_URL, REDIS_URL, serverAvailable } from "./support/servers.js";
 
 // The `sessionkit` binary as an operator runs it: the built dist/cli/main.js (npm test builds
@@ -47,12 +48,6 @@ function expectOneLineError(run: Run, code: number, text: string | RegExp): void
 }
 
 /** Live sessions made through the manager, as an app makes them; signed in as `user` when given. */
-/** Date.now that never repeats: one seed's sign-ins get distinct times, so "newest first" is their order (a tie goes by handle). */
-function movingClock(): () => number {
-  let last = 0;
-  return () => (last = Math.max(last + 1, Date.now()));
-}
-
 async function seed(store: SessionStore, count: number, options: { user?: string; now?: () => number } = {}): Promise<void> {
   const manager = new SessionManager({ store, gcInterval: 0, now: options.now ?? movingClock() });
   for (let i = 0; i < count; i++) {

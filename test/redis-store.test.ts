@@ -11,6 +11,7 @@ import { SessionManager } from "../src/core/manager.js";
 import type { RedisClientLike } from "../src/stores/redis.js";
 import { RedisStore } from "../src/stores/redis.js";
 import { storeConformance } from "../src/testing/index.js";
+import { movingClock } from "./support/clock.js";
 import { REDIS_CLUSTER_NODES, REDIS_URL, serverAvailable } from "./support/servers.js";
 
 const standaloneUp = await serverAvailable("Redis", "REDIS_URL", REDIS_URL);
@@ -331,11 +332,8 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
     const prefix = randomPrefix(kind.name);
     const store = new RedisStore({ client: (await connection(kind)).client, prefix });
     const { client: raw, close } = await rawClientFor(kind);
-    // A clock that moves on every call: four sign-ins in one millisecond would tie, and a tie is
-    // broken by handle, so the 4th could evict any of them instead of the 1st.
-    let clock = Date.now();
-    const now = () => (clock = Math.max(clock + 1, Date.now()));
-    const sessions = new SessionManager({ store, gcInterval: 0, maxSessionsPerUser: 3, now });
+    // Four sign-ins in one millisecond would tie, and the 4th could then evict any of them, not the 1st.
+    const sessions = new SessionManager({ store, gcInterval: 0, maxSessionsPerUser: 3, now: movingClock() });
     const tokenOf = (cookies: string[]) => /^sid=([^;]*)/.exec(cookies[0]!)![1]!;
     const signedIn = async () => {
       const session = await sessions.load();
