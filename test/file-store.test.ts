@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { chmod, chown, mkdtemp, readdir, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -59,6 +59,21 @@ describe("FileStore", () => {
       expect((await stat(dir)).mode & 0o777).toBe(0o700);
       expect((await stat(join(file!, ".."))).mode & 0o777).toBe(0o700);
       expect((await stat(file!)).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it("writes session files 0600 under a umask that would narrow them (0277 gives 0400)", async () => {
+    const dir = await freshDir();
+    const previous = process.umask(0o277);
+    try {
+      const store = new FileStore({ dir });
+      await store.set("first", write("x"));
+      await store.set("second", write("y"));
+      const files = (await filesUnder(dir)).filter((file) => !file.endsWith(".lock"));
+      expect(files).toHaveLength(2);
+      for (const file of files) expect((await stat(file)).mode & 0o777).toBe(0o600);
     } finally {
       process.umask(previous);
     }
@@ -165,6 +180,37 @@ describe("FileStore", () => {
     const started = Date.now();
     expect(await store.set("k", write("v2", 1))).toBe(true);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it("a holder whose lock was broken and taken over meanwhile leaves the new owner's lock in place", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("k", write("v1"));
+    const [file] = await filesUnder(dir);
+    const lock = `${file}.lock`;
+    // Hold the write inside its lock: get() is the first thing it does there.
+    let enter!: () => void;
+    let resume!: () => void;
+    const inside = new Promise<void>((resolve) => (enter = resolve));
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    const read = store.get.bind(store);
+    store.get = async (key) => {
+      enter();
+      await resumed;
+      return read(key);
+    };
+    const pending = store.set("k", write("v2", 1));
+    await inside;
+    // What a breaker does to a hung holder (rename aside, remove), then another process's fresh lock.
+    await rename(lock, `${lock}.aside`);
+    await rm(`${lock}.aside`);
+    const { hostname } = await import("node:os");
+    const stranger = `${process.pid + 1} ${hostname()} ${Date.now()} stranger`;
+    await writeFile(lock, stranger);
+    resume();
+    expect(await pending).toBe(true);
+    expect(await readFile(lock, "utf8"), "the stranger's lock survives our release").toBe(stranger);
+    expect((await filesUnder(dir)).filter((f) => f.endsWith(".tmp")), "our draft is removed").toEqual([]);
   });
 
   it("waits for a live lock and fails with a system error after lockTimeout", async () => {

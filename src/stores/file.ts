@@ -19,9 +19,10 @@
  *   by indexOwner before the record, mtime = keepUntil), each checked against its record when listed.
  */
 import { createHash, randomBytes } from "node:crypto";
+import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { chmod, link, mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -88,6 +89,8 @@ export class FileStore implements SessionStore {
   readonly #queues = new Map<string, Promise<unknown>>();
   #rootReady: Promise<void> | undefined;
   #trusted: Promise<void> | undefined;
+  /** Learned from the first file written (#fixMode): whether the umask narrows new files below 0600. */
+  #umaskNarrows: boolean | undefined;
 
   constructor(options: FileStoreOptions) {
     if (!options || typeof options.dir !== "string" || options.dir === "") {
@@ -109,9 +112,9 @@ export class FileStore implements SessionStore {
 
   set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const path = this.#pathOf(key);
-    // Checked once without the lock when this write's turn comes: reads see whole files, so a
-    // mismatch then is a valid moment to refuse, and a hopeless write never takes the lock file
-    // (with 150 writers on one session most attempts are such retries).
+    // Checked without the lock when this write waited behind another write of this process: reads
+    // see whole files, so a mismatch then is a valid moment to refuse, and a hopeless write never
+    // takes the lock file (with 150 writers on one session most attempts are such retries).
     const refuseEarly = async () => (((await this.get(key))?.version ?? 0) !== write.expectedVersion ? false : undefined);
     return this.#locked(key, path, options?.signal, async () => {
       const current = await this.get(key);
@@ -280,7 +283,7 @@ export class FileStore implements SessionStore {
     const bytes = encodeRecord(record);
     const handle = await this.#inDir(path, () => open(temp, "wx", FILE_MODE));
     try {
-      await handle.chmod(FILE_MODE); // a umask cannot widen it, but an odd one could narrow it to unreadable
+      await this.#fixMode(handle);
       await handle.writeFile(bytes);
       if (this.#fsync) await handle.sync();
     } catch (error) {
@@ -300,6 +303,15 @@ export class FileStore implements SessionStore {
     if (this.#fsync) await syncDir(join(path, ".."));
   }
 
+  /**
+   * A umask cannot widen open's 0600, but an odd one (0277, say) could narrow it to unreadable. The
+   * first temp file of this store tells; only if it came out wrong is every file chmod-ed after.
+   */
+  async #fixMode(handle: FileHandle): Promise<void> {
+    this.#umaskNarrows ??= ((await handle.stat()).mode & 0o777) !== FILE_MODE;
+    if (this.#umaskNarrows) await handle.chmod(FILE_MODE);
+  }
+
   // ---- locking ----
 
   /**
@@ -309,10 +321,11 @@ export class FileStore implements SessionStore {
    * write its caller already reported as failed never lands later.
    */
   #locked<R>(key: string, path: string, signal: AbortSignal | undefined, work: () => Promise<R>, refuseEarly?: () => Promise<R | undefined>): Promise<R> {
-    const previous = this.#queues.get(key) ?? Promise.resolve();
-    const run = Promise.all([previous.catch(() => {}), this.#checkTrust()])
-      .then(() => refuseEarly?.())
-      .then((refused) => refused ?? this.#withLockFile(path, work, signal));
+    const previous = this.#queues.get(key);
+    // A write with no writer of this process ahead of it skips refuseEarly: it is one read (four
+    // file system calls) that an uncontended write, the common case, would only repeat under the lock.
+    const turn = previous ? Promise.all([previous.catch(() => {}), this.#checkTrust()]).then(() => refuseEarly?.()) : this.#checkTrust().then(() => undefined);
+    const run = turn.then((refused) => refused ?? this.#withLockFile(path, work, signal));
     const tail = run.catch(() => {});
     this.#queues.set(key, tail);
     void tail.then(() => {
@@ -324,12 +337,12 @@ export class FileStore implements SessionStore {
   async #withLockFile<R>(path: string, work: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     signal?.throwIfAborted();
     const lock = `${path}.lock`;
-    const owner = await this.#acquire(lock, signal);
+    const draft = await this.#acquire(lock, signal);
     try {
       signal?.throwIfAborted();
       return await work();
     } finally {
-      await releaseLock(lock, owner);
+      await releaseLock(lock, draft);
     }
   }
 
@@ -338,6 +351,7 @@ export class FileStore implements SessionStore {
    * The owner line is written to a private temp file first and link(2)ed into place, which fails
    * with EEXIST like O_EXCL but makes the lock appear with its owner already in it: a process killed
    * between creating a lock and writing its owner cannot leave an anonymous lock nobody can judge.
+   * Resolves to that draft, kept until release: the lock is still ours while it is the draft's inode.
    */
   async #acquire(lock: string, signal?: AbortSignal): Promise<string> {
     const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(6).toString("hex")}`;
@@ -348,7 +362,7 @@ export class FileStore implements SessionStore {
         await this.#inDir(draft, () => writeFile(draft, owner, { flag: "wx", mode: FILE_MODE }).catch(ignoreExisting));
         try {
           await link(draft, lock);
-          return owner;
+          return draft;
         } catch (error) {
           if (code(error) !== "EEXIST" && code(error) !== "ENOENT") throw error;
         }
@@ -356,8 +370,9 @@ export class FileStore implements SessionStore {
         if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
         await sleep(Math.random() * Math.min(64, 2 ** attempt), undefined, { signal });
       }
-    } finally {
+    } catch (error) {
       await unlinkIfExists(draft);
+      throw error;
     }
   }
 
@@ -492,8 +507,9 @@ function jsonString(body: string): string | null {
 }
 
 async function readHeader(path: string): Promise<Header | null> {
-  const handle = await openRegularFile(path);
-  if (!handle) return null;
+  const opened = await openRegularFile(path);
+  if (!opened) return null;
+  const { handle } = opened;
   try {
     const probe = Buffer.alloc(HEADER_PROBE_BYTES + 1);
     const { bytesRead } = await handle.read(probe, 0, probe.length, 0);
@@ -509,11 +525,19 @@ function code(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;
 }
 
+/**
+ * The whole file in one read of the size fstat gave (handle.readFile would fstat again): files are
+ * replaced by rename, never changed in place, so the opened inode keeps that size.
+ */
 async function readIfExists(path: string): Promise<Buffer | null> {
-  const handle = await openRegularFile(path);
-  if (!handle) return null;
+  const opened = await openRegularFile(path);
+  if (!opened) return null;
+  const { handle, size } = opened;
   try {
-    return await handle.readFile();
+    if (size === 0) return Buffer.alloc(0);
+    const bytes = Buffer.allocUnsafe(size);
+    const { bytesRead } = await handle.read(bytes, 0, size, 0);
+    return bytes.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
@@ -523,7 +547,7 @@ async function readIfExists(path: string): Promise<Buffer | null> {
  * Opens a regular file for reading without following a symlink (ELOOP) or blocking on a FIFO;
  * a missing file, a symlink, or anything that is not a regular file is null ("not found").
  */
-async function openRegularFile(path: string): Promise<FileHandle | null> {
+async function openRegularFile(path: string): Promise<{ handle: FileHandle; size: number } | null> {
   let handle: FileHandle;
   try {
     handle = await open(path, READ_FLAGS);
@@ -531,7 +555,8 @@ async function openRegularFile(path: string): Promise<FileHandle | null> {
     if (code(error) === "ENOENT" || code(error) === "ELOOP") return null;
     throw error;
   }
-  if ((await handle.stat()).isFile()) return handle;
+  const info = await handle.stat();
+  if (info.isFile()) return { handle, size: info.size };
   await handle.close();
   return null;
 }
@@ -592,10 +617,25 @@ function ignoreExisting(error: unknown): void {
   if (code(error) !== "EEXIST") throw error;
 }
 
-/** Releases our lock only if it is still ours (a hung holder's lock may have been broken). */
-async function releaseLock(lock: string, owner: string): Promise<void> {
-  const content = await readIfExists(lock);
-  if (content?.toString("utf8") === owner) await unlinkIfExists(lock);
+/**
+ * Releases our lock only if it is still ours (a hung holder's lock may have been broken): the lock
+ * is our draft's inode, which cannot have been reused while the draft still names it. A draft gone
+ * (gc removes temp files after a minute) means a lock that old, broken by now or soon, is left to
+ * the breakers.
+ */
+async function releaseLock(lock: string, draft: string): Promise<void> {
+  const [held, mine] = await Promise.all([lstatIfExists(lock), lstatIfExists(draft)]);
+  const ours = held !== null && mine !== null && held.ino === mine.ino && held.dev === mine.dev;
+  await Promise.all([ours ? unlinkIfExists(lock) : undefined, unlinkIfExists(draft)]);
+}
+
+async function lstatIfExists(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (code(error) === "ENOENT") return null;
+    throw error;
+  }
 }
 
 /** True when the lock names a process on this host that no longer exists. */
