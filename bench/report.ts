@@ -37,6 +37,10 @@ export interface Row {
   cpuOverBare?: number;
   /** cpuMicrosPerRequest − the floor contestant's (one raw round trip to the same store), same route. */
   cpuOverFloor?: number;
+  /** A floor whose /write reads, then writes (two round trips, as a session write must). */
+  readFirst?: boolean;
+  /** /write only: cpuMicrosPerRequest − that load-then-save floor's. */
+  cpuOverLoadSaveFloor?: number;
   valid: boolean;
 }
 
@@ -78,6 +82,7 @@ export function buildRows(outcomes: ContestantOutcome[]): Row[] {
         p50: median(mine.map((run) => run.p50)),
         p99: median(mine.map((run) => run.p99)),
         kind: contestant.kind,
+        ...(contestant.readFirst ? { readFirst: true } : {}),
         cpuMicrosPerRequest: medianOf(mine.map((run) => run.cpuMicrosPerRequest)),
         valid: problems.length === 0 && mine.every((run) => run.non2xx === 0 && run.errors === 0 && run.timeouts === 0),
       });
@@ -87,13 +92,20 @@ export function buildRows(outcomes: ContestantOutcome[]): Row[] {
     const bare = rows.find((r) => r.store === "none" && r.framework === row.framework && r.route === row.route);
     if (bare && row.store !== "none") row.overhead = 1 - row.requestsPerSecond / bare.requestsPerSecond;
     if (bare && row.store !== "none") row.cpuOverBare = difference(row.cpuMicrosPerRequest, bare.cpuMicrosPerRequest);
-    const floor = rows.find((r) => r.kind === "floor" && r.store === row.store && r.framework === row.framework && r.route === row.route);
+    const floor = floorOf(rows, row);
     if (floor && row.kind !== "floor") row.cpuOverFloor = difference(row.cpuMicrosPerRequest, floor.cpuMicrosPerRequest);
+    const loadSave = floorOf(rows, row, true);
+    if (loadSave && row.kind !== "floor" && row.route === "/write") row.cpuOverLoadSaveFloor = difference(row.cpuMicrosPerRequest, loadSave.cpuMicrosPerRequest);
     if (row.kind !== "peer") continue;
     const ours = sessionkitRow(rows, row);
     if (ours) row.sessionkitRatio = ours.requestsPerSecond / row.requestsPerSecond;
   }
   return rows;
+}
+
+/** The floor of the same store, framework and route: one round trip, or with `readFirst` the load-then-save one. */
+function floorOf(rows: Row[], row: Row, readFirst = false): Row | undefined {
+  return rows.find((r) => r.kind === "floor" && (r.readFirst === true) === readFirst && r.store === row.store && r.framework === row.framework && r.route === row.route);
 }
 
 function medianOf(values: Array<number | undefined>): number | undefined {
@@ -177,7 +189,7 @@ function cpuTargets(rows: Row[]): Target[] {
       const bare = rows.find((r) => r.kind === "bare" && r.framework === ours.framework && r.route === ours.route);
       budget(`${where}: sessionkit CPU over the bare framework`, ours, ours.cpuOverBare, micros(bare?.cpuMicrosPerRequest));
     }
-    const floor = rows.find((r) => r.kind === "floor" && r.store === ours.store && r.framework === ours.framework && r.route === ours.route);
+    const floor = floorOf(rows, ours);
     if (floor) budget(`${where}: sessionkit CPU over one raw ${ours.store} round trip`, ours, ours.cpuOverFloor, micros(floor.cpuMicrosPerRequest));
   }
   for (const peer of rows.filter((r) => r.kind === "peer")) {
@@ -228,6 +240,24 @@ export function resultsTable(rows: Row[]): string {
   return lines.join("\n");
 }
 
+/** Each session write against the floor that reads then writes: the two round trips any session write needs. */
+export function loadSaveTable(rows: Row[]): string[] {
+  const writes = rows.filter((r) => r.cpuOverLoadSaveFloor !== undefined);
+  if (writes.length === 0) return [];
+  const floorCpu = (row: Row, readFirst: boolean) => micros(floorOf(rows, row, readFirst)?.cpuMicrosPerRequest);
+  return [
+    "## Writes over the load-then-save floor",
+    "",
+    "A session write loads the session, then saves it: two round trips, where the floor above does one. " +
+      "The load-then-save floor does both (Redis GET then INCR, SQL SELECT then upsert, readFile then an atomic write), still with no session library.",
+    "",
+    "| contestant | store | /write CPU µs/req | one-write floor | load-then-save floor | µs over load-then-save |",
+    "|---|---|---:|---:|---:|---:|",
+    ...writes.map((r) => `| ${r.library} | ${r.store} | ${micros(r.cpuMicrosPerRequest)} | ${floorCpu(r, false)} | ${floorCpu(r, true)} | ${signed(r.cpuOverLoadSaveFloor)} |`),
+    "",
+  ];
+}
+
 export function toMarkdown(report: Report): string {
   const s = report.settings;
   const out = [
@@ -250,6 +280,7 @@ export function toMarkdown(report: Report): string {
       "`overhead vs bare` = 1 − req/s ÷ req/s of the bare server of the same framework on the same route. " +
       "`checks`: every response 2xx and the store holds every write (see Verification).",
     "",
+    ...loadSaveTable(report.rows),
     "## Targets of the issue",
     "",
     "| target | measured | required | result |",

@@ -24,6 +24,11 @@ export interface Contestant {
   needsServices: Service[];
   /** The session lives in the cookie: the benchmark's fixed cookies never carry the new counter back. */
   clientSide: boolean;
+  /**
+   * Floors only: /write reads the counter, then writes it (two round trips), as a session store's
+   * write must (load, then save). Its /write is the fair floor of a session write.
+   */
+  readFirst?: true;
 }
 
 // Shared by every contestant that signs or seals: at least 32 characters (fastify/session's rule).
@@ -121,6 +126,10 @@ export const CONTESTANTS: Contestant[] = [
   floor("postgres", "pg.Pool (max 10), named statements: primary-key SELECT on /read, INSERT ... ON CONFLICT DO UPDATE on /write, table bench_floor_sessions"),
   floor("mysql", "mysql2/promise createPool (connectionLimit 10), pool.execute: primary-key SELECT on /read, INSERT ... ON DUPLICATE KEY UPDATE on /write, table bench_floor_sessions"),
   floor("file", "fresh temp dir, one readFile on /read, one atomic write (writeFile temp + rename) on /write, counters kept in memory"),
+  loadThenSaveFloor("redis", "as floor-redis-express, but /write is GET then INCR"),
+  loadThenSaveFloor("postgres", "as floor-postgres-express, but /write is the SELECT then the upsert"),
+  loadThenSaveFloor("mysql", "as floor-mysql-express, but /write is the SELECT then the upsert"),
+  loadThenSaveFloor("file", "as floor-file-express, but /write is the readFile then the atomic write"),
   bare("bare-fastify", "fastify 5"),
   {
     id: "sk-memory-fastify", label: "sessionkit", store: "memory", framework: "fastify 5", kind: "sessionkit",
@@ -152,6 +161,15 @@ function floor(store: "memory" | "redis" | "postgres" | "mysql" | "file", settin
     id: `floor-${store}-express`, label: `floor: one ${store} round trip`, store, framework: "express 5", kind: "floor",
     settings: `Express 5, no session library, cookie floor=<32 hex id>; ${settings}`,
     needsFiles: [], needsServices: store === "file" || store === "memory" ? [] : [store], clientSide: false,
+  };
+}
+
+/** The floor of a session write: one read, then one write (load, then save), two round trips. */
+function loadThenSaveFloor(store: "redis" | "postgres" | "mysql" | "file", settings: string): Contestant {
+  const { needsServices } = floor(store, settings);
+  return {
+    id: `floor-rw-${store}-express`, label: `floor: ${store} read, then write`, store, framework: "express 5", kind: "floor",
+    settings: `Express 5, no session library; ${settings}`, needsFiles: [], needsServices, clientSide: false, readFirst: true,
   };
 }
 

@@ -49,7 +49,7 @@ async function build(contestant: Contestant): Promise<Running> {
   if (id === "bare-koa") return onNode(bareKoa());
   if (id === "bare-hono") return onNode(bareHono());
   if (contestant.kind === "floor") {
-    const built = await floorServer(store);
+    const built = await floorServer(store, contestant.readFirst === true);
     return onNode(built.value, built.cleanup);
   }
   if (id === "iron-node") return ironSession();

@@ -7,6 +7,8 @@
  *   /write  one write of counter+1: Redis INCR, SQL one-statement upsert, one atomic file write
  *           (temp file + rename; the file floor keeps the counters in memory, so a write needs no read),
  *           one Map set
+ * A load-then-save floor (`readFirst`) does the read, then the write, on /write: the two round trips a
+ * session store's write needs, since the session is loaded before the handler changes it.
  * The memory floor also mounts one middleware (checking that the cookie is there), since any
  * session library is one: Express's router charges every `app.use` layer on every request.
  */
@@ -34,7 +36,6 @@ interface FloorStore {
 }
 
 const COOKIE = "floor=";
-const TABLE = "bench_floor_sessions";
 const POOL_SIZE = 10; // as the sessionkit and peer contestants
 
 function idOf(req: Request): string | undefined {
@@ -43,7 +44,7 @@ function idOf(req: Request): string | undefined {
   return at < 0 ? undefined : header!.slice(at + COOKIE.length, at + COOKIE.length + 32);
 }
 
-function floorApp(store: FloorStore): Server {
+function floorApp(store: FloorStore, readFirst: boolean): Server {
   const app = express();
   const failed = (res: Response) => (error: unknown) => void res.status(500).send(String(error));
   app.get("/login", (_req, res) => {
@@ -56,19 +57,24 @@ function floorApp(store: FloorStore): Server {
     if (!id) return void res.status(401).send("no session");
     store.read(id).then((count) => void (count === null ? res.status(401).send("no session") : res.send(String(count))), failed(res));
   });
+  const increment = (id: string, res: Response) => {
+    stats.writes++;
+    store.increment(id).then((count) => void res.send(String(count)), failed(res));
+  };
   app.get("/write", (req, res) => {
     const id = idOf(req);
     if (!id) return void res.status(401).send("no session");
-    stats.writes++;
-    store.increment(id).then((count) => void res.send(String(count)), failed(res));
+    if (!readFirst) return increment(id, res);
+    store.read(id).then((count) => (count === null ? void res.status(401).send("no session") : increment(id, res)), failed(res));
   });
   return createServer(app);
 }
 
-export async function floorServer(kind: string): Promise<Built<Server>> {
+export async function floorServer(kind: string, readFirst = false): Promise<Built<Server>> {
   if (kind === "memory") return { value: memoryFloorApp(), cleanup: async () => {} };
-  const built = await floorStore(kind);
-  return { value: floorApp(built.value), cleanup: built.cleanup };
+  // Its own table, key prefix or directory: both floors of a store run side by side.
+  const built = await floorStore(kind, readFirst ? "floor_rw" : "floor");
+  return { value: floorApp(built.value, readFirst), cleanup: built.cleanup };
 }
 
 /** In-process counters, read and written synchronously, behind one middleware. */
@@ -98,19 +104,18 @@ function memoryFloorApp(): Server {
   return createServer(app);
 }
 
-function floorStore(kind: string): Promise<Built<FloorStore>> {
-  if (kind === "redis") return redisFloor();
-  if (kind === "postgres") return postgresFloor();
-  if (kind === "mysql") return mysqlFloor();
+function floorStore(kind: string, name: string): Promise<Built<FloorStore>> {
+  if (kind === "redis") return redisFloor(`bench:${name}:`);
+  if (kind === "postgres") return postgresFloor(`bench_${name}_sessions`);
+  if (kind === "mysql") return mysqlFloor(`bench_${name}_sessions`);
   if (kind === "file") return fileFloor();
   throw new Error(`no floor for store "${kind}"`);
 }
 
-async function redisFloor(): Promise<Built<FloorStore>> {
+async function redisFloor(prefix: string): Promise<Built<FloorStore>> {
   const client = createClient({ url: REDIS_URL });
   client.on("error", (error: unknown) => console.error(`redis client: ${String(error)}`));
   await client.connect();
-  const prefix = "bench:floor:";
   const keys: string[] = [];
   const store: FloorStore = {
     create: async (id) => {
@@ -130,15 +135,15 @@ async function redisFloor(): Promise<Built<FloorStore>> {
   return { value: store, cleanup };
 }
 
-async function postgresFloor(): Promise<Built<FloorStore>> {
+async function postgresFloor(table: string): Promise<Built<FloorStore>> {
   const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: POOL_SIZE });
-  await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
-  await pool.query(`CREATE TABLE ${TABLE} (id text PRIMARY KEY, count integer NOT NULL)`);
+  await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await pool.query(`CREATE TABLE ${table} (id text PRIMARY KEY, count integer NOT NULL)`);
   // Named statements are prepared once per connection, as sessionkit's PostgresStore does.
-  const read = { name: "floor_read", text: `SELECT count FROM ${TABLE} WHERE id = $1` };
+  const read = { name: "floor_read", text: `SELECT count FROM ${table} WHERE id = $1` };
   const upsert = {
     name: "floor_upsert",
-    text: `INSERT INTO ${TABLE} (id, count) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET count = ${TABLE}.count + 1 RETURNING count`,
+    text: `INSERT INTO ${table} (id, count) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET count = ${table}.count + 1 RETURNING count`,
   };
   const store: FloorStore = {
     create: async (id) => void (await pool.query({ ...upsert, values: [id, 0] })),
@@ -149,29 +154,29 @@ async function postgresFloor(): Promise<Built<FloorStore>> {
     increment: async (id) => (await pool.query<{ count: number }>({ ...upsert, values: [id, 1] })).rows[0]!.count,
   };
   const cleanup = async () => {
-    await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await pool.query(`DROP TABLE IF EXISTS ${table}`);
     await pool.end();
   };
   return { value: store, cleanup };
 }
 
-async function mysqlFloor(): Promise<Built<FloorStore>> {
+async function mysqlFloor(table: string): Promise<Built<FloorStore>> {
   const pool = createPool({ uri: MYSQL_URL, connectionLimit: POOL_SIZE });
-  await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
-  await pool.query(`CREATE TABLE ${TABLE} (id VARCHAR(64) PRIMARY KEY, count INT NOT NULL)`);
+  await pool.query(`DROP TABLE IF EXISTS ${table}`);
+  await pool.query(`CREATE TABLE ${table} (id VARCHAR(64) PRIMARY KEY, count INT NOT NULL)`);
   // One prepared statement per call (pool.execute), as sessionkit's MySQLStore does. MySQL's upsert
   // returns no row, so /write answers 0 and the counters are checked through /read afterwards.
-  const upsert = `INSERT INTO ${TABLE} (id, count) VALUES (?, ?) ON DUPLICATE KEY UPDATE count = count + 1`;
+  const upsert = `INSERT INTO ${table} (id, count) VALUES (?, ?) ON DUPLICATE KEY UPDATE count = count + 1`;
   const store: FloorStore = {
     create: async (id) => void (await pool.execute(upsert, [id, 0])),
     read: async (id) => {
-      const [rows] = await pool.execute<RowDataPacket[]>(`SELECT count FROM ${TABLE} WHERE id = ?`, [id]);
+      const [rows] = await pool.execute<RowDataPacket[]>(`SELECT count FROM ${table} WHERE id = ?`, [id]);
       return rows.length === 0 ? null : Number(rows[0]!.count);
     },
     increment: async (id) => (await pool.execute(upsert, [id, 1]), 0),
   };
   const cleanup = async () => {
-    await pool.query(`DROP TABLE IF EXISTS ${TABLE}`);
+    await pool.query(`DROP TABLE IF EXISTS ${table}`);
     await pool.end();
   };
   return { value: store, cleanup };
