@@ -19,13 +19,13 @@
  *   by indexOwner before the record, mtime = keepUntil), each checked against its record when listed.
  */
 import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
 import type { Stats } from "node:fs";
 import { constants } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { chmod, link, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { SessionStoreError } from "../core/errors.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
@@ -63,6 +63,28 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 // Reads never follow a symlink (ELOOP) and never block on a FIFO or device.
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+// Node's callback API, promisified, on plain file descriptors: node:fs/promises costs about twice
+// the CPU per call (a FileHandle object per open file, heavier promise plumbing), and every call
+// here is a trip through libuv's thread pool on the request path (bench/README.md, "Fifth pass").
+const chmod = promisify(fs.chmod);
+const closeFd = promisify(fs.close);
+const fchmodFd = promisify(fs.fchmod);
+const fstatFd = promisify(fs.fstat);
+const fsyncFd = promisify(fs.fsync);
+const link = promisify(fs.link);
+const lstat = promisify(fs.lstat);
+const mkdir = promisify(fs.mkdir);
+const openFd = promisify(fs.open);
+const readFd = promisify(fs.read);
+const readdir = promisify(fs.readdir);
+const rename = promisify(fs.rename);
+const rmdir = promisify(fs.rmdir);
+const stat = promisify(fs.stat);
+const unlink = promisify(fs.unlink);
+const utimes = promisify(fs.utimes);
+const writeFd = promisify(fs.write);
+const writeFile = promisify(fs.writeFile);
 
 class LockTimeoutError extends Error {
   constructor(lock: string, waited: number) {
@@ -146,7 +168,8 @@ export class FileStore implements SessionStore {
   async indexOwner(owner: string, key: string, keepUntil: number): Promise<void> {
     const entry = this.#indexEntryOf(owner, key);
     await this.#checkTrust();
-    await this.#inDir(entry, () => writeFile(entry, "", { mode: FILE_MODE, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW }));
+    // fs.promises here: only its typings take numeric open flags (sign-ins only, not every request).
+    await this.#inDir(entry, () => fs.promises.writeFile(entry, "", { mode: FILE_MODE, flag: constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW }));
     // Whole seconds, rounded up: a fractional time could come back a millisecond early.
     const until = Math.ceil(Math.max((await stat(entry)).mtimeMs, keepUntil) / 1000);
     await utimes(entry, until, until);
@@ -281,17 +304,17 @@ export class FileStore implements SessionStore {
   async #writeAtomically(path: string, record: StoredSession, signal?: AbortSignal): Promise<void> {
     const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     const bytes = encodeRecord(record);
-    const handle = await this.#inDir(path, () => open(temp, "wx", FILE_MODE));
+    const fd = await this.#inDir(path, () => openFd(temp, "wx", FILE_MODE));
     try {
-      await this.#fixMode(handle);
-      await handle.writeFile(bytes);
-      if (this.#fsync) await handle.sync();
+      await this.#fixMode(fd);
+      await writeAll(fd, bytes);
+      if (this.#fsync) await fsyncFd(fd);
     } catch (error) {
-      await handle.close();
+      await closeFd(fd);
       await unlinkIfExists(temp);
       throw error;
     }
-    await handle.close();
+    await closeFd(fd);
     try {
       // The last moment a write can still be withdrawn: after the caller gave up, it must not land.
       signal?.throwIfAborted();
@@ -307,9 +330,9 @@ export class FileStore implements SessionStore {
    * A umask cannot widen open's 0600, but an odd one (0277, say) could narrow it to unreadable. The
    * first temp file of this store tells; only if it came out wrong is every file chmod-ed after.
    */
-  async #fixMode(handle: FileHandle): Promise<void> {
-    this.#umaskNarrows ??= ((await handle.stat()).mode & 0o777) !== FILE_MODE;
-    if (this.#umaskNarrows) await handle.chmod(FILE_MODE);
+  async #fixMode(fd: number): Promise<void> {
+    this.#umaskNarrows ??= ((await fstatFd(fd)).mode & 0o777) !== FILE_MODE;
+    if (this.#umaskNarrows) await fchmodFd(fd, FILE_MODE);
   }
 
   // ---- locking ----
@@ -509,13 +532,13 @@ function jsonString(body: string): string | null {
 async function readHeader(path: string): Promise<Header | null> {
   const opened = await openRegularFile(path);
   if (!opened) return null;
-  const { handle } = opened;
+  const { fd } = opened;
   try {
     const probe = Buffer.alloc(HEADER_PROBE_BYTES + 1);
-    const { bytesRead } = await handle.read(probe, 0, probe.length, 0);
+    const { bytesRead } = await readFd(fd, probe, 0, probe.length, 0);
     return parseHeader(probe.subarray(0, bytesRead));
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
@@ -532,14 +555,14 @@ function code(error: unknown): string | undefined {
 async function readIfExists(path: string): Promise<Buffer | null> {
   const opened = await openRegularFile(path);
   if (!opened) return null;
-  const { handle, size } = opened;
+  const { fd, size } = opened;
   try {
     if (size === 0) return Buffer.alloc(0);
     const bytes = Buffer.allocUnsafe(size);
-    const { bytesRead } = await handle.read(bytes, 0, size, 0);
+    const { bytesRead } = await readFd(fd, bytes, 0, size, 0);
     return bytes.subarray(0, bytesRead);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
@@ -547,18 +570,31 @@ async function readIfExists(path: string): Promise<Buffer | null> {
  * Opens a regular file for reading without following a symlink (ELOOP) or blocking on a FIFO;
  * a missing file, a symlink, or anything that is not a regular file is null ("not found").
  */
-async function openRegularFile(path: string): Promise<{ handle: FileHandle; size: number } | null> {
-  let handle: FileHandle;
+async function openRegularFile(path: string): Promise<{ fd: number; size: number } | null> {
+  let fd: number;
   try {
-    handle = await open(path, READ_FLAGS);
+    fd = await openFd(path, READ_FLAGS);
   } catch (error) {
     if (code(error) === "ENOENT" || code(error) === "ELOOP") return null;
     throw error;
   }
-  const info = await handle.stat();
-  if (info.isFile()) return { handle, size: info.size };
-  await handle.close();
+  let info: Stats;
+  try {
+    info = await fstatFd(fd);
+  } catch (error) {
+    await closeFd(fd);
+    throw error;
+  }
+  if (info.isFile()) return { fd, size: info.size };
+  await closeFd(fd);
   return null;
+}
+
+/** write(2) may take less than asked (a full disk, a signal): goes on until every byte is written. */
+async function writeAll(fd: number, bytes: Buffer): Promise<void> {
+  for (let written = 0; written < bytes.length; ) {
+    written += (await writeFd(fd, bytes, written, bytes.length - written, written)).bytesWritten;
+  }
 }
 
 /**
@@ -604,11 +640,11 @@ async function makeDir(dir: string): Promise<void> {
 }
 
 async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+  const fd = await openFd(dir, "r");
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
