@@ -102,8 +102,14 @@ export class PrivateSentinel {
     const failoverMs = performance.now() - started;
     // As a supervisor would, the old master comes back as a replica of the new one (Sentinel
     // itself converts a returning master only after 8+ s; until then WAIT would find no replica).
+    // It is not promotable (replica-priority 0) until it holds the new master's data: on a busy
+    // machine the sentinels may judge the fresh master down and fail over again, and promoting a
+    // replica still in its first sync empties the database (seen: 53 acknowledged writes lost).
     const conf = join(this.dir, "servers", String(old), "redis.conf");
-    await run("redis-server", [conf, "--replicaof", "127.0.0.1", String(await this.masterPort())]);
+    await run("redis-server", [conf, "--replicaof", "127.0.0.1", String(await this.masterPort()), "--replica-priority", "0"]);
+    const deadline = performance.now() + 20_000;
+    while (!(await redisCli(old, "info", "replication").catch(() => "")).includes("master_link_status:up") && performance.now() < deadline) await sleep(50);
+    await redisCli(old, "config", "set", "replica-priority", "100");
     return { failoverMs };
   }
 
