@@ -25,7 +25,7 @@ export interface PostgresStoreOptions {
 // PostgreSQL identifiers are at most 63 bytes (NAMEDATALEN - 1); we also refuse anything that needs quoting.
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 // "Already exists" errors that a concurrent CREATE ... IF NOT EXISTS can still raise (a known race on pg_type).
-const CREATE_RACE_CODES = new Set(["23505", "42P07", "42701"]);
+const CREATE_RACE_CODES = new Set(["23505", "42P07", "42701", "42710"]);
 // Transient conflicts the server reports itself: serialization failure, deadlock, lock_timeout.
 // The store contract makes them "not applied", so the manager re-reads and retries.
 const CONFLICT_CODES = new Set(["40001", "40P01", "55P03"]);
@@ -173,12 +173,18 @@ export class PostgresStore implements SessionStore {
     }
   }
 
+  /**
+   * Every DDL statement says IF NOT EXISTS, yet two processes creating the same object at once
+   * can still collide in the catalog after both checks passed. Such a collision means the other
+   * process has committed the object by now, so one retry finds it and succeeds. A retry that
+   * fails again is no race (say, a non-table type already holds the table's name) and is thrown.
+   */
   async #ddlQuery(text: string): Promise<void> {
     try {
       await this.#pool.query(text);
     } catch (error) {
-      // Another process created it between our IF NOT EXISTS check and our insert into the catalog.
       if (!CREATE_RACE_CODES.has((error as { code?: string }).code ?? "")) throw error;
+      await this.#pool.query(text);
     }
   }
 }
