@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import type { SessionCodec } from "./codec.js";
+import { encodeJsonMap, jsonCodec } from "./codec.js";
 import type { SignedInUser } from "./session.js";
 
 /**
@@ -40,7 +41,7 @@ export interface UserMeta {
 export const RETIRED = "-";
 
 export function encodeEnvelope(codec: SessionCodec, createdAt: number, data: Map<string, unknown>, user: UserMeta | undefined): string {
-  const body = codec.encode(Object.fromEntries(data));
+  const body = codec === jsonCodec ? encodeJsonMap(data) : codec.encode(Object.fromEntries(data));
   if (!user) return `${createdAt}|${body}`;
   return `${createdAt}~${Buffer.from(JSON.stringify(user)).toString("base64url")}|${body}`;
 }

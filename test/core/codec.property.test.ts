@@ -1,0 +1,30 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { encodeJsonMap, jsonCodec } from "../../src/core/codec.js";
+import { SessionEncodeError } from "../../src/index.js";
+
+const value = fc.oneof(fc.jsonValue(), fc.date({ noInvalidDate: true }), fc.constant(undefined));
+const sessionData = fc.uniqueArray(fc.tuple(fc.string(), value), { selector: ([key]) => key, maxLength: 8 }).map((entries) => new Map(entries));
+const decoded = (text: string) => new Map(Object.entries(jsonCodec.decode(text)));
+
+describe("the session Map's JSON encoding (property)", () => {
+  it("decodes to what jsonCodec.encode gives for the same data as an object", () => {
+    fc.assert(
+      fc.property(sessionData, (data) => {
+        const direct = encodeJsonMap(data);
+        expect(decoded(direct)).toEqual(decoded(jsonCodec.encode(Object.fromEntries(data))));
+        for (const [key, stored] of data) {
+          if (stored === undefined) expect(decoded(direct).has(key)).toBe(false);
+          else expect(decoded(direct).get(key)).toEqual(stored);
+        }
+      }),
+    );
+  });
+
+  it("names the key of a value JSON cannot hold, as jsonCodec.encode does", () => {
+    const data = new Map<string, unknown>([["fine", 1], ["callback", () => {}]]);
+    expect(() => encodeJsonMap(data)).toThrow(SessionEncodeError);
+    expect(() => encodeJsonMap(data)).toThrow(/callback/);
+    expect(() => jsonCodec.encode(Object.fromEntries(data))).toThrow(/callback/);
+  });
+});
