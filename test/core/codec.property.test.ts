@@ -15,7 +15,8 @@ describe("the session Map's JSON encoding (property)", () => {
         expect(decoded(direct)).toEqual(decoded(jsonCodec.encode(Object.fromEntries(data))));
         for (const [key, stored] of data) {
           if (stored === undefined) expect(decoded(direct).has(key)).toBe(false);
-          else expect(decoded(direct).get(key)).toEqual(stored);
+          // JSON itself is the oracle for plain values (it writes -0 as 0, for one).
+          else expect(decoded(direct).get(key)).toEqual(stored instanceof Date ? stored : JSON.parse(JSON.stringify(stored)));
         }
       }),
     );
