@@ -35,10 +35,37 @@ function revive(_key: string, value: unknown): unknown {
   return value;
 }
 
+// A string JSON writes as is between quotes: no quote, backslash, control character or surrogate.
+const PLAIN_STRING = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** JSON.stringify of a string, without entering the JSON serializer when nothing needs escaping. */
+function quote(text: string): string {
+  return PLAIN_STRING.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+// Apps use a handful of keys: their quoted forms are kept (bounded, since keys may be made per user).
+const QUOTED_KEYS = new Map<string, string>();
+const QUOTED_KEYS_MAX = 256;
+
+function quoteKey(key: string): string {
+  let quoted = QUOTED_KEYS.get(key);
+  if (quoted === undefined) {
+    quoted = quote(key);
+    if (QUOTED_KEYS.size < QUOTED_KEYS_MAX) QUOTED_KEYS.set(key, quoted);
+  }
+  return quoted;
+}
+
 function encodeValue(key: string, value: unknown): string {
-  // Strings, finite numbers and booleans need no replacer: the common case, without a call per value.
-  if (typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value))) {
-    return JSON.stringify(value);
+  // Strings, finite numbers and booleans, the common case, have their JSON form without the
+  // serializer (its entry costs more than the work for a short value) or a replacer call.
+  switch (typeof value) {
+    case "string":
+      return quote(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "number":
+      if (Number.isFinite(value)) return String(value); // JSON's number form is ToString's
   }
   try {
     return JSON.stringify(value, rejectUnencodable);
@@ -50,7 +77,7 @@ function encodeValue(key: string, value: unknown): string {
 
 function appendEntry(out: string, key: string, value: unknown): string {
   if (value === undefined) return out;
-  return (out.length > 1 ? out + "," : out) + JSON.stringify(key) + ":" + encodeValue(key, value);
+  return (out.length > 1 ? out + "," : out) + quoteKey(key) + ":" + encodeValue(key, value);
 }
 
 /**

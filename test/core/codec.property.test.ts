@@ -22,6 +22,19 @@ describe("the session Map's JSON encoding (property)", () => {
     );
   });
 
+  it("writes strings, numbers and booleans byte for byte as JSON.stringify does (escapes, surrogates, -0, exponents)", () => {
+    const text = fc.oneof(fc.string({ unit: "binary" }), fc.string({ unit: fc.constantFrom('"', "\\", "\n", "\u0000", "\u001f", "\u2028", "\ud800", "\udc00", "a") }));
+    const plain = fc.oneof(text, fc.double(), fc.integer(), fc.boolean(), fc.constantFrom(-0, 1e21, 5e-324, Number.NaN, Infinity));
+    const entries = fc.uniqueArray(fc.tuple(text, plain), { selector: ([key]) => key, maxLength: 8 });
+    fc.assert(
+      fc.property(entries, (pairs) => {
+        // Object.fromEntries defines "__proto__" as plain data too.
+        expect(encodeJsonMap(new Map(pairs))).toBe(JSON.stringify(Object.fromEntries(pairs)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it("names the key of a value JSON cannot hold, as jsonCodec.encode does", () => {
     const data = new Map<string, unknown>([["fine", 1], ["callback", () => {}]]);
     expect(() => encodeJsonMap(data)).toThrow(SessionEncodeError);
