@@ -25,9 +25,9 @@ const ROUTES = ["/read", "/write"] as const;
 const DEFAULT_IDS = [
   "bare-node", "sk-memory-node",
   "bare-express", "sk-memory-express", "es-memory-express",
-  "bare-fastify", "sk-memory-fastify", "fs-memory-fastify",
-  "bare-koa", "sk-memory-koa",
-  "bare-hono", "sk-memory-hono",
+  "bare-fastify", "floor-memory-fastify", "sk-memory-fastify", "fs-memory-fastify",
+  "bare-koa", "floor-memory-koa", "sk-memory-koa",
+  "bare-hono", "floor-memory-hono", "sk-memory-hono",
 ];
 const CONNECTIONS = 10;
 const SESSIONS = 100;

@@ -131,6 +131,7 @@ export const CONTESTANTS: Contestant[] = [
   loadThenSaveFloor("mysql", "as floor-mysql-express, but /write is the SELECT then the upsert"),
   loadThenSaveFloor("file", "as floor-file-express, but /write is the readFile then the atomic write"),
   bare("bare-fastify", "fastify 5"),
+  frameworkMemoryFloor("fastify", "fastify 5"),
   {
     id: "sk-memory-fastify", label: "sessionkit", store: "memory", framework: "fastify 5", kind: "sessionkit",
     settings: sk("MemoryStore (unbounded)", "sessionPlugin from dist/adapters/fastify.js"),
@@ -142,12 +143,14 @@ export const CONTESTANTS: Contestant[] = [
     needsFiles: [], needsServices: [], clientSide: false,
   },
   bare("bare-koa", "koa 3"),
+  frameworkMemoryFloor("koa", "koa 3"),
   {
     id: "sk-memory-koa", label: "sessionkit", store: "memory", framework: "koa 3", kind: "sessionkit",
     settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from dist/adapters/koa.js"),
     needsFiles: ["dist/adapters/koa.js"], needsServices: [], clientSide: false,
   },
   bare("bare-hono", "hono 4"),
+  frameworkMemoryFloor("hono", "hono 4"),
   {
     id: "sk-memory-hono", label: "sessionkit", store: "memory", framework: "hono 4", kind: "sessionkit",
     settings: sk("MemoryStore (unbounded)", "sessionMiddleware(manager) from dist/adapters/hono.js, served by @hono/node-server"),
@@ -161,6 +164,16 @@ function floor(store: "memory" | "redis" | "postgres" | "mysql" | "file", settin
     id: `floor-${store}-express`, label: `floor: one ${store} round trip`, store, framework: "express 5", kind: "floor",
     settings: `Express 5, no session library, cookie floor=<32 hex id>; ${settings}`,
     needsFiles: [], needsServices: store === "file" || store === "memory" ? [] : [store], clientSide: false,
+  };
+}
+
+/** The memory floor on another framework: its one session hook or middleware and a Map get or set, no session library. */
+function frameworkMemoryFloor(short: string, framework: Framework): Contestant {
+  const layer = short === "fastify" ? "one onRequest hook" : "one middleware";
+  return {
+    id: `floor-memory-${short}`, label: "floor: one memory round trip", store: "memory", framework, kind: "floor",
+    settings: `${framework}, no session library, cookie floor=<32 hex id>; ${layer} checking the cookie, one Map get on /read, a Map get and set on /write`,
+    needsFiles: [], needsServices: [], clientSide: false,
   };
 }
 

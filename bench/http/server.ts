@@ -22,10 +22,10 @@ import { BENCH_SECRET, contestantById, IDLE_SECONDS } from "./contestants.js";
 import type { SessionView } from "./routes.js";
 import { propertyView, stats } from "./routes.js";
 import { bareExpress, expressApp } from "./servers/express.js";
-import { bareFastify, fastifyApp } from "./servers/fastify.js";
+import { bareFastify, fastifyApp, floorFastify } from "./servers/fastify.js";
 import { floorServer } from "./servers/floor.js";
-import { bareHono, honoApp } from "./servers/hono.js";
-import { bareKoa, koaApp } from "./servers/koa.js";
+import { bareHono, floorHono, honoApp } from "./servers/hono.js";
+import { bareKoa, floorKoa, koaApp } from "./servers/koa.js";
 import type { GetIronSession } from "./servers/node.js";
 import { bareNode, cookieSessionNode, ironNode, sessionkitNode } from "./servers/node.js";
 import type { Middleware } from "./stores.js";
@@ -48,6 +48,9 @@ async function build(contestant: Contestant): Promise<Running> {
   if (id === "bare-fastify") return onFastify(await bareFastify());
   if (id === "bare-koa") return onNode(bareKoa());
   if (id === "bare-hono") return onNode(bareHono());
+  if (id === "floor-memory-fastify") return onFastify(await floorFastify());
+  if (id === "floor-memory-koa") return onNode(floorKoa());
+  if (id === "floor-memory-hono") return onNode(floorHono());
   if (contestant.kind === "floor") {
     const built = await floorServer(store, contestant.readFirst === true);
     return onNode(built.value, built.cleanup);

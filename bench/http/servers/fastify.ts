@@ -3,6 +3,7 @@ import Fastify from "fastify";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { SessionView } from "../routes.js";
 import { applyRoute, bareView, ROUTES } from "../routes.js";
+import { floorId, memoryCounters } from "./floor.js";
 
 export async function fastifyApp(register: (app: FastifyInstance) => Promise<void>, view: (request: FastifyRequest) => SessionView): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
@@ -31,6 +32,29 @@ export async function bareFastify(): Promise<FastifyInstance> {
       const result = applyRoute(route, bare);
       reply.code(result.status);
       return result.body;
+    });
+  }
+  return app;
+}
+
+/** The memory floor on Fastify: one onRequest hook (any session plugin has one) and a Map get or set per request. */
+export async function floorFastify(): Promise<FastifyInstance> {
+  const counters = memoryCounters();
+  const app = Fastify({ logger: false });
+  app.addHook("onRequest", (request, reply, done) => {
+    if (request.url === "/login" || floorId(request.headers.cookie)) return done();
+    reply.code(401).send("no session");
+  });
+  app.get("/login", async (_request, reply) => {
+    reply.header("set-cookie", counters.login());
+    return "0";
+  });
+  for (const route of ["/read", "/write"] as const) {
+    app.get(route, async (request, reply) => {
+      const id = floorId(request.headers.cookie)!;
+      const count = route === "/read" ? counters.read(id) : counters.write(id);
+      if (count === undefined) return reply.code(401).send("no session");
+      return String(count);
     });
   }
   return app;

@@ -39,9 +39,35 @@ const COOKIE = "floor=";
 const POOL_SIZE = 10; // as the sessionkit and peer contestants
 
 function idOf(req: Request): string | undefined {
-  const header = req.headers.cookie;
-  const at = header?.indexOf(COOKIE) ?? -1;
-  return at < 0 ? undefined : header!.slice(at + COOKIE.length, at + COOKIE.length + 32);
+  return floorId(req.headers.cookie);
+}
+
+/** The floor's session id: the 32 hex characters after `floor=` in the Cookie header. */
+export function floorId(cookieHeader: string | undefined): string | undefined {
+  const at = cookieHeader?.indexOf(COOKIE) ?? -1;
+  return at < 0 ? undefined : cookieHeader!.slice(at + COOKIE.length, at + COOKIE.length + 32);
+}
+
+/** The memory floor's counters: one Map get to read, a get and a set to write (undefined: no such session). */
+export function memoryCounters() {
+  const counters = new Map<string, number>();
+  return {
+    /** A new session's Set-Cookie value. */
+    login(): string {
+      const id = randomBytes(16).toString("hex");
+      stats.logins++;
+      counters.set(id, 0);
+      return `${COOKIE}${id}; Path=/; HttpOnly; SameSite=Lax`;
+    },
+    read: (id: string): number | undefined => counters.get(id),
+    write(id: string): number | undefined {
+      const count = counters.get(id);
+      if (count === undefined) return undefined;
+      stats.writes++;
+      counters.set(id, count + 1);
+      return count + 1;
+    },
+  };
 }
 
 function floorApp(store: FloorStore, readFirst: boolean): Server {
@@ -79,27 +105,19 @@ export async function floorServer(kind: string, readFirst = false): Promise<Buil
 
 /** In-process counters, read and written synchronously, behind one middleware. */
 function memoryFloorApp(): Server {
-  const counters = new Map<string, number>();
+  const counters = memoryCounters();
   const app = express();
   app.use((req, res, next) => (req.path === "/login" || idOf(req) ? next() : void res.status(401).send("no session")));
-  app.get("/login", (_req, res) => {
-    const id = randomBytes(16).toString("hex");
-    stats.logins++;
-    counters.set(id, 0);
-    res.cookie("floor", id, { httpOnly: true, sameSite: "lax" }).send("0");
-  });
+  app.get("/login", (_req, res) => void res.set("set-cookie", counters.login()).send("0"));
   app.get("/read", (req, res) => {
-    const count = counters.get(idOf(req)!);
+    const count = counters.read(idOf(req)!);
     if (count === undefined) return void res.status(401).send("no session");
     res.send(String(count));
   });
   app.get("/write", (req, res) => {
-    const id = idOf(req)!;
-    const count = counters.get(id);
+    const count = counters.write(idOf(req)!);
     if (count === undefined) return void res.status(401).send("no session");
-    stats.writes++;
-    counters.set(id, count + 1);
-    res.send(String(count + 1));
+    res.send(String(count));
   });
   return createServer(app);
 }
