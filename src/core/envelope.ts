@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import type { SessionCodec } from "./codec.js";
 import { encodeJsonMap, jsonCodec } from "./codec.js";
 import type { SignedInUser } from "./session.js";
+import { randomBytesPooled } from "./random.js";
 
 /**
  * The record text a store keeps: `createdAt|data` for an anonymous session (the 0.1 format),
@@ -94,7 +95,7 @@ function userKey(token: string): Buffer {
 
 /** AES-256-GCM under a key only the token holder can derive; random 96-bit IV per seal. */
 export function sealUserId(userId: string, token: string): string {
-  const iv = randomBytes(12);
+  const iv = randomBytesPooled(12);
   const cipher = createCipheriv("aes-256-gcm", userKey(token), iv);
   const body = Buffer.concat([cipher.update(userId, "utf8"), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");

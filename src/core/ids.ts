@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto";
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { randomBytesPooled } from "./random.js";
 
 // crypto.hash (Node 20.12+) skips the Hash object: about twice as fast for one short input.
 const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: "base64url") => string }).hash;
@@ -13,7 +14,7 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const SIGNATURE_LENGTH = 43; // base64url of a 32-byte HMAC-SHA256
 
 export function generateToken(): string {
-  return randomBytes(TOKEN_BYTES).toString("base64url");
+  return randomBytesPooled(TOKEN_BYTES).toString("base64url");
 }
 
 /** True when `value` has the exact shape of a token we issued; checked before any store call. */

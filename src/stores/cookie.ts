@@ -12,9 +12,10 @@
  * authenticated. The AAD is the header and salt plus the purpose and the cookie name, so a cookie
  * sealed for one cookie (or app, by purpose) does not open as another with the same secret.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync } from "node:crypto";
 import { SessionUnsupportedError } from "../core/errors.js";
 import { checkSecretList } from "../core/secrets.js";
+import { randomBytesPooled } from "../core/random.js";
 import type { ClientSideStore, OpenedCookie } from "../core/store.js";
 
 export interface CookieStoreOptions {
@@ -69,7 +70,7 @@ export class CookieStore implements ClientSideStore {
   seal(payload: string, expiresAt: number, name: string): string {
     const { master, id } = this.#keys[0]!;
     const header = Buffer.from([FORMAT, ...id]);
-    const salt = randomBytes(SALT_BYTES);
+    const salt = randomBytesPooled(SALT_BYTES);
     const { key, iv } = messageKey(master, salt);
     const cipher = createCipheriv("aes-256-gcm", key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(this.#aad(header, salt, name));

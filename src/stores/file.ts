@@ -18,7 +18,7 @@
  * - An owner's sessions are listed from `<dir>/owners/<hex owner>/<hex key>` (empty files written
  *   by indexOwner before the record, mtime = keepUntil), each checked against its record when listed.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import type { Stats } from "node:fs";
 import { constants } from "node:fs";
@@ -27,6 +27,7 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { SessionStoreError } from "../core/errors.js";
+import { randomBytesPooled } from "../core/random.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
 
 export interface FileStoreOptions {
@@ -302,7 +303,7 @@ export class FileStore implements SessionStore {
   // ---- writing ----
 
   async #writeAtomically(path: string, record: StoredSession, signal?: AbortSignal): Promise<void> {
-    const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    const temp = `${path}.${process.pid}.${randomBytesPooled(6).toString("hex")}.tmp`;
     const bytes = encodeRecord(record);
     const fd = await this.#inDir(path, () => openFd(temp, "wx", FILE_MODE));
     try {
@@ -377,8 +378,8 @@ export class FileStore implements SessionStore {
    * Resolves to that draft, kept until release: the lock is still ours while it is the draft's inode.
    */
   async #acquire(lock: string, signal?: AbortSignal): Promise<string> {
-    const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytes(6).toString("hex")}`;
-    const draft = `${lock}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytesPooled(6).toString("hex")}`;
+    const draft = `${lock}.${process.pid}.${randomBytesPooled(6).toString("hex")}.tmp`;
     const deadline = Date.now() + this.#lockTimeout;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -412,7 +413,7 @@ export class FileStore implements SessionStore {
     const text = content.toString("utf8");
     // Lock ages are real time, not the injectable session clock: they are about live processes.
     if (Date.now() - info.mtimeMs < this.#staleLockAfter && !ownerIsDead(text)) return false;
-    const aside = `${lock}.${randomBytes(6).toString("hex")}.broken`;
+    const aside = `${lock}.${randomBytesPooled(6).toString("hex")}.broken`;
     try {
       await rename(lock, aside);
     } catch (error) {
