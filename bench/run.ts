@@ -96,6 +96,18 @@ async function seedAndWarmUp(outcome: ContestantOutcome, server: ContestantServe
   }
 }
 
+/**
+ * A browser keeps each cookie a response sets; the load generator replays fixed ones. A cookie
+ * session past its touch interval (1 minute) is re-sealed and re-sent on every request then,
+ * which a browser would take once a minute. Cookie stores get fresh sessions before each round,
+ * so their rounds measure what a browser's requests cost; server stores keep theirs (their touch
+ * is written once, to the store).
+ */
+async function reseed(entry: Live, settings: LoadSettings): Promise<void> {
+  entry.cookies = await seedSessions(entry.server.base, settings.sessions);
+  entry.groups = sessionsPerConnection(entry.cookies, settings.connections);
+}
+
 function checkRun(outcome: ContestantOutcome, run: RunResult, phase: string): void {
   if (run.non2xx || run.errors || run.timeouts) {
     outcome.problems.push(`${phase} ${run.route}: ${run.non2xx} non-2xx, ${run.errors} errors, ${run.timeouts} timeouts of ${run.responses}`);
@@ -121,10 +133,12 @@ async function runHttp(contestants: Contestant[], settings: LoadSettings): Promi
     // Rounds go across all contestants, so a burst of load from elsewhere on the machine hits all of them alike.
     const progress = new Progress(settings.rounds * live.length, "bench");
     for (let round = 1; round <= settings.rounds; round++) {
-      for (const { outcome, server, groups } of live) {
+      for (const entry of live) {
+        const { outcome, server } = entry;
         progress.step(`round ${round}/${settings.rounds}: ${outcome.contestant.id}`);
+        if (outcome.contestant.clientSide) await reseed(entry, settings);
         for (const route of ["/read", "/write"]) {
-          const run = await driveMeasured(server, route, groups, settings.durationSeconds);
+          const run = await driveMeasured(server, route, entry.groups, settings.durationSeconds);
           checkRun(outcome, run, `round ${round}`);
           outcome.runs.push(run);
           await sleep(settleMs);
