@@ -3,8 +3,9 @@
  * @hono/node-server and on any Fetch runtime: `app.use(sessionMiddleware(sessions))`,
  * then `c.get("session")`. The store write ends before the Response is returned.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { SessionManager } from "../core/manager.js";
+import { LOAD_REQUEST_NOW } from "../core/manager.js";
 import { applyFetchHeaders } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 
@@ -22,8 +23,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   if (!manager || typeof manager.prepareCommit !== "function") {
     throw new TypeError("sessionMiddleware needs a SessionManager");
   }
-  return async function sessionkit(c, next) {
-    const session = await manager.loadRequest(c.req.raw);
+  const run = async (c: Context, next: Next, session: Session<T>): Promise<void> => {
     c.set("session", session as unknown as Session<SessionData>);
     await next();
     // A failure throws here, and Hono's compose hands it to app.onError (500 by default).
@@ -34,6 +34,11 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     if (prepared.headers.length === 0) return;
     ensureMutableHeaders(c);
     applyFetchHeaders(c.res.headers, prepared.headers);
+  };
+  return function sessionkit(c, next) {
+    // A synchronous store (MemoryStore) answers at once: no promise and no tick for the load.
+    const loaded = manager[LOAD_REQUEST_NOW](c.req.raw);
+    return loaded instanceof Promise ? loaded.then((session) => run(c, next, session)) : run(c, next, loaded);
   };
 }
 

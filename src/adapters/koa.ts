@@ -3,9 +3,9 @@
  * loaded before `await next()` and committed after it. Koa writes the response only once the
  * middleware chain has resolved, so the store write has ended before the client sees anything.
  */
-import type { Middleware } from "koa";
+import type { Context, Middleware, Next } from "koa";
 import type { SessionManager } from "../core/manager.js";
-import { applyNodeHeaders } from "../core/manager.js";
+import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 
 declare module "koa" {
@@ -19,9 +19,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   if (!manager || typeof manager.prepareCommit !== "function") {
     throw new TypeError("sessionMiddleware needs a SessionManager");
   }
-  return async function sessionkit(ctx, next) {
-    // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
-    const session = await manager.start(ctx.req, ctx.res, { secure: () => ctx.secure, device: ctx });
+  const run = async (ctx: Context, next: Next, session: Session<T>): Promise<void> => {
     ctx.session = session as unknown as Session<SessionData>;
     // When a later middleware throws, Koa's error response drops every header set so far, so the
     // session is not committed: the store stays in step with the cookie the client holds.
@@ -31,5 +29,11 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     const prepared = manager.prepareCommit(session);
     if (prepared.pending) await prepared.persisted;
     applyNodeHeaders(ctx.res, prepared.headers);
+  };
+  return function sessionkit(ctx, next) {
+    // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
+    // A synchronous store (MemoryStore) answers at once: no promise and no tick for the load.
+    const loaded = manager[START_NOW](ctx.req, { secure: () => ctx.secure, device: ctx });
+    return loaded instanceof Promise ? loaded.then((session) => run(ctx, next, session)) : run(ctx, next, loaded);
   };
 }

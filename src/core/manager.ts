@@ -63,12 +63,24 @@ export interface PreparedCommit {
  * package). Registered, so an adapter finds it on a manager from another copy of this module.
  */
 export const START_NOW: unique symbol = Symbol.for("sessionkit.startNow");
+/** `loadRequest`'s synchronous form, as START_NOW is `start`'s. */
+export const LOAD_REQUEST_NOW: unique symbol = Symbol.for("sessionkit.loadRequestNow");
 
 // Browsers drop a Set-Cookie longer than 4096 bytes without a word (RFC 6265bis section 5.6).
 const MAX_COOKIE_BYTES = 4096;
 const DONE: Promise<void> = Promise.resolve();
 /** The commit of a session nobody changed: shared, so a read-only request allocates nothing here. */
 const NOTHING: PreparedCommit = Object.freeze({ headers: Object.freeze([]) as unknown as SessionHeader[], persisted: DONE, pending: false });
+
+/** `run`'s result as a promise, a synchronous throw included. */
+function settle<V>(run: () => Awaitable<V>): Promise<V> {
+  try {
+    const value = run();
+    return value instanceof Promise ? value : Promise.resolve(value);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 function sendOnly(headers: SessionHeader[]): PreparedCommit {
   return { headers, persisted: DONE, pending: false };
@@ -158,12 +170,7 @@ export class SessionManager<T extends object = SessionData> {
    * fresh session with a new id; a malformed or badly signed token never reaches the store.
    */
   load(token?: string | null, context: LoadContext = {}): Promise<Session<T>> {
-    try {
-      const session = this.#loadNow(token, context);
-      return session instanceof Promise ? session : Promise.resolve(session);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return settle(() => this.#loadNow(token, context));
   }
 
   /**
@@ -242,12 +249,7 @@ export class SessionManager<T extends object = SessionData> {
    * and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
    */
   start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: SecureFlag; device?: DeviceSource } = {}): Promise<Session<T>> {
-    try {
-      const session = this[START_NOW](req, options);
-      return session instanceof Promise ? session : Promise.resolve(session);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return settle(() => this[START_NOW](req, options));
   }
 
   /** `start` for sessionkit's own adapters: the Session itself when the store answered synchronously. */
@@ -283,11 +285,16 @@ export class SessionManager<T extends object = SessionData> {
 
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
   loadRequest(request: Request, options: { ip?: string } = {}): Promise<Session<T>> {
+    return settle(() => this[LOAD_REQUEST_NOW](request, options));
+  }
+
+  /** `loadRequest` for sessionkit's Fetch adapters: the Session itself when the store answered synchronously. */
+  [LOAD_REQUEST_NOW](request: Request, options: { ip?: string } = {}): Awaitable<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
     const token = this.#options.header ? request.headers.get(this.#options.header) : this.#cookieToken(cookieHeader);
     // The Request is itself a device source (its headers): an object is made only to add an ip.
     const device: DeviceSource = options.ip === undefined ? request : { ip: options.ip, headers: request.headers };
-    return this.load(token, { secure: () => request.url.startsWith("https:"), cookieHeader, device });
+    return this.#loadNow(token, { secure: () => request.url.startsWith("https:"), cookieHeader, device });
   }
 
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
