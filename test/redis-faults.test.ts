@@ -4,7 +4,8 @@
  * with CLIENT KILL. The same client object must recover by itself.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
+import { connect, createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import express from "express";
 import type { NextFunction, Request, Response } from "express";
@@ -58,6 +59,44 @@ class PrivateRedis {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;
+  }
+}
+
+/**
+ * A TCP relay to a server, cut and restored at will. Unlike a killed server, the server behind it
+ * keeps its data and script cache: a write the client still sends after the link is back lands.
+ */
+class CuttableLink {
+  #listener: Server | undefined;
+  readonly #sockets = new Set<Socket>();
+  constructor(
+    readonly port: number,
+    readonly target: number,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    const listener = createServer((client) => {
+      const upstream = connect(this.target, "127.0.0.1");
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on("error", () => {});
+        socket.on("close", () => (this.#sockets.delete(socket), client.destroy(), upstream.destroy()));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    this.#listener = listener;
+    await new Promise<void>((resolve) => listener.listen(this.port, "127.0.0.1", resolve));
+  }
+
+  async down(): Promise<void> {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    if (listener) await new Promise((resolve) => listener.close(resolve));
   }
 }
 
@@ -198,6 +237,44 @@ describe.each(drivers)("RedisStore when Redis fails ($name)", (driver) => {
 
   // node-redis 5+ withdraws a queued command when its signal aborts; ioredis has no such option.
   if (driver.name === "node-redis") {
+    // Through a link that is cut: the server keeps the store's scripts, so a queued write that
+    // was not withdrawn lands once the link is back (a restarted server would refuse its EVALSHA).
+    const cases = [
+      { name: "a commit that hit storeTimeout (the client's own timeout is longer)", clientTimeout: undefined, storeTimeout: "300ms" },
+      { name: "a commit that hit the client's own, shorter command timeout", clientTimeout: 300, storeTimeout: "3s" },
+    ];
+    for (const { name, clientTimeout, storeTimeout } of cases) {
+      register(`${name} while the link was cut never lands once it is back`, async () => {
+        const link = new CuttableLink(await freePort(), server.port);
+        await link.up();
+        const client = createClient({ url: link.url, commandOptions: clientTimeout === undefined ? undefined : { timeout: clientTimeout } });
+        client.on("error", () => {});
+        await client.connect();
+        const store = new RedisStore({ client });
+        const manager = new SessionManager({ store, storeTimeout, gcInterval: 0 });
+        try {
+          const warm = await manager.load();
+          warm.set("user", "ada");
+          await manager.commit(warm); // the server now holds the write script
+          await link.down();
+          while (client.isReady) await sleep(10); // the client noticed: the write goes to its offline queue
+          const session = await manager.load();
+          session.set("user", "ghost");
+          const { error, ms } = await timedRejection(manager.commit(session));
+          expect(error).toBeInstanceOf(SessionStoreError);
+          expect(ms).toBeLessThan(2000);
+          await link.up();
+          await eventually(() => client.ping());
+          await sleep(200); // time for a queued write to arrive
+          expect(await store.get(hashToken(session.id))).toBeNull();
+        } finally {
+          await manager.close();
+          await client.close();
+          await link.down();
+        }
+      });
+    }
+
     register("a write whose signal aborted while Redis was down never lands after the reconnect", async () => {
       const store = new RedisStore({ client: connection.client });
       const write = { data: "late", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };

@@ -58,15 +58,14 @@ interface Watched {
 class Window implements StoreCallOptions {
   readonly #pending = new Set<Watched>();
   readonly #timer: NodeJS.Timeout;
-  readonly #timeout: number;
   #controller: AbortController | undefined;
 
   constructor(
     readonly closesAt: number,
     delay: number,
-    timeout: number,
+    /** Every call of the window has at least this long before its timer fires. */
+    readonly timeout: number,
   ) {
-    this.#timeout = timeout;
     this.#timer = setTimeout(() => this.#expire(), delay);
     this.#timer.unref(); // referenced only while a call waits, so an idle app can exit
   }
@@ -98,12 +97,12 @@ class Window implements StoreCallOptions {
 
   #expire(): void {
     if (this.#pending.size === 0) return;
-    const cause = new DOMException(`no answer within ${this.#timeout} ms`, "TimeoutError");
+    const cause = new DOMException(`no answer within ${this.timeout} ms`, "TimeoutError");
     // Made now if no store has read it yet: one that reads it late must still see the abort.
     (this.#controller ??= sharedController()).abort(cause);
     for (const { operation, reject } of this.#pending) {
       const outcome = READS.has(operation) ? undefined : "unknown";
-      reject(new SessionStoreError(`store.${operation}() did not answer within ${this.#timeout} ms`, { cause, outcome }));
+      reject(new SessionStoreError(`store.${operation}() did not answer within ${this.timeout} ms`, { cause, outcome }));
     }
     this.#pending.clear();
   }

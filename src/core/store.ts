@@ -34,7 +34,14 @@ export interface SessionWrite extends StoredSession {
 
 /** Passed to every store call; stores that can cancel a request may honour the signal. */
 export interface StoreCallOptions {
+  /** Aborts when the manager gives up on the call (its `storeTimeout`). */
   signal?: AbortSignal;
+  /**
+   * Milliseconds after which the manager gives up on the call (its `storeTimeout`), when it has
+   * one. A driver with per-command timeouts may take it instead of listening to `signal`, which
+   * costs more: the signal then aborts no earlier than this.
+   */
+  timeout?: number;
 }
 
 /**

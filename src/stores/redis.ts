@@ -24,9 +24,10 @@ export interface NodeRedisClientLike {
   quit?(): Promise<unknown>;
 }
 
-/** node-redis 5+ drops a queued, unsent command whose signal aborts; 4 ignores the option. */
+/** node-redis 5+ drops a queued, unsent command whose signal aborts, and a release with command timeouts one whose timeout fired; 4 ignores both. */
 export interface NodeRedisCommandOptions {
   abortSignal?: AbortSignal;
+  timeout?: number;
 }
 
 /** node-redis 4+ `createCluster()`. */
@@ -83,9 +84,9 @@ type Command = (args: string[]) => Promise<unknown>;
 
 interface Driver {
   /** Sends one command; `key` routes it to the right master in a cluster. */
-  send(key: string, args: string[], signal?: AbortSignal): Promise<unknown>;
+  send(key: string, args: string[], call?: StoreCallOptions): Promise<unknown>;
   /** Sends commands on one connection in one round trip (WAIT counts that connection's writes); first error wins. */
-  batch(key: string, commands: string[][], signal?: AbortSignal): Promise<unknown[]>;
+  batch(key: string, commands: string[][], call?: StoreCallOptions): Promise<unknown[]>;
   /** One command sender per master (one for a standalone server). */
   masters(): Promise<Command[]>;
   quit(): Promise<unknown>;
@@ -178,7 +179,7 @@ export class RedisStore implements SessionStore {
   }
 
   async get(key: string, options?: StoreCallOptions): Promise<StoredSession | null> {
-    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal);
+    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options);
     return liveRecord(reply as (string | null)[], Date.now());
   }
 
@@ -188,8 +189,8 @@ export class RedisStore implements SessionStore {
    */
   async set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now(), write.owner ?? ""].map(String);
-    if (!this.#wait) return (await this.#script(SCRIPTS.set, this.#key(key), args, options?.signal)) === 1;
-    const [applied, acknowledged] = await this.#script(SCRIPTS.set, this.#key(key), args, options?.signal, this.#wait);
+    if (!this.#wait) return (await this.#script(SCRIPTS.set, this.#key(key), args, options)) === 1;
+    const [applied, acknowledged] = await this.#script(SCRIPTS.set, this.#key(key), args, options, this.#wait);
     if (applied !== 1) return false;
     if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
     return true;
@@ -199,25 +200,25 @@ export class RedisStore implements SessionStore {
   async destroy(key: string, options?: StoreCallOptions): Promise<void> {
     const del = ["DEL", this.#key(key)];
     if (!this.#wait) {
-      await this.#driver.send(this.#key(key), del, options?.signal);
+      await this.#driver.send(this.#key(key), del, options);
       return;
     }
-    const [, acknowledged] = await this.#driver.batch(this.#key(key), [del, this.#wait], options?.signal);
+    const [, acknowledged] = await this.#driver.batch(this.#key(key), [del, this.#wait], options);
     if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
   }
 
   async touch(key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
-    await this.#script(SCRIPTS.touch, this.#key(key), [String(expiresAt), String(Date.now())], options?.signal);
+    await this.#script(SCRIPTS.touch, this.#key(key), [String(expiresAt), String(Date.now())], options);
   }
 
   async indexOwner(owner: string, key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
-    await this.#script(SCRIPTS.index, this.#indexKey(owner), [String(expiresAt), key, String(Date.now())], options?.signal);
+    await this.#script(SCRIPTS.index, this.#indexKey(owner), [String(expiresAt), key, String(Date.now())], options);
   }
 
   /** One HDEL on the owner's index (its own slot in a Cluster); no WAIT: a lost one is pruned when listed. */
   async unindexOwner(owner: string, key: string, options?: StoreCallOptions): Promise<void> {
     const indexKey = this.#indexKey(owner);
-    await this.#driver.send(indexKey, ["HDEL", indexKey, key], options?.signal);
+    await this.#driver.send(indexKey, ["HDEL", indexKey, key], options);
   }
 
   /**
@@ -229,11 +230,11 @@ export class RedisStore implements SessionStore {
    */
   async listByOwner(owner: string, options?: StoreCallOptions): Promise<OwnedSession[]> {
     const indexKey = this.#indexKey(owner);
-    const reply = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options?.signal)) as string[] | Record<string, string>;
+    const reply = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options)) as string[] | Record<string, string>;
     const entries = Array.isArray(reply) ? pairs(reply) : Object.entries(reply);
     const now = Date.now();
     const records = await Promise.all(
-      entries.map(async ([key]) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options?.signal)) as (string | null)[], now)),
+      entries.map(async ([key]) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options)) as (string | null)[], now)),
     );
     const listed: OwnedSession[] = [];
     const stale: string[] = [];
@@ -242,7 +243,7 @@ export class RedisStore implements SessionStore {
       if (record?.owner === owner) listed.push({ key, record });
       else if (record || Number.parseInt(entry, 10) <= now) stale.push(key);
     });
-    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now), ...stale], options?.signal);
+    if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now), ...stale], options);
     return listed;
   }
 
@@ -277,15 +278,15 @@ export class RedisStore implements SessionStore {
    * EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node).
    * With `then` (WAIT, which scripts may not call), both go in one round trip and both replies come back.
    */
-  async #script(script: Script, fullKey: string, args: string[], signal?: AbortSignal): Promise<unknown>;
-  async #script(script: Script, fullKey: string, args: string[], signal: AbortSignal | undefined, then: string[]): Promise<unknown[]>;
-  async #script(script: Script, fullKey: string, args: string[], signal?: AbortSignal, then?: string[]): Promise<unknown> {
-    const send = (command: string[]) => (then ? this.#driver.batch(fullKey, [command, then], signal) : this.#driver.send(fullKey, command, signal));
+  async #script(script: Script, fullKey: string, args: string[], call?: StoreCallOptions): Promise<unknown>;
+  async #script(script: Script, fullKey: string, args: string[], call: StoreCallOptions | undefined, then: string[]): Promise<unknown[]>;
+  async #script(script: Script, fullKey: string, args: string[], call?: StoreCallOptions, then?: string[]): Promise<unknown> {
+    const send = (command: string[]) => (then ? this.#driver.batch(fullKey, [command, then], call) : this.#driver.send(fullKey, command, call));
     try {
       return await send(["EVALSHA", script.sha, "1", fullKey, ...args]);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
-      signal?.throwIfAborted();
+      call?.signal?.throwIfAborted();
       return send(["EVAL", script.text, "1", fullKey, ...args]);
     }
   }
@@ -361,23 +362,29 @@ function ioredisDriver(client: IoRedisLike): Driver {
 
 function nodeRedisDriver(client: NodeRedisClientLike): Driver {
   const command: Command = (args) => client.sendCommand(args);
+  const optionsFor = commandOptions(client);
   return {
-    send: (_key, args, signal) => client.sendCommand(args, signal && { abortSignal: signal }),
-    batch: (_key, commands, signal) => together(commands, (args) => client.sendCommand(args, signal && { abortSignal: signal })),
+    send: (_key, args, call) => client.sendCommand(args, optionsFor(call)),
+    batch: (_key, commands, call) => {
+      const options = optionsFor(call);
+      return together(commands, (args) => client.sendCommand(args, options));
+    },
     masters: async () => [command],
     quit: () => quitNodeRedis(client),
   };
 }
 
 function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
+  const optionsFor = commandOptions(cluster);
   return {
-    send: (key, args, signal) => cluster.sendCommand(key, false, args, signal && { abortSignal: signal }),
+    send: (key, args, call) => cluster.sendCommand(key, false, args, optionsFor(call)),
     // One after the other, not in one round trip: node-redis 6 sends WAIT to every master (its
     // all_shards policy), planned before a MOVED redirect of the write could land, so a WAIT sent
     // alongside could be answered on the new master before the redirected write reaches it.
-    batch: async (key, commands, signal) => {
+    batch: async (key, commands, call) => {
+      const options = optionsFor(call);
       const replies: unknown[] = [];
-      for (const args of commands) replies.push(await cluster.sendCommand(key, false, args, signal && { abortSignal: signal }));
+      for (const args of commands) replies.push(await cluster.sendCommand(key, false, args, options));
       return replies;
     },
     masters: () =>
@@ -393,15 +400,37 @@ function nodeRedisClusterDriver(cluster: NodeRedisClusterLike): Driver {
 
 function nodeRedisSentinelDriver(sentinel: NodeRedisSentinelLike): Driver {
   const command: Command = (args) => sentinel.sendCommand(false, args);
+  const optionsFor = commandOptions(sentinel);
   return {
-    send: (_key, args, signal) => sentinel.sendCommand(false, args, signal && { abortSignal: signal }),
-    batch: (_key, commands, signal) => {
-      const options = signal && { abortSignal: signal };
+    send: (_key, args, call) => sentinel.sendCommand(false, args, optionsFor(call)),
+    batch: (_key, commands, call) => {
+      const options = optionsFor(call);
       if (typeof sentinel._execute === "function") return sentinel._execute(false, (master) => together(commands, (args) => master.sendCommand(args, options)));
       return sentinel.use((master) => together(commands, (args) => master.sendCommand(false, args, options)));
     },
     masters: async () => [command],
     quit: () => sentinel.close(),
+  };
+}
+
+/**
+ * node-redis's options for one store call. A node-redis with command timeouts (6, late 5) gives
+ * every command a timeout of its own (`commandOptions.timeout`, 5 s by default), and when it fires withdraws a command not yet
+ * sent, as it does when a command's signal aborts. A signal costs a listener added and removed per
+ * command (several µs on Node 20), so it is passed only to a client without such timeouts. With
+ * them, the manager's deadline is passed as the command's timeout when it comes first, and nothing
+ * is passed when the client's own comes first (the default: both are 5 s).
+ */
+function commandOptions(client: object): (call: StoreCallOptions | undefined) => NodeRedisCommandOptions | undefined {
+  const own = (client as { _commandOptions?: { timeout?: unknown } })._commandOptions?.timeout;
+  const clientTimeout = typeof own === "number" && own > 0 ? own : undefined;
+  const hasTimeouts = own !== undefined;
+  return (call) => {
+    if (!call) return undefined;
+    const { timeout } = call;
+    if (hasTimeouts && timeout !== undefined) return clientTimeout !== undefined && clientTimeout <= timeout ? undefined : { timeout };
+    const signal = call.signal;
+    return signal && { abortSignal: signal };
   };
 }
 
