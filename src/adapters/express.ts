@@ -180,7 +180,9 @@ function trackedOnPrototype(req: IncomingMessage, res: ServerResponse): boolean 
   }
   // Someone else already put these on this request (another session middleware, compression
   // mounted first): stack on top of them with own properties, as they did, to keep the order.
-  return patched && (req as Tracked)[COMMIT] === undefined && !Object.hasOwn(req, "session") && !Object.hasOwn(res, "writeHead") && !Object.hasOwn(res, "end");
+  // Own-property checks only: a read of an absent property walks req's whole prototype chain,
+  // uncached on Node 20, where every Express req has a hidden class of its own.
+  return patched && !Object.hasOwn(req, COMMIT) && !Object.hasOwn(req, "session") && !Object.hasOwn(res, "writeHead") && !Object.hasOwn(res, "end");
 }
 
 function patchExpress(req: IncomingMessage, res: ServerResponse): boolean {

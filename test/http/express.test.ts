@@ -168,6 +168,7 @@ for (const [label, express] of versions) {
   describe(`${label}: req.session and the commit hooks across apps`, () => {
     const store = new FlakyStore();
     const sessions = new SessionManager<Data>({ store, storeTimeout: "2s" });
+    const adminSessions = new SessionManager<Data>({ store: new FlakyStore(), cookie: { name: "admin" } });
     let url = "";
     let close: () => Promise<void>;
 
@@ -190,6 +191,16 @@ for (const [label, express] of versions) {
         next();
       });
       app.use(sessionMiddleware(sessions));
+      // A second manager's middleware on the same requests (an admin area with its own cookie):
+      // the first session stays reachable through res.locals, and both must commit.
+      app.use("/both", (req, res, next) => ((res.locals.first = req.session), next()));
+      app.use("/both", sessionMiddleware(adminSessions));
+      app.get("/both/set", (req, res) => {
+        (res.locals.first as Session<Data>).set("user", "first");
+        req.session.set("user", "second");
+        res.send("ok");
+      });
+      app.get("/both/get", (req, res) => void res.json([(res.locals.first as Session<Data>).get("user"), req.session.get("user")]));
       const sub = express();
       sub.get("/set", (req, res) => {
         req.session.set("user", "sub");
@@ -213,6 +224,14 @@ for (const [label, express] of versions) {
       expect((await client.get("/sub/set")).headers.getSetCookie()).toHaveLength(1);
       expect(await (await client.get("/sub/pass")).text()).toBe('{"user":"sub","passed":true}');
       expect(await (await client.get("/all")).text()).toBe('{"user":"sub","passed":true}');
+    });
+
+    it("two managers' middlewares on one request each commit their own session", async () => {
+      const client = new CookieClient(url);
+      const set = await client.get("/both/set");
+      expect(await set.text()).toBe("ok");
+      expect(set.headers.getSetCookie().map((cookie) => cookie.split("=")[0]).sort()).toEqual(["admin", "sid"]);
+      expect(await (await client.get("/both/get")).json()).toEqual(["first", "second"]);
     });
 
     it("a route the middleware does not cover sees no session, and another app's own req.session is its own", async () => {
