@@ -184,8 +184,9 @@ export class RedisStore implements SessionStore {
   }
 
   /**
-   * With a signal, node-redis 5+ withdraws a write still waiting in its offline queue when the
-   * signal aborts, so a write reported as failed cannot land after a reconnect. ioredis cannot.
+   * node-redis withdraws a write still waiting in its offline queue when its signal aborts or its
+   * command timeout fires (see commandOptions), so a write reported as failed cannot land after a
+   * reconnect. ioredis cannot.
    */
   async set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now(), write.owner ?? ""].map(String);
