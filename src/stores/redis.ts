@@ -179,7 +179,8 @@ export class RedisStore implements SessionStore {
   }
 
   async get(key: string, options?: StoreCallOptions): Promise<StoredSession | null> {
-    const reply = await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options);
+    const fullKey = this.#key(key);
+    const reply = await this.#driver.send(fullKey, ["HMGET", fullKey, "d", "e", "v", "o"], options);
     return liveRecord(reply as (string | null)[], Date.now());
   }
 
@@ -199,12 +200,13 @@ export class RedisStore implements SessionStore {
 
   /** With waitReplicas, a destroy (a logout) waits too: one lost in a failover would bring the session back. */
   async destroy(key: string, options?: StoreCallOptions): Promise<void> {
-    const del = ["DEL", this.#key(key)];
+    const fullKey = this.#key(key);
+    const del = ["DEL", fullKey];
     if (!this.#wait) {
-      await this.#driver.send(this.#key(key), del, options);
+      await this.#driver.send(fullKey, del, options);
       return;
     }
-    const [, acknowledged] = await this.#driver.batch(this.#key(key), [del, this.#wait], options);
+    const [, acknowledged] = await this.#driver.batch(fullKey, [del, this.#wait], options);
     if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
   }
 
@@ -416,20 +418,26 @@ function nodeRedisSentinelDriver(sentinel: NodeRedisSentinelLike): Driver {
 
 /**
  * node-redis's options for one store call. A node-redis with command timeouts (6, late 5) gives
- * every command a timeout of its own (`commandOptions.timeout`, 5 s by default), and when it fires withdraws a command not yet
- * sent, as it does when a command's signal aborts. A signal costs a listener added and removed per
- * command (several µs on Node 20), so it is passed only to a client without such timeouts. With
- * them, the manager's deadline is passed as the command's timeout when it comes first, and nothing
- * is passed when the client's own comes first (the default: both are 5 s).
+ * every command a timeout of its own (`commandOptions.timeout`, 5 s by default), and when it
+ * fires withdraws a command not yet sent, as it does when a command's signal aborts. A signal
+ * costs a listener added and removed per command (several µs on Node 20), so it is passed only to
+ * a client without such timeouts. With them, the manager's deadline is passed as the command's
+ * timeout when it comes first (one options object per deadline, not per call), and nothing is
+ * passed when the client's own comes first (the default: both are 5 s).
  */
 function commandOptions(client: object): (call: StoreCallOptions | undefined) => NodeRedisCommandOptions | undefined {
   const own = (client as { _commandOptions?: { timeout?: unknown } })._commandOptions?.timeout;
   const clientTimeout = typeof own === "number" && own > 0 ? own : undefined;
   const hasTimeouts = own !== undefined;
+  let withDeadline: { timeout: number } | undefined; // node-redis copies it into each command's own options
   return (call) => {
     if (!call) return undefined;
     const { timeout } = call;
-    if (hasTimeouts && timeout !== undefined) return clientTimeout !== undefined && clientTimeout <= timeout ? undefined : { timeout };
+    if (hasTimeouts && timeout !== undefined) {
+      if (clientTimeout !== undefined && clientTimeout <= timeout) return undefined;
+      if (withDeadline?.timeout !== timeout) withDeadline = { timeout };
+      return withDeadline;
+    }
     const signal = call.signal;
     return signal && { abortSignal: signal };
   };

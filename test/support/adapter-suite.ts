@@ -12,7 +12,7 @@
  * and pushes every error that reaches the framework's error path into `errors`.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { SessionStore, SessionWrite, StoredSession } from "../../src/core/store.js";
+import type { Awaitable, SessionStore, SessionWrite, StoredSession } from "../../src/core/store.js";
 import { SessionManager } from "../../src/core/manager.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 
@@ -30,15 +30,33 @@ export class TestStore implements SessionStore {
   readonly inner = new MemoryStore();
   writeDelayMs = 0;
   failing = false;
+  /** Answer get() and set() without a promise, as MemoryStore does (a failure is then a synchronous throw). */
+  synchronous = false;
   /** Keys whose set() has fully finished, in completion order. */
   readonly finishedWrites: string[] = [];
 
-  async get(key: string): Promise<StoredSession | null> {
+  get(key: string): Awaitable<StoredSession | null> {
+    if (this.synchronous) {
+      this.#check();
+      return this.inner.get(key);
+    }
+    return this.#getLater(key);
+  }
+
+  async #getLater(key: string): Promise<StoredSession | null> {
     this.#check();
     return this.inner.get(key);
   }
 
-  async set(key: string, write: SessionWrite): Promise<boolean> {
+  set(key: string, write: SessionWrite): Awaitable<boolean> {
+    if (this.synchronous) {
+      this.#check();
+      return this.inner.set(key, write);
+    }
+    return this.#setLater(key, write);
+  }
+
+  async #setLater(key: string, write: SessionWrite): Promise<boolean> {
     this.#check();
     if (this.writeDelayMs > 0) await delay(this.writeDelayMs);
     const applied = this.inner.set(key, write);
@@ -187,8 +205,12 @@ export function adapterSuite(framework: string, startApp: StartApp): void {
       expect(sessionCookie(response)).toBeDefined();
     });
 
-    it("turns a store failure into a 5xx through the framework and keeps serving", async () => {
+    it.each([
+      ["a store failure", false],
+      ["a synchronous store's failure (a throw, not a rejection)", true],
+    ])("turns %s into a 5xx through the framework and keeps serving", async (_name, synchronous) => {
       const request = await start();
+      store.synchronous = synchronous;
       const cookie = sessionCookie(await request("/set?key=n&value=1"));
       store.failing = true;
       const loadFails = await request("/read", { cookie });
