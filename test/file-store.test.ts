@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
+import type { Dirent } from "node:fs";
 import { chmod, chown, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,11 +25,19 @@ await storeConformance("FileStore", async () => new FileStore({ dir: await fresh
 const LONG = 3_600_000;
 const write = (data: string, expectedVersion = 0, expiresAt = Date.now() + LONG) => ({ data, expiresAt, version: expectedVersion + 1, expectedVersion });
 
-/** Every file under `dir`, as paths relative to it. */
+/** Every file under `dir` but the lock holder files (`<dir>/<pid>.<random>.holder`, one per store that took a lock). */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return entries.filter((e) => e.isFile() && !isHolder(dir, e)).map((e) => join(e.parentPath, e.name));
 }
+
+/** The lock holder files in `dir`. */
+async function holdersIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries.filter((e) => isHolder(dir, e)).map((e) => join(dir, e.name));
+}
+
+const isHolder = (dir: string, entry: Dirent) => entry.isFile() && entry.parentPath === dir && /^\d+\.[0-9a-f]{12}\.holder$/.test(entry.name);
 
 const WORKER = join(import.meta.dirname, "support", "file-store-worker.ts");
 
@@ -158,6 +167,15 @@ describe("FileStore", () => {
     const staleLock = join(sub, `${"0".repeat(64)}.lock`);
     await writeFile(staleLock, "1 somewhere-else 0 x");
     await utimes(staleLock, old, old);
+    const [ours] = await holdersIn(dir); // made by the first set's lock
+    const { hostname } = await import("node:os");
+    const deadHolder = join(dir, "999999999.000000000000.holder");
+    await writeFile(deadHolder, `999999999 ${hostname()} 0 dead`);
+    const idleHolder = join(dir, "1.111111111111.holder");
+    await writeFile(idleHolder, "1 somewhere-else 0 idle");
+    await utimes(idleHolder, old, old);
+    const busyHolder = join(dir, "2.222222222222.holder");
+    await writeFile(busyHolder, "2 somewhere-else 0 busy");
     now += 2000;
     expect(await store.count()).toBe(1);
     expect(await store.gc()).toBe(2);
@@ -165,8 +183,10 @@ describe("FileStore", () => {
     expect(left).not.toContain(oldTemp);
     expect(left).toContain(newTemp); // may belong to a write in progress
     expect(left).not.toContain(staleLock);
+    expect((await holdersIn(dir)).sort(), "holders of dead or idle processes are removed").toEqual([busyHolder, ours].sort());
     expect(await store.gc()).toBe(0);
-    expect((await readdir(dir)).length, "sub-directories emptied by gc are removed").toBeLessThanOrEqual(2);
+    const subDirs = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory());
+    expect(subDirs.length, "sub-directories emptied by gc are removed").toBeLessThanOrEqual(2);
     expect(await store.get("live")).not.toBeNull();
   });
 
@@ -180,6 +200,52 @@ describe("FileStore", () => {
     const started = Date.now();
     expect(await store.set("k", write("v2", 1))).toBe(true);
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  /** Holds `store`'s next write inside its lock (get() is the first thing a set does there) until `release` is called. */
+  function holdInsideLock(store: FileStore): { inside: Promise<void>; release: () => void } {
+    let enter!: () => void;
+    let release!: () => void;
+    const inside = new Promise<void>((resolve) => (enter = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const read = store.get.bind(store);
+    store.get = async (key) => {
+      store.get = read;
+      enter();
+      await released;
+      return read(key);
+    };
+    return { inside, release };
+  }
+
+  it("a live process's lock is not judged stale because its holder file is old: the holder's mtime is brought up to date", async () => {
+    const dir = await freshDir();
+    const holder = new FileStore({ dir, staleLockAfter: 400 });
+    await holder.set("k", write("v1")); // creates the holder file
+    await new Promise((resolve) => setTimeout(resolve, 600)); // the holder file is now older than staleLockAfter
+    const held = holdInsideLock(holder);
+    const pending = holder.set("k", write("v2", 1));
+    await held.inside;
+    // Another store judges the lock by its mtime (same pid, so "owner dead" cannot apply).
+    const other = new FileStore({ dir, staleLockAfter: 400, lockTimeout: 150 });
+    await expect(other.set("k", write("other", 1)), "the lock of a live, active holder is kept").rejects.toThrow(/still held/);
+    held.release();
+    expect(await pending).toBe(true);
+    expect((await holder.get("k"))?.data).toBe("v2");
+  });
+
+  it("makes a new holder file when gc or a person removed it, and locks as before", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.set("k", write("v1"));
+    const [first] = await holdersIn(dir);
+    await rm(first!);
+    expect(await store.set("k", write("v2", 1))).toBe(true);
+    expect(await store.set("other", write("x"))).toBe(true);
+    const holders = await holdersIn(dir);
+    expect(holders).toHaveLength(1);
+    expect(holders[0]).not.toBe(first);
+    expect((await filesUnder(dir)).filter((f) => f.endsWith(".lock")), "every lock released").toEqual([]);
   });
 
   it("a holder whose lock was broken and taken over meanwhile leaves the new owner's lock in place", async () => {
@@ -398,6 +464,7 @@ describe("FileStore", () => {
     const after = await filesUnder(dir);
     expect(after.filter((f) => /\.(tmp|lock|broken)$/.test(f))).toEqual([]);
     expect(after).toHaveLength(keys.length);
+    expect(await holdersIn(dir), "only this process's holder is left: the killed writers' are collected").toHaveLength(1);
     console.info(`FileStore kill test: ${leftovers.length} orphan temp or set-aside lock file(s) left by 10 SIGKILLs, all collected`);
   }, 120_000);
 

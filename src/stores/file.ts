@@ -8,8 +8,9 @@
  *   (beego's file provider joined the client's id into the path: path traversal.)
  * - Writes go to a temp file in the same directory, then rename(2) over the target: POSIX makes the
  *   rename atomic, so a process killed at any instant leaves the old file or the new one, never a mix.
- * - Compare-and-set across processes: a per-key lock file made with O_CREAT|O_EXCL ("wx"), which
- *   exactly one process can create. Reads take no lock: they see a whole old or a whole new file.
+ * - Compare-and-set across processes: a per-key lock file, a hard link to this store's holder file
+ *   (its owner line), which exactly one process can create. Reads take no lock: they see a whole
+ *   old or a whole new file.
  * - count() and gc() scan the whole directory: fine for thousands of sessions; for more, or for
  *   several hosts, use Redis, PostgreSQL or MySQL (see docs/stores/file.md).
  * - The directory must be trusted: owned by this process's user and writable by no one else,
@@ -58,7 +59,11 @@ const OWNERS_DIR = "owners";
 const HEX_NAME = /^(?:[0-9a-f]{2}){1,64}$/;
 const MAGIC = "SKF1";
 const HEADER_PROBE_BYTES = 128;
+// Below Node's pool threshold (4 KiB), so the buffer of a small file's read is a slice of the pool.
+const SMALL_READ_BYTES = 4095;
 const ORPHAN_TEMP_AGE = 60_000;
+const HOLDER_SUFFIX = ".holder";
+const HOLDER_FILE = /^\d+\.[0-9a-f]{12}\.holder$/;
 const SCAN_CONCURRENCY = 32;
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
@@ -93,6 +98,15 @@ class LockTimeoutError extends Error {
   }
 }
 
+/** This store's lock holder file: `<dir>/<pid>.<random>.holder`, holding the owner line. */
+interface Holder {
+  path: string;
+  ino: number;
+  dev: number;
+  /** When its mtime was last brought to now (Date.now()). */
+  refreshedAt: number;
+}
+
 interface Header {
   version: number;
   expiresAt: number;
@@ -112,6 +126,8 @@ export class FileStore implements SessionStore {
   readonly #queues = new Map<string, Promise<unknown>>();
   #rootReady: Promise<void> | undefined;
   #trusted: Promise<void> | undefined;
+  /** Created at the first lock; every lock file is a hard link to it (see #acquire). */
+  #holder: Promise<Holder> | undefined;
   /** Learned from the first file written (#fixMode): whether the umask narrows new files below 0600. */
   #umaskNarrows: boolean | undefined;
 
@@ -226,6 +242,7 @@ export class FileStore implements SessionStore {
       await rmdir(sub).catch(() => {}); // only succeeds when empty; a writer recreates it on demand
     }
     await this.#collectIndex();
+    await this.#collectHolders();
     return removed;
   }
 
@@ -279,13 +296,17 @@ export class FileStore implements SessionStore {
 
   /** Creates the root and the sub-directory with mode 0700, whatever the umask. */
   async #ensureDir(sub: string): Promise<void> {
+    await this.#ensureRoot();
+    if (join(sub, "..") !== this.#dir) await makeDir(join(sub, ".."));
+    await makeDir(sub);
+  }
+
+  #ensureRoot(): Promise<void> {
     this.#rootReady ??= makeDir(this.#dir).then(() => this.#checkTrust()).catch((error: unknown) => {
       this.#rootReady = undefined;
       throw error;
     });
-    await this.#rootReady;
-    if (join(sub, "..") !== this.#dir) await makeDir(join(sub, ".."));
-    await makeDir(sub);
+    return this.#rootReady;
   }
 
   /** Runs `create` and, if the sub-directory is missing (first write, or gc just removed it), makes it and retries. */
@@ -361,43 +382,82 @@ export class FileStore implements SessionStore {
   async #withLockFile<R>(path: string, work: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     signal?.throwIfAborted();
     const lock = `${path}.lock`;
-    const draft = await this.#acquire(lock, signal);
+    const holder = await this.#acquire(lock, signal);
     try {
       signal?.throwIfAborted();
       return await work();
     } finally {
-      await releaseLock(lock, draft);
+      await releaseLock(lock, holder);
     }
   }
 
   /**
    * Takes the lock with jittered backoff (1 ms doubling to 64 ms); breaks locks of dead or hung owners.
-   * The owner line is written to a private temp file first and link(2)ed into place, which fails
-   * with EEXIST like O_EXCL but makes the lock appear with its owner already in it: a process killed
-   * between creating a lock and writing its owner cannot leave an anonymous lock nobody can judge.
-   * Resolves to that draft, kept until release: the lock is still ours while it is the draft's inode.
+   * The lock is a hard link to this store's holder file, which already holds the owner line: link(2)
+   * fails with EEXIST like O_EXCL, but a lock never appears without its owner in it, even if the
+   * process is killed in between. One link per lock, where a draft per lock cost four more calls.
+   * Resolves to the holder linked, whose inode tells at release whether the lock is still ours.
    */
-  async #acquire(lock: string, signal?: AbortSignal): Promise<string> {
-    const owner = `${process.pid} ${hostname()} ${Date.now()} ${randomBytesPooled(6).toString("hex")}`;
-    const draft = `${lock}.${process.pid}.${randomBytesPooled(6).toString("hex")}.tmp`;
+  async #acquire(lock: string, signal?: AbortSignal): Promise<Holder> {
     const deadline = Date.now() + this.#lockTimeout;
-    try {
-      for (let attempt = 0; ; attempt++) {
-        await this.#inDir(draft, () => writeFile(draft, owner, { flag: "wx", mode: FILE_MODE }).catch(ignoreExisting));
-        try {
-          await link(draft, lock);
-          return draft;
-        } catch (error) {
-          if (code(error) !== "EEXIST" && code(error) !== "ENOENT") throw error;
+    for (let attempt = 0; ; attempt++) {
+      const holder = await this.#freshHolder();
+      try {
+        await link(holder.path, lock);
+        return holder;
+      } catch (error) {
+        if (code(error) === "ENOENT" && Date.now() < deadline) {
+          await this.#repairMissing(holder, lock);
+          continue;
         }
-        if (await this.#breakIfStale(lock)) continue;
-        if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
-        await sleep(Math.random() * Math.min(64, 2 ** attempt), undefined, { signal });
+        if (code(error) !== "EEXIST") throw error;
       }
+      if (await this.#breakIfStale(lock)) continue;
+      if (Date.now() >= deadline) throw new LockTimeoutError(lock, this.#lockTimeout);
+      await sleep(Math.random() * Math.min(64, 2 ** attempt), undefined, { signal });
+    }
+  }
+
+  /**
+   * The holder file, its mtime brought to now when a quarter of staleLockAfter has passed: every
+   * lock is a link to it, so that mtime is the lock's age as a breaker judges it (a heartbeat,
+   * not the time the lock was taken). A lock held for less than 3/4 of staleLockAfter is never
+   * judged stale while this process lives.
+   */
+  async #freshHolder(): Promise<Holder> {
+    const holder = await (this.#holder ??= this.#createHolder());
+    if (Date.now() - holder.refreshedAt > this.#staleLockAfter / 4) {
+      holder.refreshedAt = Date.now();
+      const seconds = holder.refreshedAt / 1000;
+      await utimes(holder.path, seconds, seconds).catch((error: unknown) => (code(error) === "ENOENT" ? undefined : Promise.reject(error)));
+    }
+    return holder;
+  }
+
+  async #createHolder(): Promise<Holder> {
+    await this.#ensureRoot();
+    const path = join(this.#dir, `${process.pid}.${randomBytesPooled(6).toString("hex")}${HOLDER_SUFFIX}`);
+    try {
+      await writeFile(path, `${process.pid} ${hostname()} ${Date.now()} ${randomBytesPooled(6).toString("hex")}`, { flag: "wx", mode: FILE_MODE });
+      const { ino, dev } = await lstat(path);
+      return { path, ino, dev, refreshedAt: Date.now() };
     } catch (error) {
-      await unlinkIfExists(draft);
+      this.#holder = undefined; // the next lock tries again
       throw error;
     }
+  }
+
+  /**
+   * link(2) said ENOENT: the lock's sub-directory is missing (first write there, or gc removed it),
+   * or the holder file is (gc removes holders idle for a minute): make the one that is missing.
+   * A new holder gets a new name, so a name can never point at another holder's inode.
+   */
+  async #repairMissing(holder: Holder, lock: string): Promise<void> {
+    if ((await lstatIfExists(holder.path)) !== null) {
+      await this.#ensureDir(join(lock, ".."));
+      return;
+    }
+    if (this.#holder !== undefined && (await this.#holder) === holder) this.#holder = undefined;
   }
 
   /**
@@ -468,6 +528,21 @@ export class FileStore implements SessionStore {
       const owner = Buffer.from(name, "hex").toString("latin1");
       if (KEY_PATTERN.test(owner)) await this.listByOwner(owner);
       await rmdir(join(root, name)).catch(() => {}); // only succeeds when empty
+    }
+  }
+
+  /**
+   * Removes other processes' holder files: at once when their process is dead (this host), else
+   * once idle for a minute. A live process whose holder was removed makes a new one at its next lock.
+   */
+  async #collectHolders(): Promise<void> {
+    const ours = this.#holder && (await this.#holder.catch(() => undefined))?.path;
+    for (const name of (await listIfExists(this.#dir)).filter((entry) => HOLDER_FILE.test(entry))) {
+      const path = join(this.#dir, name);
+      if (path === ours) continue;
+      const [content, info] = await Promise.all([readIfExists(path), stat(path).catch(() => null)]);
+      if (content === null || info === null) continue;
+      if (ownerIsDead(content.toString("utf8")) || Date.now() - info.mtimeMs > ORPHAN_TEMP_AGE) await unlinkIfExists(path);
     }
   }
 
@@ -550,18 +625,34 @@ function code(error: unknown): string | undefined {
 }
 
 /**
- * The whole file in one read of the size fstat gave (handle.readFile would fstat again): files are
- * replaced by rename, never changed in place, so the opened inode keeps that size.
+ * The whole file, or null when it is missing or not a regular file (a symlink, a directory, a FIFO).
+ * A file that fits one pooled buffer, as sessions mostly do, costs open, read and close; a bigger
+ * one fstat too, for its size. Files are replaced by rename, never changed in place, so the opened
+ * inode keeps its content between the reads.
  */
 async function readIfExists(path: string): Promise<Buffer | null> {
-  const opened = await openRegularFile(path);
-  if (!opened) return null;
-  const { fd, size } = opened;
+  let fd: number;
   try {
-    if (size === 0) return Buffer.alloc(0);
-    const bytes = Buffer.allocUnsafe(size);
-    const { bytesRead } = await readFd(fd, bytes, 0, size, 0);
-    return bytes.subarray(0, bytesRead);
+    fd = await openFd(path, READ_FLAGS);
+  } catch (error) {
+    if (code(error) === "ENOENT" || code(error) === "ELOOP" || code(error) === "ENXIO") return null;
+    throw error;
+  }
+  try {
+    const first = Buffer.allocUnsafe(SMALL_READ_BYTES);
+    // From the current offset (0): a positioned read of a FIFO fails with ESPIPE.
+    const { bytesRead } = await readFd(fd, first, 0, first.length, null);
+    if (bytesRead < first.length) return first.subarray(0, bytesRead);
+    const info = await fstatFd(fd);
+    if (!info.isFile()) return null;
+    const whole = Buffer.allocUnsafe(info.size);
+    first.copy(whole);
+    const { bytesRead: rest } = await readFd(fd, whole, first.length, info.size - first.length, first.length);
+    return whole.subarray(0, first.length + rest);
+  } catch (error) {
+    // A directory, or a FIFO whose writer has sent nothing: not a session file.
+    if (code(error) === "EISDIR" || code(error) === "EAGAIN") return null;
+    throw error;
   } finally {
     await closeFd(fd);
   }
@@ -649,21 +740,13 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** A draft left from the previous attempt is reused: it already holds our owner line. */
-function ignoreExisting(error: unknown): void {
-  if (code(error) !== "EEXIST") throw error;
-}
-
 /**
- * Releases our lock only if it is still ours (a hung holder's lock may have been broken): the lock
- * is our draft's inode, which cannot have been reused while the draft still names it. A draft gone
- * (gc removes temp files after a minute) means a lock that old, broken by now or soon, is left to
- * the breakers.
+ * Releases our lock only if it is still ours (a hung holder's lock may have been broken and taken
+ * over meanwhile): the lock must still be the holder's inode.
  */
-async function releaseLock(lock: string, draft: string): Promise<void> {
-  const [held, mine] = await Promise.all([lstatIfExists(lock), lstatIfExists(draft)]);
-  const ours = held !== null && mine !== null && held.ino === mine.ino && held.dev === mine.dev;
-  await Promise.all([ours ? unlinkIfExists(lock) : undefined, unlinkIfExists(draft)]);
+async function releaseLock(lock: string, holder: Holder): Promise<void> {
+  const held = await lstatIfExists(lock);
+  if (held !== null && held.ino === holder.ino && held.dev === holder.dev) await unlinkIfExists(lock);
 }
 
 async function lstatIfExists(path: string): Promise<Stats | null> {
