@@ -480,8 +480,11 @@ export class FileStore implements SessionStore {
       if (code(error) === "ENOENT") return true;
       throw error;
     }
-    const taken = await readIfExists(aside);
-    if (taken && taken.toString("utf8") !== text) {
+    // Every lock of one holder has the same owner line: the inode and mtime tell a lock the holder
+    // took again meanwhile (it brings the mtime up to date first, as its lock looked stale).
+    const [taken, takenInfo] = await Promise.all([readIfExists(aside), lstatIfExists(aside)]);
+    const sameLock = takenInfo !== null && takenInfo.ino === info.ino && takenInfo.dev === info.dev && takenInfo.mtimeMs === info.mtimeMs;
+    if (taken && (taken.toString("utf8") !== text || !sameLock)) {
       // A competing breaker already replaced it with a fresh lock: give that back, unless a third
       // process took the free slot meanwhile (link fails then; a rare double holder, see docs).
       await link(aside, lock).catch(() => {});
