@@ -138,6 +138,7 @@ for (const kind of kinds) {
 /** Collects, per MONITORed node, the commands naming `prefix` that clients (not Lua) sent. */
 async function monitorCommands(nodes: Kind["nodes"], prefix: string) {
   let seen: string[][] = [];
+  let seenWhere: string[] = [];
   let marker = 0;
   const markerSeen = new Map<string, () => void>();
   const monitors = await Promise.all(
@@ -145,12 +146,16 @@ async function monitorCommands(nodes: Kind["nodes"], prefix: string) {
       const monitor = await new Redis(node).monitor();
       monitor.on("monitor", (_time: string, args: string[], source: string) => {
         if (args[0]?.toLowerCase() === "echo") markerSeen.get(args[1] ?? "")?.();
-        else if (source !== "lua" && args.some((arg) => arg.startsWith(prefix))) seen.push(args);
+        else if (source !== "lua" && args.some((arg) => arg.startsWith(prefix))) {
+          seen.push(args);
+          seenWhere.push(`${node.port}`);
+        }
       });
       return monitor;
     }),
   );
   const pingers = nodes.map((node) => new Redis(node));
+  let lastWhere: string[] = [];
   return {
     /** The commands since the last call; waits until every monitor has caught up. */
     async take(): Promise<string[][]> {
@@ -163,9 +168,13 @@ async function monitorCommands(nodes: Kind["nodes"], prefix: string) {
         }),
       );
       const taken = seen;
+      lastWhere = seenWhere;
       seen = [];
+      seenWhere = [];
       return taken;
     },
+    /** The port of the node each command of the last take() ran on. */
+    where: () => lastWhere,
     async close() {
       for (const client of [...monitors, ...pingers]) client.disconnect();
     },
@@ -173,6 +182,31 @@ async function monitorCommands(nodes: Kind["nodes"], prefix: string) {
 }
 
 const names = (commands: string[][]) => commands.map((args) => args[0]!.toUpperCase());
+
+/**
+ * The commands of one step, compared with `expected`. On a mismatch the message also gives each
+ * command's node and script, and each node's uptime and cached script count: a NOSCRIPT fallback
+ * (EVALSHA, then EVAL) then tells whether a node restarted or lost its scripts.
+ */
+async function expectCommands(monitor: Awaited<ReturnType<typeof monitorCommands>>, nodes: Kind["nodes"], expected: string[], step: string): Promise<void> {
+  const commands = await monitor.take();
+  if (JSON.stringify(names(commands)) === JSON.stringify(expected)) return;
+  const where = monitor.where();
+  const sent = commands.map((args, i) => `${args[0]} ${args[0]!.toUpperCase() === "EVAL" ? "<script>" : (args[1] ?? "")} on ${where[i]}`);
+  const state = await Promise.all(
+    nodes.map(async (node) => {
+      const direct = new Redis(node);
+      try {
+        const info = await direct.info();
+        const field = (name: string) => new RegExp(`^${name}:(.*)$`, "m").exec(info)?.[1]?.trim();
+        return `${node.port}: up ${field("uptime_in_seconds")} s, ${field("number_of_cached_scripts")} scripts`;
+      } finally {
+        direct.disconnect();
+      }
+    }),
+  );
+  expect(names(commands), `${step}: ${sent.join("; ")} | ${state.join("; ")}`).toEqual(expected);
+}
 
 /**
  * Runs every script of the store once on every master, so that no call under MONITOR meets a
@@ -223,24 +257,24 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
       const fresh = await sessions.load();
       fresh.set("user", "ada");
       const token = /^sid=([^;]*)/.exec((await sessions.commit(fresh))[0]!)![1]!;
-      expect(names(await monitor.take())).toEqual(["EVALSHA"]);
+      await expectCommands(monitor, kind.nodes, ["EVALSHA"], "first commit");
 
       const loaded = await sessions.load(token);
-      expect(names(await monitor.take())).toEqual(["HMGET"]);
+      await expectCommands(monitor, kind.nodes, ["HMGET"], "load");
       loaded.set("visits", 1);
       await sessions.commit(loaded);
-      expect(names(await monitor.take())).toEqual(["EVALSHA"]);
+      await expectCommands(monitor, kind.nodes, ["EVALSHA"], "commit");
 
       const unmodified = await sessions.load(token);
-      const loadOnly = names(await monitor.take());
+      await expectCommands(monitor, kind.nodes, ["HMGET"], "load only");
       expect(await sessions.commit(unmodified)).toEqual([]);
-      expect({ loadOnly, commit: names(await monitor.take()) }).toEqual({ loadOnly: ["HMGET"], commit: [] });
+      await expectCommands(monitor, kind.nodes, [], "unmodified commit");
 
       now += 2 * 60_000; // past touchInterval: the commit moves the expiry, one script call
       const idle = await sessions.load(token);
       await monitor.take();
       await sessions.commit(idle);
-      expect(names(await monitor.take())).toEqual(["EVALSHA"]);
+      await expectCommands(monitor, kind.nodes, ["EVALSHA"], "touch");
       expect((await sessions.load(token)).get("visits")).toBe(1);
       await monitor.take();
 
