@@ -628,8 +628,8 @@ function code(error: unknown): string | undefined {
 }
 
 /**
- * The whole file, or null when it is missing or not a regular file (a symlink, a directory, a FIFO).
- * A file that fits one pooled buffer, as sessions mostly do, costs open, read and close; a bigger
+ * The whole file, or null when it is missing, a symlink, a directory or a big non-regular file (a
+ * FIFO with nothing written reads as empty, which is no session either). A file that fits one pooled buffer, as sessions mostly do, costs open, read and close; a bigger
  * one fstat too, for its size. Files are replaced by rename, never changed in place, so the opened
  * inode keeps its content between the reads.
  */
