@@ -12,11 +12,12 @@ export function warnOnce(code: string, message: string): void {
 }
 
 /**
- * One warning, in production only, the first time a session cookie goes out without Secure:
- * behind a TLS-terminating proxy that the app does not trust, `secure: "auto"` sees plain HTTP.
+ * One warning, the first time a session cookie goes out without Secure; the manager calls it in
+ * production only (NODE_ENV=production when it was made): behind a TLS-terminating proxy that the
+ * app does not trust, `secure: "auto"` sees plain HTTP.
  */
 export function warnInsecureCookie(name: string): void {
-  if (warned.has(INSECURE_COOKIE) || process.env.NODE_ENV !== "production") return;
+  if (warned.has(INSECURE_COOKIE)) return;
   warnOnce(
     INSECURE_COOKIE,
     `sessionkit: the session cookie "${name}" went out without Secure while NODE_ENV=production, so a browser would send it over plain HTTP. ` +
