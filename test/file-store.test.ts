@@ -220,14 +220,16 @@ describe("FileStore", () => {
 
   it("a live process's lock is not judged stale because its holder file is old: the holder's mtime is brought up to date", async () => {
     const dir = await freshDir();
-    const holder = new FileStore({ dir, staleLockAfter: 400 });
+    // staleLockAfter far above the other store's lockTimeout: a loaded machine stalling between
+    // the refresh and the other store's look must not make a fresh lock look stale.
+    const holder = new FileStore({ dir, staleLockAfter: 2000 });
     await holder.set("k", write("v1")); // creates the holder file
-    await new Promise((resolve) => setTimeout(resolve, 600)); // the holder file is now older than staleLockAfter
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the holder file is now older than staleLockAfter
     const held = holdInsideLock(holder);
     const pending = holder.set("k", write("v2", 1));
     await held.inside;
     // Another store judges the lock by its mtime (same pid, so "owner dead" cannot apply).
-    const other = new FileStore({ dir, staleLockAfter: 400, lockTimeout: 150 });
+    const other = new FileStore({ dir, staleLockAfter: 2000, lockTimeout: 150 });
     await expect(other.set("k", write("other", 1)), "the lock of a live, active holder is kept").rejects.toThrow(/still held/);
     held.release();
     expect(await pending).toBe(true);
