@@ -256,29 +256,19 @@ describe("FileStore", () => {
     await store.set("k", write("v1"));
     const [file] = await filesUnder(dir);
     const lock = `${file}.lock`;
-    // Hold the write inside its lock: get() is the first thing it does there.
-    let enter!: () => void;
-    let resume!: () => void;
-    const inside = new Promise<void>((resolve) => (enter = resolve));
-    const resumed = new Promise<void>((resolve) => (resume = resolve));
-    const read = store.get.bind(store);
-    store.get = async (key) => {
-      enter();
-      await resumed;
-      return read(key);
-    };
+    const held = holdInsideLock(store);
     const pending = store.set("k", write("v2", 1));
-    await inside;
+    await held.inside;
     // What a breaker does to a hung holder (rename aside, remove), then another process's fresh lock.
     await rename(lock, `${lock}.aside`);
     await rm(`${lock}.aside`);
     const { hostname } = await import("node:os");
     const stranger = `${process.pid + 1} ${hostname()} ${Date.now()} stranger`;
     await writeFile(lock, stranger);
-    resume();
+    held.release();
     expect(await pending).toBe(true);
     expect(await readFile(lock, "utf8"), "the stranger's lock survives our release").toBe(stranger);
-    expect((await filesUnder(dir)).filter((f) => f.endsWith(".tmp")), "our draft is removed").toEqual([]);
+    expect((await filesUnder(dir)).filter((f) => f.endsWith(".tmp")), "no temp file is left").toEqual([]);
   });
 
   it("waits for a live lock and fails with a system error after lockTimeout", async () => {

@@ -480,11 +480,11 @@ export class FileStore implements SessionStore {
       if (code(error) === "ENOENT") return true;
       throw error;
     }
-    // Every lock of one holder has the same owner line: the inode and mtime tell a lock the holder
-    // took again meanwhile (it brings the mtime up to date first, as its lock looked stale).
-    const [taken, takenInfo] = await Promise.all([readIfExists(aside), lstatIfExists(aside)]);
-    const sameLock = takenInfo !== null && takenInfo.ino === info.ino && takenInfo.dev === info.dev && takenInfo.mtimeMs === info.mtimeMs;
-    if (taken && (taken.toString("utf8") !== text || !sameLock)) {
+    // The inode and mtime tell the lock judged from another: every lock of one holder has the same
+    // owner line, but one its holder took again meanwhile has a new mtime (the holder brings it up
+    // to date first, as its lock looked stale), and another process's lock another inode.
+    const taken = await lstatIfExists(aside);
+    if (taken && (taken.ino !== info.ino || taken.dev !== info.dev || taken.mtimeMs !== info.mtimeMs)) {
       // A competing breaker already replaced it with a fresh lock: give that back, unless a third
       // process took the free slot meanwhile (link fails then; a rare double holder, see docs).
       await link(aside, lock).catch(() => {});
@@ -629,9 +629,10 @@ function code(error: unknown): string | undefined {
 
 /**
  * The whole file, or null when it is missing, a symlink, a directory or a big non-regular file (a
- * FIFO with nothing written reads as empty, which is no session either). A file that fits one pooled buffer, as sessions mostly do, costs open, read and close; a bigger
- * one fstat too, for its size. Files are replaced by rename, never changed in place, so the opened
- * inode keeps its content between the reads.
+ * FIFO with nothing written reads as empty, which is no session either). A file that fits one
+ * pooled buffer, as sessions mostly do, costs open, read and close; a bigger one fstat too, for
+ * its size. Files are replaced by rename, never changed in place, so the opened inode keeps its
+ * content between the reads.
  */
 async function readIfExists(path: string): Promise<Buffer | null> {
   let fd: number;
