@@ -44,6 +44,20 @@ function sealV1(secret: string, payload: string, expiresAt: number): string {
   return Buffer.concat([header, iv, ciphertext, cipher.getAuthTag()]).toString("base64url");
 }
 
+/** The format of the 0.2 previews: format 3's layout, each cookie's key and IV by HKDF-SHA256 of the salt. */
+function sealV2(secret: string, payload: string, expiresAt: number, name: string): string {
+  const master = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "sessionkit cookie v2", 32));
+  const header = Buffer.from([2, ...createHash("sha256").update(master).digest().subarray(0, 4)]);
+  const salt = randomBytes(16);
+  const keyAndIv = Buffer.from(hkdfSync("sha256", master, salt, "sessionkit cookie v2 message", 44));
+  const cipher = createCipheriv("aes-256-gcm", keyAndIv.subarray(0, 32), keyAndIv.subarray(32));
+  cipher.setAAD(Buffer.concat([header, salt, Buffer.from(JSON.stringify(["session", name]))]));
+  const expiry = Buffer.alloc(8);
+  expiry.writeDoubleBE(expiresAt);
+  const ciphertext = Buffer.concat([cipher.update(expiry), cipher.update(payload, "utf8"), cipher.final()]);
+  return Buffer.concat([header, salt, ciphertext, cipher.getAuthTag()]).toString("base64url");
+}
+
 /** An Express app on 127.0.0.1: /login signs "ada" in, /whoami shows the session data. */
 async function serve(sessions: SessionManager<Record<string, unknown>>) {
   const app = express();
@@ -245,16 +259,19 @@ describe("CookieStore", () => {
     expect(() => new CookieStore({ secrets: [NEW], purpose: "" })).toThrow(/option "purpose"/);
   });
 
-  it("seals each cookie under its own key: HKDF-SHA256 of the secret's key and a random 16-byte salt in the cookie (format 2, as documented)", () => {
+  it("seals each cookie under its own key: AES-256 of a random 16-byte salt in the cookie and its next two counter values, under the secret's key (format 3, as documented)", () => {
     const now = Date.now();
     const sealed = Buffer.from(new CookieStore({ secrets: [NEW] }).seal("payload", now + 60_000, "sid"), "base64url");
-    // Re-derived here from docs/stores/cookie.md alone, so the documented format is the real one.
-    const master = Buffer.from(hkdfSync("sha256", NEW, Buffer.alloc(0), "sessionkit cookie v2", 32));
-    expect(sealed[0]).toBe(2);
-    expect(sealed.subarray(1, 5)).toEqual(createHash("sha256").update(master).digest().subarray(0, 4));
+    // Re-derived here from docs/stores/cookie.md alone (block by block, not in counter mode), so the documented format is the real one.
+    const generator = Buffer.from(hkdfSync("sha256", NEW, Buffer.alloc(0), "sessionkit cookie v3", 32));
+    expect(sealed[0]).toBe(3);
+    expect(sealed.subarray(1, 5)).toEqual(createHash("sha256").update(generator).digest().subarray(0, 4));
     const salt = sealed.subarray(5, 21);
-    const keyAndIv = Buffer.from(hkdfSync("sha256", master, salt, "sessionkit cookie v2 message", 44));
-    const decipher = createDecipheriv("aes-256-gcm", keyAndIv.subarray(0, 32), keyAndIv.subarray(32));
+    const counter = BigInt(`0x${salt.toString("hex")}`);
+    const blocks = Buffer.from([0n, 1n, 2n].map((step) => ((counter + step) % 2n ** 128n).toString(16).padStart(32, "0")).join(""), "hex");
+    const ecb = createCipheriv("aes-256-ecb", generator, null).setAutoPadding(false);
+    const keyAndIv = ecb.update(blocks);
+    const decipher = createDecipheriv("aes-256-gcm", keyAndIv.subarray(0, 32), keyAndIv.subarray(32, 44));
     decipher.setAAD(Buffer.concat([sealed.subarray(0, 21), Buffer.from(JSON.stringify(["session", "sid"]))]));
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));
     const plaintext = Buffer.concat([decipher.update(sealed.subarray(21, sealed.length - 16)), decipher.final()]);
@@ -264,7 +281,21 @@ describe("CookieStore", () => {
     expect(again.subarray(5, 21).equals(salt), "a fresh salt, so a fresh key, per seal").toBe(false);
   });
 
-  it("opens a format-1 cookie (one key per secret) as stale, and the next response re-seals it in format 2", async () => {
+  it("opens a format-2 cookie (HKDF per cookie) as stale, bound to its name, and the next response re-seals it in format 3", async () => {
+    const sessions = managerWith([NEW]);
+    const now = Date.now();
+    const v2 = sealV2(NEW, `${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000, "sid");
+    expect(new CookieStore({ secrets: [NEW] }).open(v2, now, "sid")).toMatchObject({ stale: true, expiresAt: now + 60_000 });
+    expect(new CookieStore({ secrets: [NEW] }).open(v2, now, "admin_sid"), "another cookie name").toBeNull();
+    expect(new CookieStore({ secrets: [OLD] }).open(v2, now, "sid"), "another secret").toBeNull();
+    const session = await sessions.load(v2);
+    expect(session.get("user")).toBe("ada");
+    const resealed = cookieValue(await sessions.commit(session));
+    expect(Buffer.from(resealed, "base64url")[0]).toBe(3);
+    expect((await sessions.load(resealed)).get("user")).toBe("ada");
+  });
+
+  it("opens a format-1 cookie (one key per secret) as stale, and the next response re-seals it in format 3", async () => {
     const sessions = managerWith([NEW]);
     const now = Date.now();
     const v1 = sealV1(NEW, `${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000);
@@ -272,7 +303,7 @@ describe("CookieStore", () => {
     const session = await sessions.load(v1);
     expect(session.get("user")).toBe("ada");
     const resealed = cookieValue(await sessions.commit(session));
-    expect(Buffer.from(resealed, "base64url")[0]).toBe(2);
+    expect(Buffer.from(resealed, "base64url")[0]).toBe(3);
     expect((await sessions.load(resealed)).get("user")).toBe("ada");
   });
 
