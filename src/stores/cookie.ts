@@ -118,18 +118,18 @@ export class CookieStore implements ClientSideStore {
   /** The key id picks the key: no trial decryption with every key. */
   #openWith(keys: SecretKeys, sealed: Buffer, name: string): Buffer | null {
     const id = sealed.subarray(1, HEADER_BYTES);
-    if (sealed[0] === FORMAT) return keys.id.equals(id) ? this.#openSalted(sealed, name, (salt) => cookieKey(keys.generator, salt)) : null;
-    if (sealed[0] === FORMAT_2) return keys.format2Id.equals(id) ? this.#openSalted(sealed, name, (salt) => format2Key(keys.format2Master, salt)) : null;
+    if (sealed[0] === FORMAT) return keys.id.equals(id) ? this.#openSalted(sealed, name, cookieKey, keys.generator) : null;
+    if (sealed[0] === FORMAT_2) return keys.format2Id.equals(id) ? this.#openSalted(sealed, name, format2Key, keys.format2Master) : null;
     if (sealed[0] === FORMAT_1) return keys.legacyId.equals(id) ? openFormat1(keys.legacy, sealed) : null;
     return null;
   }
 
   /** Formats 2 and 3: header | salt | ciphertext | tag, the key and IV derived from the salt. */
-  #openSalted(sealed: Buffer, name: string, derive: (salt: Buffer) => { key: Buffer; iv: Buffer }): Buffer | null {
+  #openSalted(sealed: Buffer, name: string, derive: typeof cookieKey, secretKey: KeyObject): Buffer | null {
     const bodyStart = HEADER_BYTES + SALT_BYTES;
     if (sealed.length < bodyStart + EXPIRY_BYTES + TAG_BYTES) return null;
     const salt = sealed.subarray(HEADER_BYTES, bodyStart);
-    const { key, iv } = derive(salt);
+    const { key, iv } = derive(secretKey, salt);
     return decrypt(key, iv, this.#aad(sealed.subarray(0, HEADER_BYTES), salt, name), sealed, bodyStart);
   }
 
