@@ -1,10 +1,12 @@
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import type { Dirent } from "node:fs";
-import { chmod, chown, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+// First: the store must load with fs functions this module can hold (see its header).
+import { gateNext } from "./support/fs-gate.js";
 import { SessionStoreError } from "../src/core/errors.js";
 import { SessionManager } from "../src/core/manager.js";
 import { FileStore } from "../src/stores/file.js";
@@ -269,6 +271,54 @@ describe("FileStore", () => {
     expect(await pending).toBe(true);
     expect(await readFile(lock, "utf8"), "the stranger's lock survives our release").toBe(stranger);
     expect((await filesUnder(dir)).filter((f) => f.endsWith(".tmp")), "no temp file is left").toEqual([]);
+  });
+
+  it("a breaker that judged a lock stale leaves it in place when its holder took it again before the rename", async () => {
+    const dir = await freshDir();
+    const staleLockAfter = 2500; // far above any stall between the holder re-taking its lock and the check below
+    const holder = new FileStore({ dir, staleLockAfter });
+    await holder.set("k", write("v1")); // makes the holder file, whose mtime dates every lock it links
+    const [holderFile] = await holdersIn(dir);
+    const holderInode = (await lstat(holderFile!)).ino;
+    const [file] = await filesUnder(dir);
+    const lock = `${file}.lock`;
+
+    // The holder hangs inside its lock until the lock is older than staleLockAfter.
+    const hung = holdInsideLock(holder);
+    const second = holder.set("k", write("v2", 1));
+    await hung.inside;
+    await new Promise((resolve) => setTimeout(resolve, staleLockAfter + 300));
+
+    // The breaker judges it stale and is held just before it renames the lock aside.
+    const breakerRename = gateNext("rename", (from, to) => String(from) === lock && String(to).endsWith(".broken"));
+    const breakerCleanup = gateNext("unlink", (path) => String(path).startsWith(`${lock}.`) && String(path).endsWith(".broken"));
+    breakerCleanup.release(); // only watched: done tells when the breaker has finished with the lock
+    const breaker = new FileStore({ dir, staleLockAfter, lockTimeout: 20_000 });
+    let breakerDone = false;
+    const breakerWrite = breaker.set("k", write("breaker", 1)).finally(() => (breakerDone = true));
+    await breakerRename.reached;
+
+    // Meanwhile the holder wakes, finishes, and takes the lock again (its heartbeat renews the mtime).
+    hung.release();
+    expect(await second).toBe(true);
+    // Its queue for "k" empties in the microtasks after that; the next set then skips the
+    // early read, so its first get is inside the lock, where holdInsideLock holds it.
+    await new Promise((resolve) => setImmediate(resolve));
+    const retaken = holdInsideLock(holder);
+    const third = holder.set("k", write("v3", 2));
+    await retaken.inside;
+
+    // The breaker goes on: the lock it renames is not the one it judged, so it must put it back.
+    breakerRename.release();
+    await breakerCleanup.done;
+    expect((await lstat(lock).catch(() => null))?.ino, "the lock is still there, and the holder's").toBe(holderInode);
+    expect(breakerDone, "the breaker still waits for the lock").toBe(false);
+
+    retaken.release();
+    expect(await third).toBe(true);
+    expect(await breakerWrite, "the breaker's write, made against version 1, is refused").toBe(false);
+    expect((await holder.get("k"))?.data).toBe("v3");
+    expect((await filesUnder(dir)).filter((f) => /\.(lock|broken)$/.test(f)), "no lock or broken file is left").toEqual([]);
   });
 
   it("waits for a live lock and fails with a system error after lockTimeout", async () => {
