@@ -321,6 +321,47 @@ describe("FileStore", () => {
     expect((await filesUnder(dir)).filter((f) => /\.(lock|broken)$/.test(f)), "no lock or broken file is left").toEqual([]);
   });
 
+  it("of two breakers of one stale lock, the later one puts back the lock the first took meanwhile", async () => {
+    const dir = await freshDir();
+    const seed = new FileStore({ dir });
+    await seed.set("k", write("v1"));
+    const [file] = await filesUnder(dir);
+    const lock = `${file}.lock`;
+    const old = new Date(Date.now() - 3_600_000);
+    await writeFile(lock, "1 somewhere-else 0 hung"); // another host's lock, an hour old: stale
+    await utimes(lock, old, old);
+
+    // The second breaker judges it stale first, and is held just before its rename.
+    const laterRename = gateNext("rename", (from, to) => String(from) === lock && String(to).endsWith(".broken"));
+    const later = new FileStore({ dir, lockTimeout: 20_000 });
+    let laterDone = false;
+    const laterWrite = later.set("k", write("later", 1)).finally(() => (laterDone = true));
+    await laterRename.reached;
+    const laterHolder = await holdersIn(dir);
+
+    // The first breaker judges, breaks and takes the lock, and holds it.
+    const first = new FileStore({ dir, lockTimeout: 20_000 });
+    const held = holdInsideLock(first);
+    const firstWrite = first.set("k", write("first", 1));
+    await held.inside;
+    const [firstHolder] = (await holdersIn(dir)).filter((path) => !laterHolder.includes(path));
+    const firstInode = (await lstat(firstHolder!)).ino;
+
+    // The later breaker renames what is now the first one's fresh lock: it must give it back.
+    const laterCleanup = gateNext("unlink", (path) => String(path).startsWith(`${lock}.`) && String(path).endsWith(".broken"));
+    laterCleanup.release(); // only watched
+    laterRename.release();
+    await laterCleanup.done;
+    expect((await lstat(lock).catch(() => null))?.ino, "the first breaker's lock is back in place").toBe(firstInode);
+    expect(laterDone, "the later breaker still waits for the lock").toBe(false);
+
+    held.release();
+    expect(await firstWrite).toBe(true);
+    expect(await laterWrite, "the later write, made against version 1, is refused").toBe(false);
+    expect((await first.get("k"))?.data).toBe("first");
+    expect((await filesUnder(dir)).filter((f) => /\.(lock|broken)$/.test(f)), "no lock or broken file is left").toEqual([]);
+  });
+
   it("waits for a live lock and fails with a system error after lockTimeout", async () => {
     const dir = await freshDir();
     const store = new FileStore({ dir, lockTimeout: 300 });
