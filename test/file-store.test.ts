@@ -220,6 +220,19 @@ describe("FileStore", () => {
     return { inside, release };
   }
 
+  /** Holds the next breaker of `lock` just before it renames the lock aside. */
+  const holdBreakerRename = (lock: string) => gateNext("rename", (from, to) => String(from) === lock && String(to).endsWith(".broken"));
+
+  /** Resolves when a breaker of `lock` removes what it renamed aside: it is done with the lock. */
+  function breakerFinished(lock: string): Promise<void> {
+    const cleanup = gateNext("unlink", (path) => String(path).startsWith(`${lock}.`) && String(path).endsWith(".broken"));
+    cleanup.release(); // only watched, never held
+    return cleanup.done;
+  }
+
+  /** After a forced interleaving: no lock or broken-aside file is left under `dir`. */
+  const locksLeft = async (dir: string) => (await filesUnder(dir)).filter((f) => /\.(lock|broken)$/.test(f));
+
   it("a live process's lock is not judged stale because its holder file is old: the holder's mtime is brought up to date", async () => {
     const dir = await freshDir();
     // staleLockAfter far above the other store's lockTimeout: a loaded machine stalling between
@@ -290,9 +303,8 @@ describe("FileStore", () => {
     await new Promise((resolve) => setTimeout(resolve, staleLockAfter + 300));
 
     // The breaker judges it stale and is held just before it renames the lock aside.
-    const breakerRename = gateNext("rename", (from, to) => String(from) === lock && String(to).endsWith(".broken"));
-    const breakerCleanup = gateNext("unlink", (path) => String(path).startsWith(`${lock}.`) && String(path).endsWith(".broken"));
-    breakerCleanup.release(); // only watched: done tells when the breaker has finished with the lock
+    const breakerRename = holdBreakerRename(lock);
+    const breakerFinishes = breakerFinished(lock);
     const breaker = new FileStore({ dir, staleLockAfter, lockTimeout: 20_000 });
     let breakerDone = false;
     const breakerWrite = breaker.set("k", write("breaker", 1)).finally(() => (breakerDone = true));
@@ -310,7 +322,7 @@ describe("FileStore", () => {
 
     // The breaker goes on: the lock it renames is not the one it judged, so it must put it back.
     breakerRename.release();
-    await breakerCleanup.done;
+    await breakerFinishes;
     expect((await lstat(lock).catch(() => null))?.ino, "the lock is still there, and the holder's").toBe(holderInode);
     expect(breakerDone, "the breaker still waits for the lock").toBe(false);
 
@@ -318,7 +330,7 @@ describe("FileStore", () => {
     expect(await third).toBe(true);
     expect(await breakerWrite, "the breaker's write, made against version 1, is refused").toBe(false);
     expect((await holder.get("k"))?.data).toBe("v3");
-    expect((await filesUnder(dir)).filter((f) => /\.(lock|broken)$/.test(f)), "no lock or broken file is left").toEqual([]);
+    expect(await locksLeft(dir)).toEqual([]);
   });
 
   it("of two breakers of one stale lock, the later one puts back the lock the first took meanwhile", async () => {
@@ -332,7 +344,7 @@ describe("FileStore", () => {
     await utimes(lock, old, old);
 
     // The second breaker judges it stale first, and is held just before its rename.
-    const laterRename = gateNext("rename", (from, to) => String(from) === lock && String(to).endsWith(".broken"));
+    const laterRename = holdBreakerRename(lock);
     const later = new FileStore({ dir, lockTimeout: 20_000 });
     let laterDone = false;
     const laterWrite = later.set("k", write("later", 1)).finally(() => (laterDone = true));
@@ -348,10 +360,9 @@ describe("FileStore", () => {
     const firstInode = (await lstat(firstHolder!)).ino;
 
     // The later breaker renames what is now the first one's fresh lock: it must give it back.
-    const laterCleanup = gateNext("unlink", (path) => String(path).startsWith(`${lock}.`) && String(path).endsWith(".broken"));
-    laterCleanup.release(); // only watched
+    const laterFinishes = breakerFinished(lock);
     laterRename.release();
-    await laterCleanup.done;
+    await laterFinishes;
     expect((await lstat(lock).catch(() => null))?.ino, "the first breaker's lock is back in place").toBe(firstInode);
     expect(laterDone, "the later breaker still waits for the lock").toBe(false);
 
@@ -359,7 +370,7 @@ describe("FileStore", () => {
     expect(await firstWrite).toBe(true);
     expect(await laterWrite, "the later write, made against version 1, is refused").toBe(false);
     expect((await first.get("k"))?.data).toBe("first");
-    expect((await filesUnder(dir)).filter((f) => /\.(lock|broken)$/.test(f)), "no lock or broken file is left").toEqual([]);
+    expect(await locksLeft(dir)).toEqual([]);
   });
 
   it("waits for a live lock and fails with a system error after lockTimeout", async () => {
