@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 // First: the store must load with fs functions this module can hold (see its header).
+import type { Gate } from "./support/fs-gate.js";
 import { gateNext } from "./support/fs-gate.js";
 import { SessionStoreError } from "../src/core/errors.js";
 import { SessionManager } from "../src/core/manager.js";
@@ -223,11 +224,16 @@ describe("FileStore", () => {
   /** Holds the next breaker of `lock` just before it renames the lock aside. */
   const holdBreakerRename = (lock: string) => gateNext("rename", (from, to) => String(from) === lock && String(to).endsWith(".broken"));
 
-  /** Resolves when a breaker of `lock` removes what it renamed aside: it is done with the lock. */
-  function breakerFinished(lock: string): Promise<void> {
+  /**
+   * Lets a breaker held by holdBreakerRename go on, waits until it removes what it renamed aside
+   * (it is then done with the lock), and resolves to the inode at `lock` then (undefined: no lock).
+   */
+  async function releaseBreaker(rename: Gate, lock: string): Promise<number | undefined> {
     const cleanup = gateNext("unlink", (path) => String(path).startsWith(`${lock}.`) && String(path).endsWith(".broken"));
     cleanup.release(); // only watched, never held
-    return cleanup.done;
+    rename.release();
+    await cleanup.done;
+    return (await lstat(lock).catch(() => null))?.ino;
   }
 
   /** After a forced interleaving: no lock or broken-aside file is left under `dir`. */
@@ -304,7 +310,6 @@ describe("FileStore", () => {
 
     // The breaker judges it stale and is held just before it renames the lock aside.
     const breakerRename = holdBreakerRename(lock);
-    const breakerFinishes = breakerFinished(lock);
     const breaker = new FileStore({ dir, staleLockAfter, lockTimeout: 20_000 });
     let breakerDone = false;
     const breakerWrite = breaker.set("k", write("breaker", 1)).finally(() => (breakerDone = true));
@@ -321,9 +326,7 @@ describe("FileStore", () => {
     await retaken.inside;
 
     // The breaker goes on: the lock it renames is not the one it judged, so it must put it back.
-    breakerRename.release();
-    await breakerFinishes;
-    expect((await lstat(lock).catch(() => null))?.ino, "the lock is still there, and the holder's").toBe(holderInode);
+    expect(await releaseBreaker(breakerRename, lock), "the lock is still there, and the holder's").toBe(holderInode);
     expect(breakerDone, "the breaker still waits for the lock").toBe(false);
 
     retaken.release();
@@ -360,10 +363,7 @@ describe("FileStore", () => {
     const firstInode = (await lstat(firstHolder!)).ino;
 
     // The later breaker renames what is now the first one's fresh lock: it must give it back.
-    const laterFinishes = breakerFinished(lock);
-    laterRename.release();
-    await laterFinishes;
-    expect((await lstat(lock).catch(() => null))?.ino, "the first breaker's lock is back in place").toBe(firstInode);
+    expect(await releaseBreaker(laterRename, lock), "the first breaker's lock is back in place").toBe(firstInode);
     expect(laterDone, "the later breaker still waits for the lock").toBe(false);
 
     held.release();

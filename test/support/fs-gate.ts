@@ -48,7 +48,7 @@ for (const name of ["rename", "unlink"] as const) {
 }
 syncBuiltinESMExports();
 
-/** Holds the next `fs.<name>` call whose arguments `matches` accepts (the callback not included). */
+/** Holds the next `fs.<name>` call whose arguments (as fs received them, callback last) `matches` accepts. */
 export function gateNext(name: GatedName, matches: (path: string, ...rest: unknown[]) => boolean): Gate {
   let arrive!: () => void;
   let release!: () => void;
