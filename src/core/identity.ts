@@ -3,8 +3,8 @@
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
  * The manager calls these with its ManagerCore; the store side lives in records.ts and users.ts.
  */
-import { ownerOf } from "./envelope.js";
-import { SessionError, SessionLimitError, SessionUnsupportedError } from "./errors.js";
+import { RETIRED, ownerOf } from "./envelope.js";
+import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
 import type { SessionEventType } from "./events.js";
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
@@ -12,24 +12,26 @@ import type { SessionHeader } from "./node-http.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RecordContext } from "./records.js";
 import { rotateRecord } from "./records.js";
-import type { RevocationContext } from "./revocations.js";
-import { revokeAll, revokeOne } from "./revocations.js";
-import type { SessionInternals } from "./session.js";
+import type { FenceContext, FenceMark, FenceTarget } from "./fence.js";
+import { advanceFence, markOf, readFence, spared, targetsHandle } from "./fence.js";
+import type { SessionInternals, SignedInUser } from "./session.js";
 import type { AnyStore, SessionStore } from "./store.js";
 import { isClientSideStore } from "./store.js";
-import type { SessionInfo, UserContext } from "./users.js";
-import { ownedRecords } from "./users.js";
+import type { OwnedRecord, SessionInfo, UserContext } from "./users.js";
+import { distinctSessions, ownedRecords } from "./users.js";
 
 /** What these functions need of the manager; made once per manager. */
 export interface ManagerCore {
   readonly options: ResolvedOptions;
   readonly records: RecordContext & UserContext;
-  readonly revocations: RevocationContext;
+  readonly revocations: FenceContext;
   call: RecordContext["call"];
   /** `subject` is a handle, or the session whose handle is computed only if someone listens. */
   emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void;
   keyOf(token: string): string;
   handleOf(state: SessionInternals): string;
+  /** The handle a session gets when its token is `token` (a sign-in's new handle). */
+  handleOfToken(token: string): string;
   expiresAt(state: SessionInternals): number;
   /** The server-side store, or null for cookie sessions (and before a provider's store is ready). */
   serverStore(): SessionStore | null;
@@ -37,47 +39,124 @@ export interface ManagerCore {
 
 // ---- the session's id ----
 
-/** New id, same data: see Session.regenerate for the guarantees, records.ts for how. */
-/** `previousOwner`: whose index holds the old id (signIn passes the user it replaces). */
-export async function regenerate(core: ManagerCore, state: SessionInternals, previousOwner = state.user?.owner): Promise<void> {
+/**
+ * New id, same data: see Session.regenerate for the guarantees, records.ts for how.
+ * `previousOwner`: whose index holds the old id (signIn passes the user it replaces).
+ * A signed-in session then reads its user's fence: a revocation that listed the user's sessions
+ * before the new record existed named this session there, and the rotation ends itself.
+ */
+export async function regenerate(core: ManagerCore, state: SessionInternals, previous: Identity | undefined = identityOf(state.user)): Promise<void> {
   if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
   const oldKey = state.storedKey;
-  const signingIn = state.user?.fresh === true;
+  const user = state.user;
+  const signingIn = user?.fresh === true;
   state.token = generateToken();
-  if (state.user) state.user.sealedId = undefined; // sealed under the old token
+  if (user) {
+    user.sealedId = undefined; // sealed under the old token
+    user.handle ??= core.handleOfToken(state.token); // a sign-in's new handle; kept by later rotations
+  }
   state.sendCookie = true;
   const store = core.serverStore();
   if (!oldKey || !store) {
     state.status = "modified";
-    if (!signingIn && oldKey) core.emit("regenerated", state, state.user?.id);
+    if (!signingIn && oldKey) core.emit("regenerated", state, user?.id);
     return;
   }
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
   await indexOwner(core, store, state, newKey, expiresAt, true);
   if (!(await rotateRecord(core.records, store, state, oldKey, newKey, expiresAt))) {
-    await unindex(core, store, state.user?.owner, newKey); // its record was never kept
+    await unindex(core, store, user?.owner, newKey); // its record was never kept
     return supersede(state, []);
   }
-  await unindex(core, store, previousOwner, oldKey);
-  state.storedKey = newKey;
-  state.storedExpiresAt = expiresAt;
-  state.changes = undefined;
-  state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
-  if (signingIn) await signedIn(core, state, store, newKey);
-  else core.emit("regenerated", state, state.user?.id);
+  // From here the new record is stored and the old id retired: a failure is of unknown outcome.
+  await outcomeUnknown(async () => {
+    await unindex(core, store, previous?.owner, oldKey);
+    state.storedKey = newKey;
+    state.storedExpiresAt = expiresAt;
+    state.changes = undefined;
+    state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
+    // A session signed in before (as anyone) must not outlive a revocation of that identity.
+    if (signingIn) return completeSignIn(core, state, store, newKey, previous);
+    if (await fenceHolds(core, store, state, newKey)) core.emit("regenerated", state, user?.id);
+  });
 }
 
-/** Removes the record now; the next commit expires the cookie. */
+/** After a sign-in's record is written under `key`: the fence, the event and the cap. */
+export function completeSignIn(core: ManagerCore, state: SessionInternals, store: SessionStore, key: string, previous?: Identity): Promise<void> {
+  return outcomeUnknown(async () => {
+    if (await fenceHolds(core, store, state, key, previous)) await signedIn(core, state, store, key);
+  });
+}
+
+/** Who a signed-in session was, for the fence: its user's owner key, its handle, the fence it saw. */
+export interface Identity {
+  owner: string;
+  handle: string;
+  fence: FenceMark | undefined;
+}
+
+/** `evenFresh`: a sign-in that has not written yet is an identity too (its own, for the fence). */
+function identityOf(user: SignedInUser | undefined, evenFresh = false): Identity | undefined {
+  return user && (evenFresh || !user.fresh) ? { owner: user.owner, handle: user.handle!, fence: user.fence } : undefined;
+}
+
+/**
+ * After a signed-in record was written under `key`: false (the record deleted, the session
+ * superseded) when a revocation made since the sign-in read its fence named this session, as it
+ * is now or, with `previous` of the same user, as it was before a new sign-in.
+ */
+async function fenceHolds(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, previous?: Identity): Promise<boolean> {
+  if (!store.listByOwner) return true;
+  const identities = [identityOf(state.user, true), previous].filter((identity) => identity !== undefined);
+  const fences = new Map<string, Awaited<ReturnType<typeof readFence>>>();
+  for (const { owner, handle, fence } of identities) {
+    if (!fences.has(owner)) fences.set(owner, await readFence(core.revocations, store, owner));
+    if (spared(fences.get(owner)!, fence, handle)) continue;
+    await destroyOwned(core, store, state.user?.owner ?? owner, key);
+    supersede(state, []);
+    return false;
+  }
+  return true;
+}
+
+/** Runs steps that follow a write: a store failure among them may leave that write applied. */
+async function outcomeUnknown(steps: () => Promise<void>): Promise<void> {
+  try {
+    await steps();
+  } catch (error) {
+    if (error instanceof SessionStoreError && error.outcome === undefined) {
+      throw new SessionStoreError(error.message, { cause: error.cause, outcome: "unknown" });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Removes the record now; the next commit expires the cookie. A signed-in session is ended by a
+ * compare-and-set at the version this request loaded: if another request rotated it meanwhile,
+ * the logout follows it by handle, through the fence, so the logout the user pressed wins over
+ * a rotation they did not see.
+ */
 export async function destroy(core: ManagerCore, state: SessionInternals): Promise<void> {
   const key = state.storedKey;
   const store = core.serverStore();
+  const user = state.user;
   if (key && store) {
-    await core.call("destroy", (o) => store.destroy(key, o));
-    await unindex(core, store, state.user?.owner, key);
+    if (user && store.listByOwner) await endSignedIn(core, store, state, key, user.owner, user.handle!);
+    else await core.call("destroy", (o) => store.destroy(key, o));
+    if (user) await unindex(core, store, user.owner, key);
   }
-  if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, state.user?.id);
+  if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, user?.id);
   endState(state);
+}
+
+async function endSignedIn(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, owner: string, handle: string): Promise<void> {
+  const retire = { data: RETIRED, expiresAt: state.storedExpiresAt, version: state.version + 1, expectedVersion: state.version };
+  if (!(await core.call("set", (o) => store.set(key, retire, o)))) {
+    await endSessions(core, store, owner, { handles: [handle] }); // changed or rotated since loaded
+  }
+  await core.call("destroy", (o) => store.destroy(key, o));
 }
 
 /** Another request destroyed, rotated or expired the session first: nothing stored, no cookie sent. */
@@ -106,34 +185,65 @@ export async function signIn(core: ManagerCore, state: SessionInternals, userId:
   const store = core.serverStore();
   const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now } = core.options;
   if (store && max !== undefined && sessionLimit === "reject") {
-    const owned = await ownedRecords(core.records, store, owner);
-    const others = owned.filter((record) => record.key !== state.storedKey);
-    if (others.length >= max) throw new SessionLimitError(max);
+    const owned = distinctSessions(await ownedRecords(core.records, store, owner));
+    const own = state.user?.owner === owner ? state.user.handle : undefined;
+    if (owned.filter((record) => record.info.handle !== own).length >= max) throw new SessionLimitError(max);
   }
+  const fence = await fenceOf(core, store, owner);
   const device = deviceInfo ? readDevice(state.device) : undefined;
-  const previousOwner = state.user?.owner;
-  state.user = { id: userId, owner, signedInAt: now(), userAgent: device?.userAgent, ip: device?.ip, fresh: true, sealedId: undefined };
+  const previous = identityOf(state.user);
+  state.user = {
+    id: userId,
+    owner,
+    signedInAt: now(),
+    userAgent: device?.userAgent,
+    ip: device?.ip,
+    fresh: true,
+    sealedId: undefined,
+    handle: undefined,
+    fence,
+  };
   state.status = "modified";
-  await regenerate(core, state, previousOwner);
+  await regenerate(core, state, previous);
+}
+
+/** The fence a sign-in starts from: in the session store, or for cookie sessions in `revocations`. */
+async function fenceOf(core: ManagerCore, store: SessionStore | null, owner: string) {
+  const fences = store?.listByOwner ? store : store ? null : (core.options.revocations ?? null);
+  return fences ? markOf(await readFence(core.revocations, fences, owner)) : undefined;
 }
 
 /**
- * After the first write of a fresh sign-in: the event, then the per-user cap. Every racer
- * evicts by the same order (newest sign-in first, ties by handle), itself included when it
- * ranks past the cap, so once concurrent sign-ins settle exactly `max` stay live. Two racers
- * may evict the same session, so an "evicted" event can repeat for one handle.
+ * After the first write of a fresh sign-in: the event, then the per-user cap. With
+ * "evict-oldest" every racer evicts by the same order (newest sign-in first, ties by handle),
+ * itself included when it ranks past the cap, through the fence, so once concurrent sign-ins and
+ * rotations settle exactly `max` stay live. Two racers may evict the same session, so an
+ * "evicted" event can repeat for one handle. With "reject" nothing is evicted: sign-ins that
+ * raced past the check exceed the cap until the next sign-in.
  */
 export async function signedIn(core: ManagerCore, state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
   const user = state.user!;
   user.fresh = false;
   core.emit("signed-in", state, user.id);
-  const max = core.options.maxSessionsPerUser;
-  if (!store || !key || max === undefined || !store.listByOwner) return;
-  const owned = await ownedRecords(core.records, store, user.owner);
-  const evicted = owned.slice(max);
-  await Promise.all(evicted.map((record) => destroyOwned(core, store, user.owner, record.key)));
-  for (const record of evicted) core.emit("evicted", record.info.handle, user.id);
-  if (evicted.some((record) => record.key === key)) supersede(state, []);
+  const { maxSessionsPerUser: max, sessionLimit } = core.options;
+  if (!store || !key || max === undefined || sessionLimit === "reject" || !store.listByOwner) return;
+  const owned = distinctSessions(await ownedRecords(core.records, store, user.owner));
+  const handles = owned.slice(max).map((record) => record.info.handle);
+  if (handles.length === 0) return;
+  const evicted = await endSessions(core, store, user.owner, { handles });
+  for (const handle of evicted) core.emit("evicted", handle, user.id);
+  if (handles.includes(user.handle!)) supersede(state, []);
+}
+
+/**
+ * Ends the sessions of `owner` that `target` names: the fence first, then the listing, so a
+ * session rotating meanwhile is either listed here or ends itself. Resolves to the handles ended.
+ */
+async function endSessions(core: ManagerCore, store: SessionStore, owner: string, target: FenceTarget): Promise<string[]> {
+  await advanceFence(core.revocations, store, owner, target);
+  const doomed = (await ownedRecords(core.records, store, owner)).filter((record) => targetsHandle(target, record.info.handle));
+  await Promise.all(doomed.map((record) => destroyOwned(core, store, owner, record.key)));
+  return [...new Set(doomed.map((record) => record.info.handle))];
 }
 
 async function destroyOwned(core: ManagerCore, store: SessionStore, owner: string, key: string): Promise<void> {
@@ -169,36 +279,36 @@ export async function indexOwner(core: ManagerCore, store: SessionStore, state: 
 // ---- a user's devices ----
 
 export async function listSessions(core: ManagerCore, store: SessionStore, userId: string): Promise<SessionInfo[]> {
-  const owned = await ownedRecords(core.records, store, ownerOf(checkUserId(userId)));
-  return owned.map((record) => record.info);
+  const owned = distinctSessions(await ownedRecords(core.records, store, ownerOf(checkUserId(userId))));
+  return owned.map((record: OwnedRecord) => record.info);
 }
 
 export async function revokeSession(core: ManagerCore, store: AnyStore, userId: string, handle: string): Promise<boolean> {
   const owner = ownerOf(checkUserId(userId));
   if (isClientSideStore(store)) {
-    // The server cannot see cookie sessions: remember the revocation; true as it cannot be checked.
-    await revokeOne(core.revocations, revocationStore(core, "revokeSession"), owner, handle);
+    // The server cannot see cookie sessions: the fence names the handle; true as it cannot be checked.
+    await advanceFence(core.revocations, revocationStore(core, "revokeSession"), owner, { handles: [handle] });
     core.emit("revoked", handle, userId);
     return true;
   }
-  const target = (await ownedRecords(core.records, store, owner)).find((record) => record.info.handle === handle);
-  if (!target) return false;
-  await destroyOwned(core, store, owner, target.key);
-  core.emit("revoked", target.info.handle, userId);
+  // A live session always has a record to list, under its old id or its new one.
+  const listed = (await ownedRecords(core.records, store, owner)).some((record) => record.info.handle === handle);
+  if (!listed) return false;
+  await endSessions(core, store, owner, { handles: [handle] });
+  core.emit("revoked", handle, userId);
   return true;
 }
 
 export async function revokeUser(core: ManagerCore, store: AnyStore, userId: string, except: string | undefined): Promise<number> {
   const owner = ownerOf(checkUserId(userId));
   if (isClientSideStore(store)) {
-    // Cookie sessions cannot be counted: they are cut off by sign-in time; resolves to 0.
-    await revokeAll(core.revocations, revocationStore(core, "revokeUser"), owner, except);
+    // Cookie sessions cannot be counted: the fence ends them at their next load; resolves to 0.
+    await advanceFence(core.revocations, revocationStore(core, "revokeUser"), owner, { all: true, except });
     return 0;
   }
-  const doomed = (await ownedRecords(core.records, store, owner)).filter((record) => record.info.handle !== except);
-  await Promise.all(doomed.map((record) => destroyOwned(core, store, owner, record.key)));
-  for (const record of doomed) core.emit("revoked", record.info.handle, userId);
-  return doomed.length;
+  const ended = await endSessions(core, store, owner, { all: true, except });
+  for (const handle of ended) core.emit("revoked", handle, userId);
+  return ended.length;
 }
 
 function revocationStore(core: ManagerCore, what: string): SessionStore {

@@ -16,8 +16,8 @@ import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { RecordContext } from "./records.js";
-import type { RevocationContext } from "./revocations.js";
-import { isRevoked } from "./revocations.js";
+import type { FenceContext } from "./fence.js";
+import { readFence, spared } from "./fence.js";
 import { touchRecord, writeRecord } from "./records.js";
 import type { DeviceSource, SessionData, SessionHost, SecureFlag, SessionInternals } from "./session.js";
 import { INTERNALS, Session, isSecure, newState } from "./session.js";
@@ -26,7 +26,7 @@ import { checkStore, isClientSideStore } from "./store.js";
 import { StoreCalls } from "./store-call.js";
 import type { SessionInfo, UserContext } from "./users.js";
 import type { ManagerCore } from "./identity.js";
-import { destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUser, signIn, signedIn, supersede } from "./identity.js";
+import { completeSignIn, destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUser, signIn, signedIn, supersede } from "./identity.js";
 import type { SessionHeader } from "./node-http.js";
 import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
 import { warnInsecureCookie, warnOnce } from "./warnings.js";
@@ -99,7 +99,7 @@ export class SessionManager<T extends object = SessionData> {
   readonly #host: SessionHost;
   /** What the record and user helpers need of this manager; made once. */
   readonly #records: RecordContext & UserContext;
-  readonly #revocationContext: RevocationContext;
+  readonly #revocationContext: FenceContext;
   /** Every store call goes through it: storeTimeout, its abort signal, typed errors. */
   readonly #storeCalls: StoreCalls;
   /** What the identity functions (rotation, sign-in, revocation) need of this manager. */
@@ -157,6 +157,7 @@ export class SessionManager<T extends object = SessionData> {
       emit: (type, subject, userId) => this.#emit(type, subject, userId),
       keyOf: (token) => this.#keyOf(token),
       handleOf: (state) => this.#handleOf(state),
+      handleOfToken: (token) => handleOfKey(this.#keyOf(token)),
       expiresAt: (state) => this.#host.expiresAt(state),
       serverStore: () => this.#serverStoreOrNull(),
     };
@@ -381,7 +382,7 @@ export class SessionManager<T extends object = SessionData> {
     const envelope = record ? this.#live(record.data, record.expiresAt, now) : null;
     if (!record || !envelope) return null;
     const state = newState(now, secure, envelope.createdAt, envelope.data);
-    if (envelope.user && !this.#restoreUser(state, envelope.user, token)) return null;
+    if (envelope.user && !this.#restoreUser(state, envelope.user, token, key)) return null;
     state.token = token;
     state.storedKey = key;
     state.version = record.version;
@@ -392,11 +393,13 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   /** False when the sealed user id does not open with this token: a forged or foreign record. */
-  #restoreUser(state: SessionInternals, stored: StoredUser, token: string): boolean {
+  #restoreUser(state: SessionInternals, stored: StoredUser, token: string, key: string): boolean {
     const id = openUserId(stored.sealedId, token);
     if (id === null) return false;
-    const { owner, signedInAt, userAgent, ip, sealedId } = stored;
-    state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId };
+    const { owner, signedInAt, userAgent, ip, sealedId, fence } = stored;
+    // Records of 0.2.0 carry no handle: the one derived from the key they were loaded under.
+    const handle = stored.handle ?? handleOfKey(key);
+    state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId, handle, fence };
     return true;
   }
 
@@ -413,7 +416,7 @@ export class SessionManager<T extends object = SessionData> {
     if (!envelope) return null;
     const token = opened.payload.slice(0, bar);
     const state = newState(now, secure, envelope.createdAt, envelope.data);
-    if (envelope.user && !this.#restoreUser(state, envelope.user, token)) return null;
+    if (envelope.user && !this.#restoreUser(state, envelope.user, token, this.#keyOf(token))) return null;
     state.token = token;
     state.storedExpiresAt = opened.expiresAt;
     state.sendCookie = opened.stale;
@@ -422,8 +425,8 @@ export class SessionManager<T extends object = SessionData> {
     const revocations = this.#options.revocations;
     const user = state.user;
     if (!revocations || !user) return session;
-    const handleOf = () => this.#handleOf(state);
-    return isRevoked(this.#revocationContext, revocations, user.owner, handleOf, user.signedInAt).then((revoked) => (revoked ? null : session));
+    // One read per load of a signed-in cookie session: was it named by a revocation since its sign-in?
+    return readFence(this.#revocationContext, revocations, user.owner).then((fence) => (spared(fence, user.fence, user.handle!) ? session : null));
   }
 
   async #migrate(cookieHeader: string, now: number, secure: SecureFlag): Promise<Session<T> | null> {
@@ -514,7 +517,7 @@ export class SessionManager<T extends object = SessionData> {
     await indexOwner(this.#core, store, state, key, expiresAt);
     if (!(await writeRecord(this.#records, store, state, key, expiresAt, encoded))) return supersede(state, headers);
     this.#written(session, state, key, expiresAt);
-    await signedIn(this.#core, state, store, key);
+    await completeSignIn(this.#core, state, store, key);
     if (state.superseded && !Object.isFrozen(headers)) headers.length = 0; // evicted by a newer sign-in
   }
 
@@ -584,7 +587,7 @@ export class SessionManager<T extends object = SessionData> {
   // ---- plumbing ----
 
   #handleOf(state: SessionInternals): string {
-    return handleOfKey(this.#keyOf((state.token ??= generateToken())));
+    return state.user?.handle ?? handleOfKey(this.#keyOf((state.token ??= generateToken())));
   }
 
   /** Costs nothing without a listener: a session's handle (two hashes) is made only for one. */

@@ -43,7 +43,7 @@ export async function ownedRecords(ctx: UserContext, store: SessionStore, owner:
     if (!envelope || !user || user.owner !== owner) continue; // stale entry: not this user's any more
     const lastSeen = Math.max(user.lastWriteAt, Math.min(now, record.expiresAt - ctx.idleTimeout));
     const info: SessionInfo = {
-      handle: handleOfKey(key),
+      handle: user.handle ?? handleOfKey(key),
       createdAt: new Date(envelope.createdAt),
       signedInAt: new Date(user.signedInAt),
       lastSeenAt: new Date(lastSeen),
@@ -54,6 +54,15 @@ export async function ownedRecords(ctx: UserContext, store: SessionStore, owner:
     owned.push({ key, info });
   }
   return owned.sort(newestFirst);
+}
+
+/**
+ * One entry per session: while a rotation runs, its old and new records are both live and share
+ * the handle. The first of each handle in `owned`'s order is kept.
+ */
+export function distinctSessions(owned: OwnedRecord[]): OwnedRecord[] {
+  const seen = new Set<string>();
+  return owned.filter((record) => !seen.has(record.info.handle) && seen.add(record.info.handle));
 }
 
 function newestFirst(a: OwnedRecord, b: OwnedRecord): number {
