@@ -17,9 +17,10 @@
  * last FENCE_LOG entries; a rotation that finds its mark older than the log ends itself, the
  * safe side, which takes more than FENCE_LOG revocations of one user during one rotation.
  */
+import type { ManagerContext } from "./context.js";
 import { randomUUID } from "node:crypto";
 import { SessionConflictError } from "./errors.js";
-import type { Awaitable, SessionStore, StoreCallOptions } from "./store.js";
+import type { SessionStore } from "./store.js";
 
 /** The fence a session saw when it signed in: the fence's epoch and generation. */
 export interface FenceMark {
@@ -45,11 +46,8 @@ interface Fence {
   log: FenceEntry[];
 }
 
-export interface FenceContext {
-  call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R>;
-  now(): number;
-  absoluteTimeout: number;
-}
+/** What these helpers use of the manager's one context. */
+export type FenceContext = Pick<ManagerContext, "call" | "now" | "absoluteTimeout">;
 
 export const FENCE_LOG = 32;
 const MAX_ATTEMPTS = 64;

@@ -1,41 +1,22 @@
 /**
  * Who a session is, and how that changes: rotating its id (regenerate), binding it to a user
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
- * The manager calls these with its ManagerCore; the store side lives in records.ts and users.ts.
+ * The manager calls these with its ManagerContext; the store side lives in records.ts and users.ts.
  */
 import { RETIRED, ownerOf } from "./envelope.js";
 import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
-import type { SessionEventType } from "./events.js";
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
 import type { SessionHeader } from "./node-http.js";
-import type { ResolvedOptions } from "./options.js";
-import type { RecordContext } from "./records.js";
 import { rotateRecord } from "./records.js";
-import type { FenceContext, FenceMark, FenceTarget } from "./fence.js";
+import type { ServerStore } from "./abilities.js";
+import type { ManagerContext } from "./context.js";
+import type { FenceMark, FenceTarget } from "./fence.js";
 import { advanceFence, markOf, readFence, spared, targetsHandle } from "./fence.js";
 import type { SessionInternals, SignedInUser } from "./session.js";
-import type { AnyStore, SessionStore } from "./store.js";
-import { isClientSideStore } from "./store.js";
-import type { OwnedRecord, SessionInfo, UserContext } from "./users.js";
+import type { SessionStore } from "./store.js";
+import type { OwnedRecord, SessionInfo } from "./users.js";
 import { distinctSessions, ownedRecords } from "./users.js";
-
-/** What these functions need of the manager; made once per manager. */
-export interface ManagerCore {
-  readonly options: ResolvedOptions;
-  readonly records: RecordContext & UserContext;
-  readonly revocations: FenceContext;
-  call: RecordContext["call"];
-  /** `subject` is a handle, or the session whose handle is computed only if someone listens. */
-  emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void;
-  keyOf(token: string): string;
-  handleOf(state: SessionInternals): string;
-  /** The handle a session gets when its token is `token` (a sign-in's new handle). */
-  handleOfToken(token: string): string;
-  expiresAt(state: SessionInternals): number;
-  /** The server-side store, or null for cookie sessions (and before a provider's store is ready). */
-  serverStore(): SessionStore | null;
-}
 
 // ---- the session's id ----
 
@@ -45,7 +26,7 @@ export interface ManagerCore {
  * A signed-in session then reads its user's fence: a revocation that listed the user's sessions
  * before the new record existed named this session there, and the rotation ends itself.
  */
-export async function regenerate(core: ManagerCore, state: SessionInternals, previous: Identity | undefined = identityOf(state.user)): Promise<void> {
+export async function regenerate(core: ManagerContext, state: SessionInternals, previous: Identity | undefined = identityOf(state.user)): Promise<void> {
   if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
   const oldKey = state.storedKey;
   const user = state.user;
@@ -56,36 +37,36 @@ export async function regenerate(core: ManagerCore, state: SessionInternals, pre
     user.handle ??= core.handleOfToken(state.token); // a sign-in's new handle; kept by later rotations
   }
   state.sendCookie = true;
-  const store = core.serverStore();
-  if (!oldKey || !store) {
+  const server = core.server;
+  if (!oldKey || !server) {
     state.status = "modified";
     if (!signingIn && oldKey) core.emit("regenerated", state, user?.id);
     return;
   }
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
-  await indexOwner(core, store, state, newKey, expiresAt, true);
-  if (!(await rotateRecord(core.records, store, state, oldKey, newKey, expiresAt))) {
-    await unindex(core, store, user?.owner, newKey); // its record was never kept
+  await indexOwner(core, server, state, newKey, expiresAt, true);
+  if (!(await rotateRecord(core, server.store, state, oldKey, newKey, expiresAt))) {
+    await unindex(core, server, user?.owner, newKey); // its record was never kept
     return supersede(state, []);
   }
   // From here the new record is stored and the old id retired: a failure is of unknown outcome.
   await outcomeUnknown(async () => {
-    await unindex(core, store, previous?.owner, oldKey);
+    await unindex(core, server, previous?.owner, oldKey);
     state.storedKey = newKey;
     state.storedExpiresAt = expiresAt;
     state.changes = undefined;
     state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
     // A session signed in before (as anyone) must not outlive a revocation of that identity.
-    if (signingIn) return completeSignIn(core, state, store, newKey, previous);
-    if (await fenceHolds(core, store, state, newKey)) core.emit("regenerated", state, user?.id);
+    if (signingIn) return completeSignIn(core, state, server, newKey, previous);
+    if (await fenceHolds(core, server, state, newKey)) core.emit("regenerated", state, user?.id);
   });
 }
 
 /** After a sign-in's record is written under `key`: the fence, the event and the cap. */
-export function completeSignIn(core: ManagerCore, state: SessionInternals, store: SessionStore, key: string, previous?: Identity): Promise<void> {
+export function completeSignIn(core: ManagerContext, state: SessionInternals, server: ServerStore, key: string, previous?: Identity): Promise<void> {
   return outcomeUnknown(async () => {
-    if (await fenceHolds(core, store, state, key, previous)) await signedIn(core, state, store, key);
+    if (await fenceHolds(core, server, state, key, previous)) await signedIn(core, state, server, key);
   });
 }
 
@@ -106,14 +87,14 @@ function identityOf(user: SignedInUser | undefined, evenFresh = false): Identity
  * superseded) when a revocation made since the sign-in read its fence named this session, as it
  * is now or, with `previous` of the same user, as it was before a new sign-in.
  */
-async function fenceHolds(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, previous?: Identity): Promise<boolean> {
-  if (!store.listByOwner) return true;
+async function fenceHolds(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, previous?: Identity): Promise<boolean> {
+  if (!server.users) return true;
   const identities = [identityOf(state.user, true), previous].filter((identity) => identity !== undefined);
   const fences = new Map<string, Awaited<ReturnType<typeof readFence>>>();
   for (const { owner, handle, fence } of identities) {
-    if (!fences.has(owner)) fences.set(owner, await readFence(core.revocations, store, owner));
+    if (!fences.has(owner)) fences.set(owner, await readFence(core, server.store, owner));
     if (spared(fences.get(owner)!, fence, handle)) continue;
-    await destroyOwned(core, store, state.user?.owner ?? owner, key);
+    await destroyOwned(core, server, state.user?.owner ?? owner, key);
     supersede(state, []);
     return false;
   }
@@ -138,23 +119,24 @@ async function outcomeUnknown(steps: () => Promise<void>): Promise<void> {
  * the logout follows it by handle, through the fence, so the logout the user pressed wins over
  * a rotation they did not see.
  */
-export async function destroy(core: ManagerCore, state: SessionInternals): Promise<void> {
+export async function destroy(core: ManagerContext, state: SessionInternals): Promise<void> {
   const key = state.storedKey;
-  const store = core.serverStore();
+  const server = core.server;
   const user = state.user;
-  if (key && store) {
-    if (user && store.listByOwner) await endSignedIn(core, store, state, key, user.owner, user.handle!);
-    else await core.call("destroy", (o) => store.destroy(key, o));
-    if (user) await unindex(core, store, user.owner, key);
+  if (key && server) {
+    if (user && server.users) await endSignedIn(core, server, state, key, user.owner, user.handle!);
+    else await core.call("destroy", (o) => server.store.destroy(key, o));
+    if (user) await unindex(core, server, user.owner, key);
   }
   if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, user?.id);
   endState(state);
 }
 
-async function endSignedIn(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, owner: string, handle: string): Promise<void> {
+async function endSignedIn(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, owner: string, handle: string): Promise<void> {
+  const store = server.store;
   const retire = { data: RETIRED, expiresAt: state.storedExpiresAt, version: state.version + 1, expectedVersion: state.version };
   if (!(await core.call("set", (o) => store.set(key, retire, o)))) {
-    await endSessions(core, store, owner, { handles: [handle] }); // changed or rotated since loaded
+    await endSessions(core, server, owner, { handles: [handle] }); // changed or rotated since loaded
   }
   await core.call("destroy", (o) => store.destroy(key, o));
 }
@@ -165,7 +147,7 @@ export function supersede(state: SessionInternals, headers: SessionHeader[]): vo
   state.superseded = true;
   state.clientHasCookie = false;
   state.sendCookie = false;
-  if (!Object.isFrozen(headers)) headers.length = 0; // the response that won told the browser already
+  headers.length = 0; // the response that won told the browser already
 }
 
 function endState(state: SessionInternals): void {
@@ -179,17 +161,17 @@ function endState(state: SessionInternals): void {
 
 // ---- signing in ----
 
-export async function signIn(core: ManagerCore, state: SessionInternals, userId: string): Promise<void> {
+export async function signIn(core: ManagerContext, state: SessionInternals, userId: string): Promise<void> {
   checkUserId(userId);
   const owner = ownerOf(userId);
-  const store = core.serverStore();
+  const server = core.server;
   const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now } = core.options;
-  if (store && max !== undefined && sessionLimit === "reject") {
-    const owned = distinctSessions(await ownedRecords(core.records, store, owner));
+  if (server && max !== undefined && sessionLimit === "reject") {
+    const owned = distinctSessions(await ownedRecords(core, server, owner));
     const own = state.user?.owner === owner ? state.user.handle : undefined;
     if (owned.filter((record) => record.info.handle !== own).length >= max) throw new SessionLimitError(max);
   }
-  const fence = await fenceOf(core, store, owner);
+  const fence = await fenceOf(core, server, owner);
   const device = deviceInfo ? readDevice(state.device) : undefined;
   const previous = identityOf(state.user);
   state.user = {
@@ -208,9 +190,9 @@ export async function signIn(core: ManagerCore, state: SessionInternals, userId:
 }
 
 /** The fence a sign-in starts from: in the session store, or for cookie sessions in `revocations`. */
-async function fenceOf(core: ManagerCore, store: SessionStore | null, owner: string) {
-  const fences = store?.listByOwner ? store : store ? null : (core.options.revocations ?? null);
-  return fences ? markOf(await readFence(core.revocations, fences, owner)) : undefined;
+async function fenceOf(core: ManagerContext, server: ServerStore | null, owner: string) {
+  const fences = server ? (server.users ? server.store : null) : (core.options.revocations ?? null);
+  return fences ? markOf(await readFence(core, fences, owner)) : undefined;
 }
 
 /**
@@ -221,16 +203,16 @@ async function fenceOf(core: ManagerCore, store: SessionStore | null, owner: str
  * "evicted" event can repeat for one handle. With "reject" nothing is evicted: sign-ins that
  * raced past the check exceed the cap until the next sign-in.
  */
-export async function signedIn(core: ManagerCore, state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
+export async function signedIn(core: ManagerContext, state: SessionInternals, server?: ServerStore, key?: string): Promise<void> {
   const user = state.user!;
   user.fresh = false;
   core.emit("signed-in", state, user.id);
   const { maxSessionsPerUser: max, sessionLimit } = core.options;
-  if (!store || !key || max === undefined || sessionLimit === "reject" || !store.listByOwner) return;
-  const owned = distinctSessions(await ownedRecords(core.records, store, user.owner));
+  if (!server?.users || !key || max === undefined || sessionLimit === "reject") return;
+  const owned = distinctSessions(await ownedRecords(core, server, user.owner));
   const handles = owned.slice(max).map((record) => record.info.handle);
   if (handles.length === 0) return;
-  const evicted = await endSessions(core, store, user.owner, { handles });
+  const evicted = await endSessions(core, server, user.owner, { handles });
   for (const handle of evicted) core.emit("evicted", handle, user.id);
   if (handles.includes(user.handle!)) supersede(state, []);
 }
@@ -239,16 +221,16 @@ export async function signedIn(core: ManagerCore, state: SessionInternals, store
  * Ends the sessions of `owner` that `target` names: the fence first, then the listing, so a
  * session rotating meanwhile is either listed here or ends itself. Resolves to the handles ended.
  */
-async function endSessions(core: ManagerCore, store: SessionStore, owner: string, target: FenceTarget): Promise<string[]> {
-  await advanceFence(core.revocations, store, owner, target);
-  const doomed = (await ownedRecords(core.records, store, owner)).filter((record) => targetsHandle(target, record.info.handle));
-  await Promise.all(doomed.map((record) => destroyOwned(core, store, owner, record.key)));
+async function endSessions(core: ManagerContext, server: ServerStore, owner: string, target: FenceTarget): Promise<string[]> {
+  await advanceFence(core, server.store, owner, target);
+  const doomed = (await ownedRecords(core, server, owner)).filter((record) => targetsHandle(target, record.info.handle));
+  await Promise.all(doomed.map((record) => destroyOwned(core, server, owner, record.key)));
   return [...new Set(doomed.map((record) => record.info.handle))];
 }
 
-async function destroyOwned(core: ManagerCore, store: SessionStore, owner: string, key: string): Promise<void> {
-  await core.call("destroy", (o) => store.destroy(key, o));
-  await unindex(core, store, owner, key);
+async function destroyOwned(core: ManagerContext, server: ServerStore, owner: string, key: string): Promise<void> {
+  await core.call("destroy", (o) => server.store.destroy(key, o));
+  await unindex(core, server, owner, key);
 }
 
 /**
@@ -256,10 +238,11 @@ async function destroyOwned(core: ManagerCore, store: SessionStore, owner: strin
  * the user's live sessions rather than growing with every sign-in. The record is gone already, so
  * a failure here fails nothing: the stale entry is dropped when listed after its keepUntil.
  */
-async function unindex(core: ManagerCore, store: SessionStore, owner: string | undefined, key: string): Promise<void> {
-  if (!owner || !store.unindexOwner) return;
+async function unindex(core: ManagerContext, server: ServerStore, owner: string | undefined, key: string): Promise<void> {
+  const remove = server.users?.remove;
+  if (!owner || !remove) return;
   try {
-    await core.call("unindexOwner", (o) => store.unindexOwner!(owner, key, o));
+    await core.call("unindexOwner", (o) => remove(owner, key, o));
   } catch {
     // see above
   }
@@ -269,49 +252,51 @@ async function unindex(core: ManagerCore, store: SessionStore, owner: string | u
  * Before the record: an index that misses a live session could never revoke it. A commit needs
  * it only at sign-in; a rotation moves a signed-in session to a key the index has never seen.
  */
-export async function indexOwner(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, expiresAt: number, rotating = false): Promise<void> {
+export async function indexOwner(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, expiresAt: number, rotating = false): Promise<void> {
   const user = state.user;
-  if (!user || !(user.fresh || rotating) || !store.indexOwner) return;
+  const add = server.users?.add;
+  if (!user || !(user.fresh || rotating) || !add) return;
   const keepUntil = Math.max(expiresAt, state.createdAt + core.options.absoluteTimeout);
-  await core.call("indexOwner", (o) => store.indexOwner!(user.owner, key, keepUntil, o));
+  await core.call("indexOwner", (o) => add(user.owner, key, keepUntil, o));
 }
 
 // ---- a user's devices ----
 
-export async function listSessions(core: ManagerCore, store: SessionStore, userId: string): Promise<SessionInfo[]> {
-  const owned = distinctSessions(await ownedRecords(core.records, store, ownerOf(checkUserId(userId))));
+export async function listSessions(core: ManagerContext, server: ServerStore, userId: string): Promise<SessionInfo[]> {
+  const owned = distinctSessions(await ownedRecords(core, server, ownerOf(checkUserId(userId))));
   return owned.map((record: OwnedRecord) => record.info);
 }
 
-export async function revokeSession(core: ManagerCore, store: AnyStore, userId: string, handle: string): Promise<boolean> {
+/** `server` is null for cookie sessions. */
+export async function revokeSession(core: ManagerContext, server: ServerStore | null, userId: string, handle: string): Promise<boolean> {
   const owner = ownerOf(checkUserId(userId));
-  if (isClientSideStore(store)) {
+  if (!server) {
     // The server cannot see cookie sessions: the fence names the handle; true as it cannot be checked.
-    await advanceFence(core.revocations, revocationStore(core, "revokeSession"), owner, { handles: [handle] });
+    await advanceFence(core, revocationStore(core, "revokeSession"), owner, { handles: [handle] });
     core.emit("revoked", handle, userId);
     return true;
   }
   // A live session always has a record to list, under its old id or its new one.
-  const listed = (await ownedRecords(core.records, store, owner)).some((record) => record.info.handle === handle);
+  const listed = (await ownedRecords(core, server, owner)).some((record) => record.info.handle === handle);
   if (!listed) return false;
-  await endSessions(core, store, owner, { handles: [handle] });
+  await endSessions(core, server, owner, { handles: [handle] });
   core.emit("revoked", handle, userId);
   return true;
 }
 
-export async function revokeUser(core: ManagerCore, store: AnyStore, userId: string, except: string | undefined): Promise<number> {
+export async function revokeUser(core: ManagerContext, server: ServerStore | null, userId: string, except: string | undefined): Promise<number> {
   const owner = ownerOf(checkUserId(userId));
-  if (isClientSideStore(store)) {
+  if (!server) {
     // Cookie sessions cannot be counted: the fence ends them at their next load; resolves to 0.
-    await advanceFence(core.revocations, revocationStore(core, "revokeUser"), owner, { all: true, except });
+    await advanceFence(core, revocationStore(core, "revokeUser"), owner, { all: true, except });
     return 0;
   }
-  const ended = await endSessions(core, store, owner, { all: true, except });
+  const ended = await endSessions(core, server, owner, { all: true, except });
   for (const handle of ended) core.emit("revoked", handle, userId);
   return ended.length;
 }
 
-function revocationStore(core: ManagerCore, what: string): SessionStore {
+function revocationStore(core: ManagerContext, what: string): SessionStore {
   const store = core.options.revocations;
   if (!store) {
     throw new SessionUnsupportedError(`${what}() of cookie sessions needs option "revocations": a server-side store that remembers them`);
