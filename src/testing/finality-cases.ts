@@ -214,9 +214,12 @@ export function finalityCases(factory: StoreFactory, options: ConformanceOptions
       name: "evict-oldest: a sign-in evicts a session whose rotation holds before retiring: exactly max stay live",
       run: withUsers(async (store) => {
         const gated = new GatedStore(store);
-        const sessions = manager(gated, { maxSessionsPerUser: 2 });
+        let skew = 0; // sign-ins a second apart, so "oldest" is never a tie broken by handle
+        const sessions = manager(gated, { maxSessionsPerUser: 2, now: () => Date.now() + skew });
         const oldest = await signedIn(sessions, 1);
+        skew += 1000;
         const second = await signedIn(sessions, 2);
+        skew += 1000;
         const tab = await sessions.load(oldest);
         const held = gated.hold("set", retiring);
         const rotating = tab.regenerate();
