@@ -10,9 +10,9 @@ import { SessionManager } from "../src/core/manager.js";
 import type { SessionManagerOptions } from "../src/core/options.js";
 import { CookieStore } from "../src/stores/cookie.js";
 
-const NEW = "n".repeat(16) + "-new-secret-0123456789";
-const OLD = "o".repeat(16) + "-old-secret-0123456789";
-const FOREIGN = "f".repeat(16) + "-foreign-secret-012345";
+const NEW = "new secret: 4c9e1a7f0d3b8265 e07b9c2d";
+const OLD = "old secret: 9a2f6d0c4e8b1375 b3d81e6a";
+const FOREIGN = "foreign secret: 7e0b3d9a5c21f486 2c";
 
 function managerWith(secrets: string[], options: Partial<SessionManagerOptions> = {}) {
   return new SessionManager<Record<string, unknown>>({ store: new CookieStore({ secrets }), ...options });

@@ -61,7 +61,12 @@ interface ViewState {
   readAs: Map<string, string | null> | undefined;
 }
 
-const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch"]);
+/**
+ * The view's own names. "__proto__" is one too: listed as an own data key, a stored
+ * `__proto__` would become the prototype of `Object.assign({}, req.session)` or of a for-in copy
+ * (its assignment runs the Object.prototype setter), so it stays the view's and is never data.
+ */
+const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch", "__proto__"]);
 
 class CompatView {
   declare [STATE]: ViewState;
@@ -148,7 +153,8 @@ const handler: ProxyHandler<CompatView> = {
     return view[STATE].data.has(key);
   },
   ownKeys(view) {
-    return [...view[STATE].data.keys()];
+    const keys = [...view[STATE].data.keys()];
+    return keys.includes("__proto__") ? keys.filter((key) => key !== "__proto__") : keys;
   },
   getOwnPropertyDescriptor(view, key) {
     if (typeof key === "symbol" || RESERVED.has(key) || !view[STATE].data.has(key)) return undefined;

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { readCookie, readSessionCookie, serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
+import { readCookieCandidates, verifiedCandidate } from "./cookie-candidates.js";
+import { serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
 import type { Envelope, StoredUser } from "./envelope.js";
 import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, userMeta } from "./envelope.js";
 import {
@@ -12,7 +13,7 @@ import {
 import type { SessionEvent, SessionEventType } from "./events.js";
 import { emitSafely } from "./events.js";
 import { generateToken, hashToken, isWellFormedToken, signToken, verifySignedToken } from "./ids.js";
-import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
+import type { ResolvedOptions, SessionManagerOptions, SessionMigration } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { getProvider } from "./providers.js";
 import type { RecordContext } from "./records.js";
@@ -179,12 +180,14 @@ export class SessionManager<T extends object = SessionData> {
    * `load` without the promise when the store answers synchronously (MemoryStore): an adapter
    * that can go on at once saves a tick, which on Express costs more than the whole load.
    */
-  #loadNow(token: string | null | undefined, context: LoadContext): Awaitable<Session<T>> {
+  #loadNow(token: string | readonly string[] | null | undefined, context: LoadContext): Awaitable<Session<T>> {
     const store = this.#store;
     if (!store) return this.#resolveStore().then(() => this.#loadNow(token, context));
     const now = this.#options.now();
     const secure = this.#secure(context.secure);
-    const found = token ? this.#find(store, token, now, secure) : null;
+    const found = typeof token === "string"
+      ? (token ? this.#find(store, token, now, secure) : null)
+      : token ? verifiedCandidate(token, (value) => this.#find(store, value, now, secure), () => this.#ambiguous()) : null;
     if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
     return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
   }
@@ -428,7 +431,7 @@ export class SessionManager<T extends object = SessionData> {
 
   async #migrate(cookieHeader: string, now: number, secure: SecureFlag): Promise<Session<T> | null> {
     const migration = this.#options.migrateFrom!;
-    const legacy = readCookie(cookieHeader, migration.cookieName);
+    const legacy = await this.#legacyCookie(migration, cookieHeader);
     if (!legacy) return null;
     let data: Record<string, unknown> | null;
     try {
@@ -441,6 +444,14 @@ export class SessionManager<T extends object = SessionData> {
     for (const key of Object.keys(data)) session.set(key as never, data[key] as never);
     session[INTERNALS].extraCookies = [migration.expireCookie(isSecure(session[INTERNALS]))];
     return session;
+  }
+
+  /** The legacy cookie to take: the same duplicate rule as the session cookie's (cookie-candidates.ts). */
+  #legacyCookie(migration: SessionMigration, cookieHeader: string): Awaitable<string | null | undefined> {
+    const values = readCookieCandidates(cookieHeader, migration.cookieName, true);
+    if (values === undefined || typeof values === "string") return values;
+    const verify = migration.verify ? migration.verify.bind(migration) : async () => false;
+    return verifiedCandidate(values, async (value) => ((await verify(value)) ? value : null), () => this.#ambiguous(migration.cookieName));
   }
 
   // ---- committing ----
@@ -610,7 +621,7 @@ export class SessionManager<T extends object = SessionData> {
     return secure === "auto" ? (request ?? false) : secure;
   }
 
-  #nodeToken(headers: IncomingHttpHeaders): string | undefined {
+  #nodeToken(headers: IncomingHttpHeaders): string | string[] | undefined {
     const { header } = this.#options;
     if (header) {
       const value = headers[header];
@@ -619,17 +630,14 @@ export class SessionManager<T extends object = SessionData> {
     return this.#cookieToken(headers.cookie);
   }
 
-  /** Two different cookies of the session's name load neither (see readSessionCookie). */
-  #cookieToken(cookieHeader: string | undefined): string | undefined {
-    const found = readSessionCookie(cookieHeader, this.#options.cookie.name);
-    if (found.ambiguous) this.#ambiguous();
-    return found.value;
+  /** The session cookie's value, or its different values when there are several (see cookie-candidates.ts). */
+  #cookieToken(cookieHeader: string | undefined): string | string[] | undefined {
+    return readCookieCandidates(cookieHeader, this.#options.cookie.name);
   }
 
   /** Reported to onEvent when the app listens (handle "": no session was loaded), else warned once. */
-  #ambiguous(): void {
+  #ambiguous(name = this.#options.cookie.name): void {
     if (this.#options.onEvent) return this.#emit("ambiguous-cookie", "", undefined);
-    const { name } = this.#options.cookie;
     warnOnce(
       "SESSIONKIT_AMBIGUOUS_COOKIE",
       `sessionkit: a request carried more than one "${name}" cookie with different values (one planted from a sibling subdomain, or stale); ` +

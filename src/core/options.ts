@@ -14,6 +14,12 @@ export interface SessionMigration {
   readonly cookieName: string;
   /** The legacy session's data, removed from the legacy store; null for a forged, expired or unknown cookie. */
   take(cookieValue: string): Promise<Record<string, unknown> | null>;
+  /**
+   * True when `take` would find a live legacy session for this value, without removing it. Asked
+   * only when a request carries two or more different legacy cookies: one that verifies is
+   * taken, two or more take none ("ambiguous-cookie"). Without it, such a request migrates none.
+   */
+  verify?(cookieValue: string): Promise<boolean>;
   /** The Set-Cookie value that removes the legacy cookie. */
   expireCookie(secure: boolean): string;
 }
