@@ -309,6 +309,17 @@ describe("CookieStore", () => {
     await expectResealedInFormat3(sessions, v1);
   });
 
+  it("acceptFormat1: false refuses a format-1 cookie (not bound to its name); formats 2 and 3 still open (issue 31)", async () => {
+    const now = Date.now();
+    const v1 = sealV1(NEW, `${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000);
+    const strict = new CookieStore({ secrets: [NEW], acceptFormat1: false });
+    expect(strict.open(v1, now, "sid")).toBeNull();
+    expect(new CookieStore({ secrets: [NEW], acceptFormat1: true }).open(v1, now, "sid")).toMatchObject({ stale: true });
+    const v3 = strict.seal("payload", now + 60_000, "sid");
+    expect(strict.open(v3, now, "sid")).toMatchObject({ payload: "payload", stale: false });
+    expect(() => new CookieStore({ secrets: [NEW], acceptFormat1: "no" as never })).toThrow(/option "acceptFormat1"/);
+  });
+
   it("works unchanged through the Express 5 adapter on a real server", async () => {
     const sessions = managerWith([NEW]);
     const app = express();
