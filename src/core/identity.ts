@@ -3,7 +3,6 @@
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
  * The manager calls these with its ManagerCore; the store side lives in records.ts and users.ts.
  */
-import { ownerOf } from "./envelope.js";
 import { SessionError, SessionLimitError, SessionUnsupportedError } from "./errors.js";
 import type { SessionEventType } from "./events.js";
 import { checkUserId, readDevice } from "./events.js";
@@ -18,7 +17,7 @@ import type { SessionInternals } from "./session.js";
 import type { AnyStore, SessionStore } from "./store.js";
 import { isClientSideStore } from "./store.js";
 import type { SessionInfo, UserContext } from "./users.js";
-import { ownedRecords } from "./users.js";
+import { ownedByAny, ownedRecords } from "./users.js";
 
 /** What these functions need of the manager; made once per manager. */
 export interface ManagerCore {
@@ -102,11 +101,11 @@ function endState(state: SessionInternals): void {
 
 export async function signIn(core: ManagerCore, state: SessionInternals, userId: string): Promise<void> {
   checkUserId(userId);
-  const owner = ownerOf(userId);
+  const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now, atRest } = core.options;
+  const owner = atRest.owner(userId);
   const store = core.serverStore();
-  const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now } = core.options;
   if (store && max !== undefined && sessionLimit === "reject") {
-    const owned = await ownedRecords(core.records, store, owner);
+    const owned = await ownedByAny(core.records, store, atRest.owners(userId));
     const others = owned.filter((record) => record.key !== state.storedKey);
     if (others.length >= max) throw new SessionLimitError(max);
   }
@@ -169,34 +168,37 @@ export async function indexOwner(core: ManagerCore, store: SessionStore, state: 
 // ---- a user's devices ----
 
 export async function listSessions(core: ManagerCore, store: SessionStore, userId: string): Promise<SessionInfo[]> {
-  const owned = await ownedRecords(core.records, store, ownerOf(checkUserId(userId)));
+  const { atRest } = core.options;
+  const owned = await ownedByAny(core.records, store, atRest.owners(checkUserId(userId)), (user) => atRest.openDevice(userId, user.sealedDevice!));
   return owned.map((record) => record.info);
 }
 
 export async function revokeSession(core: ManagerCore, store: AnyStore, userId: string, handle: string): Promise<boolean> {
-  const owner = ownerOf(checkUserId(userId));
+  const owners = core.options.atRest.owners(checkUserId(userId));
   if (isClientSideStore(store)) {
     // The server cannot see cookie sessions: remember the revocation; true as it cannot be checked.
-    await revokeOne(core.revocations, revocationStore(core, "revokeSession"), owner, handle);
+    const revocations = revocationStore(core, "revokeSession");
+    for (const owner of owners) await revokeOne(core.revocations, revocations, owner, handle);
     core.emit("revoked", handle, userId);
     return true;
   }
-  const target = (await ownedRecords(core.records, store, owner)).find((record) => record.info.handle === handle);
+  const target = (await ownedByAny(core.records, store, owners)).find((record) => record.info.handle === handle);
   if (!target) return false;
-  await destroyOwned(core, store, owner, target.key);
+  await destroyOwned(core, store, target.owner, target.key);
   core.emit("revoked", target.info.handle, userId);
   return true;
 }
 
 export async function revokeUser(core: ManagerCore, store: AnyStore, userId: string, except: string | undefined): Promise<number> {
-  const owner = ownerOf(checkUserId(userId));
+  const owners = core.options.atRest.owners(checkUserId(userId));
   if (isClientSideStore(store)) {
     // Cookie sessions cannot be counted: they are cut off by sign-in time; resolves to 0.
-    await revokeAll(core.revocations, revocationStore(core, "revokeUser"), owner, except);
+    const revocations = revocationStore(core, "revokeUser");
+    for (const owner of owners) await revokeAll(core.revocations, revocations, owner, except);
     return 0;
   }
-  const doomed = (await ownedRecords(core.records, store, owner)).filter((record) => record.info.handle !== except);
-  await Promise.all(doomed.map((record) => destroyOwned(core, store, owner, record.key)));
+  const doomed = (await ownedByAny(core.records, store, owners)).filter((record) => record.info.handle !== except);
+  await Promise.all(doomed.map((record) => destroyOwned(core, store, record.owner, record.key)));
   for (const record of doomed) core.emit("revoked", record.info.handle, userId);
   return doomed.length;
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { readCookieCandidates, verifiedCandidate } from "./cookie-candidates.js";
 import { serializeExpiredCookie, serializeSessionCookie } from "./cookies.js";
 import type { Envelope, StoredUser } from "./envelope.js";
-import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, userMeta } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, rememberSealedDevice, userMeta } from "./envelope.js";
 import {
   SessionError,
   SessionHeadersSentError,
@@ -398,8 +398,10 @@ export class SessionManager<T extends object = SessionData> {
   #restoreUser(state: SessionInternals, stored: StoredUser, token: string): boolean {
     const id = openUserId(stored.sealedId, token);
     if (id === null) return false;
-    const { owner, signedInAt, userAgent, ip, sealedId } = stored;
+    const { owner, signedInAt, sealedId, sealedDevice } = stored;
+    const { userAgent, ip } = sealedDevice === undefined ? stored : this.#options.atRest.openDevice(id, sealedDevice);
     state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId };
+    rememberSealedDevice(state.user, sealedDevice);
     return true;
   }
 
@@ -545,7 +547,7 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #encode(state: SessionInternals): string {
-    const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.#options.now()) : undefined;
+    const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.#options.now(), this.#options.atRest) : undefined;
     const text = encodeEnvelope(this.#options.codec, state.createdAt, state.data, user);
     // Cheap bound first: a UTF-8 string is at most 3 bytes per UTF-16 unit.
     if (text.length * 3 > this.#options.maxSize) {

@@ -1,5 +1,5 @@
 import { SessionUnsupportedError } from "./errors.js";
-import type { Envelope } from "./envelope.js";
+import type { Envelope, StoredUser } from "./envelope.js";
 import { handleOfKey } from "./envelope.js";
 import type { Awaitable, SessionStore, StoreCallOptions } from "./store.js";
 
@@ -16,9 +16,13 @@ export interface SessionInfo {
   ip?: string;
 }
 
+type DeviceInfo = { userAgent: string | undefined; ip: string | undefined };
+
 /** A live session of a user with the store key it lives under (never leaves the manager). */
 export interface OwnedRecord {
   key: string;
+  /** The owner key it is indexed under. */
+  owner: string;
   info: SessionInfo;
 }
 
@@ -29,8 +33,11 @@ export interface UserContext {
   now(): number;
 }
 
-/** Every live session of `owner`, newest sign-in first (ties by handle, so racers agree). */
-export async function ownedRecords(ctx: UserContext, store: SessionStore, owner: string): Promise<OwnedRecord[]> {
+/**
+ * Every live session of `owner`, newest sign-in first (ties by handle, so racers agree).
+ * `device` opens a record's sealed User-Agent and IP (listSessions passes it; others need none).
+ */
+export async function ownedRecords(ctx: UserContext, store: SessionStore, owner: string, device?: (user: StoredUser) => DeviceInfo): Promise<OwnedRecord[]> {
   if (!store.listByOwner) {
     throw new SessionUnsupportedError("this store cannot list a user's sessions: it has no listByOwner() method (see the store contract)");
   }
@@ -49,11 +56,19 @@ export async function ownedRecords(ctx: UserContext, store: SessionStore, owner:
       lastSeenAt: new Date(lastSeen),
       expiresAt: new Date(record.expiresAt),
     };
-    if (user.userAgent !== undefined) info.userAgent = user.userAgent;
-    if (user.ip !== undefined) info.ip = user.ip;
-    owned.push({ key, info });
+    const { userAgent, ip } = device && user.sealedDevice !== undefined ? device(user) : user;
+    if (userAgent !== undefined) info.userAgent = userAgent;
+    if (ip !== undefined) info.ip = ip;
+    owned.push({ key, owner, info });
   }
   return owned.sort(newestFirst);
+}
+
+/** ownedRecords of each of a user's owner keys (at-rest.ts), merged in the same order. */
+export async function ownedByAny(ctx: UserContext, store: SessionStore, owners: readonly string[], device?: (user: StoredUser) => DeviceInfo): Promise<OwnedRecord[]> {
+  if (owners.length === 1) return ownedRecords(ctx, store, owners[0]!, device);
+  const lists = await Promise.all(owners.map((owner) => ownedRecords(ctx, store, owner, device)));
+  return lists.flat().sort(newestFirst);
 }
 
 function newestFirst(a: OwnedRecord, b: OwnedRecord): number {
