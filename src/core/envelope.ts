@@ -58,7 +58,7 @@ export function encodeEnvelope(codec: SessionCodec, createdAt: number, data: Map
 /** The device seal of each signed-in user, made once and reused by later writes. */
 const sealedDevices = new WeakMap<SignedInUser, string>();
 
-/** A loaded user's device seal, reused as it is when the record is written again. */
+/** A loaded user's device seal, kept as it is (unopened) when the record is written again. */
 export function rememberSealedDevice(user: SignedInUser, sealed: string | undefined): void {
   if (sealed !== undefined) sealedDevices.set(user, sealed);
 }
@@ -66,9 +66,12 @@ export function rememberSealedDevice(user: SignedInUser, sealed: string | undefi
 /** The user fields to store; the id is sealed once per token and the seal reused by later writes. */
 export function userMeta(user: SignedInUser, token: string, now: number, atRest: AtRest): UserMeta {
   const meta: UserMeta = { o: user.owner, s: user.signedInAt, l: now, u: (user.sealedId ??= sealUserId(user.id, token)) };
-  if (user.userAgent === undefined && user.ip === undefined) return meta;
   let device = sealedDevices.get(user);
-  if (device === undefined) sealedDevices.set(user, (device = atRest.sealDevice(user.id, user.userAgent, user.ip)));
+  if (device === undefined) {
+    // A record of 0.2 kept the device in the clear: it is sealed at its next write.
+    if (user.userAgent === undefined && user.ip === undefined) return meta;
+    sealedDevices.set(user, (device = atRest.sealDevice(user.id, user.userAgent, user.ip)));
+  }
   meta.d = device;
   return meta;
 }

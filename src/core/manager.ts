@@ -398,9 +398,9 @@ export class SessionManager<T extends object = SessionData> {
   #restoreUser(state: SessionInternals, stored: StoredUser, token: string): boolean {
     const id = openUserId(stored.sealedId, token);
     if (id === null) return false;
-    const { owner, signedInAt, sealedId, sealedDevice } = stored;
-    const { userAgent, ip } = sealedDevice === undefined ? stored : this.#options.atRest.openDevice(id, sealedDevice);
+    const { owner, signedInAt, userAgent, ip, sealedId, sealedDevice } = stored;
     state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId };
+    // Only listSessions reads the device: a load keeps its seal as stored, unopened.
     rememberSealedDevice(state.user, sealedDevice);
     return true;
   }
@@ -642,8 +642,8 @@ export class SessionManager<T extends object = SessionData> {
     if (this.#options.onEvent) return this.#emit("ambiguous-cookie", "", undefined);
     warnOnce(
       "SESSIONKIT_AMBIGUOUS_COOKIE",
-      `sessionkit: a request carried more than one "${name}" cookie with different values (one planted from a sibling subdomain, or stale); ` +
-        "neither was loaded, the request got a fresh session. Name the cookie __Host-sid (the default with cookie.secure: true) so no other host can set it.",
+      `sessionkit: a request carried more than one "${name}" cookie with different values that verify, or more than 8 values (one planted from a sibling subdomain, or stale); ` +
+        "none was loaded, the request got a fresh session. Name the cookie __Host-sid (the default with cookie.secure: true) so no other host can set it.",
     );
   }
 

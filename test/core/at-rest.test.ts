@@ -93,6 +93,18 @@ describe("a store dump of a signed-in session (issue 31)", () => {
     expect((await sessions.load(token)).userId).toBe(USER);
   });
 
+  it("later writes keep the sealed device: a load does not open it, a write stores it as it was", async () => {
+    const store = new MemoryStore();
+    const { sessions, token, record } = await signInAndDump(store, { atRestSecret: AT_REST });
+    const session = await sessions.load(token);
+    session.set("cart" as never, ["book"] as never);
+    await sessions.commit(session);
+    const rewritten = store.get(hashToken(token))!;
+    expect(rewritten.data).not.toBe(record.data);
+    expect(readable(rewritten)).not.toContain("Firefox");
+    expect(await sessions.listSessions(USER)).toMatchObject([{ userAgent: UA, ip: IP }]);
+  });
+
   it("atRestSecret follows the secrets rule", () => {
     expect(() => new SessionManager({ store: new MemoryStore(), atRestSecret: "short" })).toThrow(/option "atRestSecret"/);
     expect(() => new SessionManager({ store: new MemoryStore(), atRestSecret: "0123456789abcdef0123456789abcdef" })).toThrow(/option "atRestSecret".*too little variety/);
