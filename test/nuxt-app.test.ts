@@ -6,11 +6,11 @@
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/servers.js";
 
 const appDir = fileURLToPath(new URL("./apps/nuxt/", import.meta.url));
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
@@ -28,16 +28,6 @@ function documentedServerFiles(): Map<string, string> {
     if (path) files.set(path, part);
   }
   return files;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-    probe.on("error", reject);
-  });
 }
 
 describe.skipIf(!nuxtRuns)(`Nuxt 4 app (needs Node 22.22+ or 24.15+; this is ${process.versions.node})`, () => {
