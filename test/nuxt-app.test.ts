@@ -98,6 +98,15 @@ describe.skipIf(!nuxtRuns)(`Nuxt 4 app (needs Node 22.22+ or 24.15+; this is ${p
     expect(await (await post("/api/count", cookie)).json()).toEqual({ n: 1 }); // the old cookie loads nothing
   });
 
+  it("type-checks the server files as written against Nuxt's own tsconfig (h3 1's types)", async () => {
+    // nuxt build generated .nuxt/tsconfig.server.json (its paths include the sessionkit aliases).
+    const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+    const result = await promisify(execFile)(process.execPath, [tsc, "-p", ".nuxt/tsconfig.server.json", "--noEmit"], { cwd: appDir }).catch(
+      (error: { stdout: string }) => error,
+    );
+    expect(result.stdout).toBe("");
+  });
+
   it("serves a page that never touches the session without a cookie", async () => {
     const page = await fetch(url + "/");
     expect(page.status).toBe(200);
