@@ -102,6 +102,15 @@ async function startOnNode(event: H3v1Event, middleware: Promise<NodeMiddleware>
     });
   });
   event.context.session = (req as IncomingMessage & { session: Session<SessionData> }).session;
+  // With a store write pending, end() holds the body back, so the response is neither ended nor
+  // sent when a handler's sendRedirect()/send() returns; h3 1 would then go on to its 404. Its own
+  // helpers mark such an event with `_handled` (sendStream without a socket does), and so does this.
+  const end = res.end;
+  res.end = function (this: ServerResponse) {
+    (event as H3v1Event & { _handled?: boolean })._handled = true;
+    // eslint-disable-next-line prefer-rest-params
+    return end.apply(this, arguments as unknown as Parameters<ServerResponse["end"]>);
+  } as ServerResponse["end"];
 }
 
 /** The store write failed as h3 1 sent the response: it is not sent (no body, no cookie), a 500 is. */
