@@ -6,7 +6,7 @@ import {
   parseMySQLConfig,
   parsePostgresConfig,
   parseRedisConfig,
-} from "../src/core/provider-config.js";
+} from "../src/providers/config.js";
 
 const hostname = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}$/);
 const port = fc.integer({ min: 1, max: 65535 });

@@ -14,7 +14,7 @@ import { emitSafely } from "./events.js";
 import { generateToken, hashToken, isWellFormedToken, signToken, verifySignedToken } from "./ids.js";
 import type { ResolvedOptions, SessionManagerOptions } from "./options.js";
 import { resolveOptions } from "./options.js";
-import { getProvider } from "./providers.js";
+import { resolveProvider } from "./providers.js";
 import type { RecordContext } from "./records.js";
 import type { RevocationContext } from "./revocations.js";
 import { isRevoked } from "./revocations.js";
@@ -29,7 +29,7 @@ import type { ManagerCore } from "./identity.js";
 import { destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUser, signIn, signedIn, supersede } from "./identity.js";
 import type { SessionHeader } from "./node-http.js";
 import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
-import { warnInsecureCookie, warnOnce } from "./warnings.js";
+import { emitWarning, warnInsecureCookie, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -95,7 +95,9 @@ export class SessionManager<T extends object = SessionData> {
   #store: AnyStore | undefined;
   #storePromise: Promise<AnyStore> | undefined;
   readonly #ownsStore: boolean;
-  #gcTimer: NodeJS.Timeout | undefined;
+  #gcTimer: ReturnType<typeof setInterval> | undefined;
+  /** The store has gc() and gcInterval is not 0: the timer starts at the first load (Workers forbid timers at module scope). */
+  #gcDue = false;
   readonly #host: SessionHost;
   /** What the record and user helpers need of this manager; made once. */
   readonly #records: RecordContext & UserContext;
@@ -105,7 +107,7 @@ export class SessionManager<T extends object = SessionData> {
   /** What the identity functions (rotation, sign-in, revocation) need of this manager. */
   readonly #core: ManagerCore;
   /** NODE_ENV read once: process.env is a call into the runtime on every read (about 1 µs). */
-  readonly #inProduction = process.env.NODE_ENV === "production";
+  readonly #inProduction = globalThis.process?.env?.NODE_ENV === "production";
 
   constructor(options: SessionManagerOptions) {
     this.#options = resolveOptions(options);
@@ -117,10 +119,10 @@ export class SessionManager<T extends object = SessionData> {
       this.#ownsStore = false;
       this.#scheduleGc(options.store);
     } else if (options.provider !== undefined) {
-      const factory = getProvider(options.provider);
+      warnOnce("SESSIONKIT_PROVIDER_OPTION", 'sessionkit: option "provider" is deprecated and goes in the next minor release; pass store: await createStore(provider, providerConfig) from "sessionkit/providers"');
       this.#ownsStore = true;
       // Called now, so a factory that validates its config synchronously throws from here.
-      this.#storePromise = Promise.resolve(factory(options.providerConfig ?? "")).then((store) => {
+      this.#storePromise = Promise.resolve(resolveProvider(options.provider, options.providerConfig ?? "")).then((store) => {
         checkStore(store);
         this.#store = store;
         this.#scheduleGc(store);
@@ -182,6 +184,7 @@ export class SessionManager<T extends object = SessionData> {
   #loadNow(token: string | null | undefined, context: LoadContext): Awaitable<Session<T>> {
     const store = this.#store;
     if (!store) return this.#resolveStore().then(() => this.#loadNow(token, context));
+    if (this.#gcDue) this.#startGc();
     const now = this.#options.now();
     const secure = this.#secure(context.secure);
     const found = token ? this.#find(store, token, now, secure) : null;
@@ -330,6 +333,7 @@ export class SessionManager<T extends object = SessionData> {
   async close(): Promise<void> {
     if (this.#gcTimer) clearInterval(this.#gcTimer);
     this.#gcTimer = undefined;
+    this.#gcDue = false;
     if (!this.#ownsStore) return;
     const store = this.#store ?? (await this.#storePromise?.catch(() => undefined));
     await store?.close?.();
@@ -660,11 +664,16 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #scheduleGc(store: AnyStore): void {
-    if (isClientSideStore(store) || !store.gc || this.#options.gcInterval === 0) return;
+    this.#gcDue = !isClientSideStore(store) && store.gc !== undefined && this.#options.gcInterval !== 0;
+  }
+
+  #startGc(): void {
+    this.#gcDue = false;
     this.#gcTimer = setInterval(() => {
-      this.gc().catch((error: unknown) => process.emitWarning(`sessionkit: periodic gc failed: ${String(error)}`));
+      this.gc().catch((error: unknown) => emitWarning(`sessionkit: periodic gc failed: ${String(error)}`));
     }, this.#options.gcInterval);
-    this.#gcTimer.unref();
+    // Deno before 2.8 returned a number; Workers' timers have no unref either.
+    (this.#gcTimer as { unref?: () => void }).unref?.();
   }
 
   #call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {

@@ -1,4 +1,4 @@
-import { toMilliseconds } from "./duration.js";
+import { toMilliseconds } from "../core/duration.js";
 
 /**
  * Pure parsers for beego-style provider configuration strings (no I/O, no driver): each turns the
