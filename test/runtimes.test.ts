@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "../src/index.js";
@@ -65,19 +65,29 @@ function runToEnd(runtime: Runtime, file: string, args: string[]): Promise<strin
   });
 }
 
-/** Starts the Hono app fixture; resolves to its base URL once it listens. */
-function startApp(runtime: Runtime, store: string): Promise<{ url: string; stop: () => void }> {
+/** Starts an app (a fixture, or a file written from the docs); resolves to its base URL once it listens. */
+function startApp(runtime: Runtime, file: string, ...args: string[]): Promise<{ url: string; stop: () => void }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(runtime.bin, runtime.args(join(FIXTURES, "hono-app.mjs"), store), { cwd: ROOT, env: process.env });
+    const child = spawn(runtime.bin, runtime.args(join(FIXTURES, file), ...args), { cwd: ROOT, env: { ...process.env, PORT: "0" } });
     children.add(child);
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout.on("data", (chunk: Buffer) => {
-      const port = /listening (\d+)/.exec(chunk.toString())?.[1];
+      const port = /listening (?:on http:\/\/[^:]+:)?(\d+)/.exec(chunk.toString())?.[1];
       if (port) resolve({ url: `http://127.0.0.1:${port}`, stop: () => (child.kill(), children.delete(child)) });
     });
-    child.on("close", (code) => reject(new Error(`${runtime.name} hono-app.mjs exited with ${code} before listening:\n${stderr}`)));
+    child.on("close", (code) => reject(new Error(`${runtime.name} ${file} exited with ${code} before listening:\n${stderr}`)));
   });
+}
+
+const ADAPTERS_DOC = readFileSync(join(ROOT, "docs", "adapters.md"), "utf8");
+
+/** The first ```ts block under a heading of docs/adapters.md. */
+function docsBlock(heading: string, language = "ts"): string {
+  const section = ADAPTERS_DOC.slice(ADAPTERS_DOC.indexOf(`\n${heading}\n`));
+  const block = new RegExp("```" + language + "\\n([\\s\\S]*?)```").exec(section)?.[1];
+  if (!block) throw new Error(`docs/adapters.md has no ${language} block under ${heading}`);
+  return block;
 }
 
 const redisUp = !skipAll && (await serverAvailable("Redis", "REDIS_URL", REDIS_URL));
@@ -111,9 +121,30 @@ describe.concurrent.each(runtimes)("$name", (runtime) => {
     }
   }, 120_000);
 
+  test("the app of docs/adapters.md counts 1, 2, 3", async () => {
+    // Written beside the fixtures, so that "sessionkit" and "hono" resolve as in an app.
+    const file = `.docs-${runtime.name}-${process.pid}.ts`;
+    writeFileSync(join(FIXTURES, file), docsBlock(runtime.name === "bun" ? "### Bun" : "### Deno"));
+    try {
+      const app = await startApp(runtime, file);
+      try {
+        let cookie: string | undefined;
+        for (const expected of ["1", "2", "3"]) {
+          const response = await fetch(`${app.url}/`, { headers: cookie ? { cookie } : {} });
+          expect(await response.text()).toBe(expected);
+          cookie ??= cookieOf(response);
+        }
+      } finally {
+        app.stop();
+      }
+    } finally {
+      rmSync(join(FIXTURES, file), { force: true });
+    }
+  }, 60_000);
+
   describe.each(["memory", "cookie"])("Hono on the runtime's own server, %s sessions", (store) => {
     test("sign in, count, sign out; Cache-Control and cookie flags; a failing store answers 500", async () => {
-      const app = await startApp(runtime, store);
+      const app = await startApp(runtime, "hono-app.mjs", store);
       try {
         await roundTrip(app.url, store === "memory");
       } finally {
@@ -240,6 +271,14 @@ describe("Cloudflare Workers (workerd via miniflare)", () => {
     expect(skipped).toEqual(["count and gc figures are exact"]);
     expect(passed).toBe(CASES - 1);
   }, 120_000);
+
+  it("docs/adapters.md shows this Worker app verbatim, and the wrangler.toml this test gives miniflare", () => {
+    expect(docsBlock("### Cloudflare Workers — `sessionkit/cloudflare`", "ts")).toBe(readFileSync(join(FIXTURES, "worker-app.ts"), "utf8"));
+    const toml = docsBlock("### Cloudflare Workers — `sessionkit/cloudflare`", "toml");
+    expect(toml).toContain(`compatibility_date = "${COMPATIBILITY.compatibilityDate}"`);
+    expect(toml).toContain(`compatibility_flags = ${JSON.stringify(COMPATIBILITY.compatibilityFlags)}`);
+    expect(toml).toMatch(/name = "SESSIONS"\nclass_name = "SessionObject"/);
+  });
 
   workerdTest("the docs' Worker app signs in, counts, lists devices, signs out everywhere, and signs out", async () => {
     const mf = await worker("worker-app.ts", true);
