@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import type { SessionCodec } from "./codec.js";
 import { encodeJsonMap, jsonCodec } from "./codec.js";
+import type { FenceMark } from "./fence.js";
 import type { SignedInUser } from "./session.js";
 import { randomBytesPooled } from "./random.js";
 
@@ -27,6 +28,10 @@ export interface StoredUser {
   userAgent: string | undefined;
   ip: string | undefined;
   sealedId: string;
+  /** The session's handle, kept across rotations (absent in records of 0.2.0 and before). */
+  handle: string | undefined;
+  /** The user's fence as the sign-in saw it (see fence.ts). */
+  fence: FenceMark | undefined;
 }
 
 export interface UserMeta {
@@ -36,6 +41,8 @@ export interface UserMeta {
   u: string;
   a?: string;
   i?: string;
+  h?: string;
+  f?: FenceMark;
 }
 
 /** A record that a rotation has retired: never decodes, so it reads as "not found". */
@@ -52,6 +59,8 @@ export function userMeta(user: SignedInUser, token: string, now: number): UserMe
   const meta: UserMeta = { o: user.owner, s: user.signedInAt, l: now, u: (user.sealedId ??= sealUserId(user.id, token)) };
   if (user.userAgent !== undefined) meta.a = user.userAgent;
   if (user.ip !== undefined) meta.i = user.ip;
+  if (user.handle !== undefined) meta.h = user.handle;
+  if (user.fence !== undefined) meta.f = user.fence;
   return meta;
 }
 
@@ -76,7 +85,9 @@ function decodeMeta(text: string): StoredUser {
   if (typeof meta.o !== "string" || typeof meta.u !== "string" || typeof meta.s !== "number" || typeof meta.l !== "number") {
     throw new TypeError("malformed user metadata");
   }
-  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u };
+  const fence = meta.f && typeof meta.f.e === "string" && typeof meta.f.g === "number" ? meta.f : undefined;
+  const handle = typeof meta.h === "string" ? meta.h : undefined;
+  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, handle, fence };
 }
 
 /** The owner key of a user id: what stores index, never the id itself. */

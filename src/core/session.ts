@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
 import { SessionError } from "./errors.js";
+import type { FenceMark } from "./fence.js";
 
 /**
  * The shape of session data. Declare yours once, by module augmentation:
@@ -48,6 +49,10 @@ export interface SignedInUser {
   fresh: boolean;
   /** The id sealed under the current token; reset whenever the token changes. */
   sealedId: string | undefined;
+  /** The session's public name, fixed at sign-in and kept across rotations (see Session.handle). */
+  handle: string | undefined;
+  /** The user's fence as the sign-in saw it: a rotation checks the revocations made since. */
+  fence: FenceMark | undefined;
 }
 
 /** Internal state shared with the manager; not part of the public API. */
@@ -139,8 +144,9 @@ export class Session<T extends object = SessionData> {
 
   /**
    * A public, non-secret name of this session for lists and "sign out that device": derived one
-   * way from the stored key, so neither the token nor the key can be computed from it. It changes
-   * whenever the id changes.
+   * way from the stored key, so neither the token nor the key can be computed from it. A
+   * signed-in session keeps the handle it got at sign-in across regenerate(), so a handle listed
+   * once still names the session for revokeSession and `except`; signIn gives a new one.
    */
   get handle(): string {
     return this.#host.handleOf(this[INTERNALS]);
