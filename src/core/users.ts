@@ -14,6 +14,11 @@ export interface SessionInfo {
   expiresAt: Date;
   userAgent?: string;
   ip?: string;
+  /** When and how the user last proved who they are (signIn, reauthenticated). */
+  authenticatedAt: Date;
+  authMethod?: string;
+  /** False: a browser-session cookie ("don't remember me"); absent: the manager's cookie.persistent. */
+  persistent?: boolean;
 }
 
 /** A live session of a user with the store key it lives under (never leaves the manager). */
@@ -45,7 +50,10 @@ export async function ownedRecords(ctx: UserContext, server: ServerStore, owner:
       signedInAt: new Date(user.signedInAt),
       lastSeenAt: new Date(lastSeen),
       expiresAt: new Date(record.expiresAt),
+      authenticatedAt: new Date(user.authenticatedAt),
     };
+    if (user.authMethod !== undefined) info.authMethod = user.authMethod;
+    if (user.lifetime?.persistent !== undefined) info.persistent = user.lifetime.persistent;
     if (user.userAgent !== undefined) info.userAgent = user.userAgent;
     if (user.ip !== undefined) info.ip = user.ip;
     owned.push({ key, info });
