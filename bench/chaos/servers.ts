@@ -90,11 +90,15 @@ export class PrivateSentinel {
     return Number(reply.trim().split("\n")[1]);
   }
 
-  /** SIGKILLs the master (after the replica lagged `lagMs`); resolves once the sentinels name another one, then restarts the old one as a replica. */
-  async killMaster(lagMs = 0): Promise<{ failoverMs: number }> {
+  /**
+   * SIGKILLs the master (after the replica lagged `lagMs`, during which `whileLagging` runs to its
+   * end); resolves once the sentinels name another one, then restarts the old one as a replica.
+   */
+  async killMaster(lagMs = 0, whileLagging?: () => Promise<unknown>): Promise<{ failoverMs: number }> {
     const old = await this.masterPort();
     const replica = old === this.base ? this.base + 1 : this.base;
     const resume = await lagReplica(join(this.dir, "servers", String(replica), "pid"), old, lagMs);
+    await whileLagging?.();
     const started = performance.now();
     await killPidFile(join(this.dir, "servers", String(old), "pid"));
     resume();

@@ -18,6 +18,7 @@
  * safe side, which takes more than FENCE_LOG revocations of one user during one rotation.
  */
 import type { ManagerContext } from "./context.js";
+import { final } from "./store-call.js";
 import { randomUUID } from "node:crypto";
 import { SessionConflictError } from "./errors.js";
 import type { SessionStore } from "./store.js";
@@ -80,7 +81,7 @@ export async function advanceFence(ctx: FenceContext, store: SessionStore, owner
     // A missing or expired record counts as version 0 (store contract).
     const expected = found && found.expiresAt > now ? found.version : 0;
     const write = { data: JSON.stringify(fence), expiresAt: now + ctx.longestLifetime, version: expected + 1, expectedVersion: expected };
-    if (await ctx.call("set", (o) => store.set(key, write, o))) return;
+    if (await ctx.call("set", (o) => store.set(key, write, final(o)))) return;
   }
   throw new SessionConflictError(MAX_ATTEMPTS);
 }

@@ -11,6 +11,7 @@ import type { SessionHeader } from "./node-http.js";
 import { rotateRecord } from "./records.js";
 import type { ServerStore } from "./abilities.js";
 import type { ManagerContext } from "./context.js";
+import { final } from "./store-call.js";
 import type { FenceMark, FenceTarget } from "./fence.js";
 import { advanceFence, markOf, readFence, spared, targetsHandle } from "./fence.js";
 import { toMilliseconds } from "./duration.js";
@@ -136,7 +137,7 @@ export async function destroy(core: ManagerContext, state: SessionInternals): Pr
 async function endSignedIn(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, owner: string, handle: string): Promise<void> {
   const store = server.store;
   const retire = { data: RETIRED, expiresAt: state.storedExpiresAt, version: state.version + 1, expectedVersion: state.version };
-  if (!(await core.call("set", (o) => store.set(key, retire, o)))) {
+  if (!(await core.call("set", (o) => store.set(key, retire, final(o))))) {
     await endSessions(core, server, owner, { handles: [handle] }); // changed or rotated since loaded
   }
   await core.call("destroy", (o) => store.destroy(key, o));

@@ -1,4 +1,5 @@
 import type { ManagerContext } from "./context.js";
+import { final } from "./store-call.js";
 import type { ServerStore } from "./abilities.js";
 import { SessionConflictError } from "./errors.js";
 import { RETIRED } from "./envelope.js";
@@ -91,7 +92,7 @@ export async function rotateRecord(ctx: RecordContext, store: SessionStore, stat
     if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
     newVersion++;
     const retire: SessionWrite = { data: RETIRED, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
-    if (await ctx.call("set", (o) => store.set(oldKey, retire, o))) {
+    if (await ctx.call("set", (o) => store.set(oldKey, retire, final(o)))) {
       await ctx.call("destroy", (o) => store.destroy(oldKey, o));
       state.version = newVersion;
       return true;

@@ -52,6 +52,22 @@ export class StoreCalls {
 }
 
 const NO_LIMIT: StoreCallOptions = Object.freeze({});
+const FINAL_NO_LIMIT: StoreCallOptions = Object.freeze({ final: true });
+
+/**
+ * A call's options marked `final` (it ends a session). The options may be a window shared by
+ * other calls: wrapped, never changed, and its signal still made only if the store reads it.
+ */
+export function final(options: StoreCallOptions): StoreCallOptions {
+  if (options === NO_LIMIT) return FINAL_NO_LIMIT;
+  return {
+    get signal() {
+      return options.signal;
+    },
+    timeout: options.timeout,
+    final: true,
+  };
+}
 
 /** Workers set this user agent (developers.cloudflare.com/workers/runtime-apis/web-standards/#navigatoruseragent). */
 const PER_REQUEST_IO = globalThis.navigator?.userAgent === "Cloudflare-Workers";

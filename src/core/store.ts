@@ -42,6 +42,13 @@ export interface StoreCallOptions {
    * costs more: the signal then aborts no earlier than this.
    */
   timeout?: number;
+  /**
+   * This call ends a session (a logout, a revocation, the retirement of a rotated id, a user's
+   * fence): a store replicating asynchronously should acknowledge it only once a replica has it,
+   * since losing it in a failover would bring the ended session back. The manager sets it on the
+   * `set` calls that end a session; `destroy` always ends one and needs no flag.
+   */
+  final?: boolean;
 }
 
 /**
@@ -61,7 +68,9 @@ export interface StoreCallOptions {
  *   failure) is also "not applied": return false, never throw it.
  * - Expiry never moves backwards: when `set` replaces a live record, the stored expiry becomes
  *   max(the live record's `expiresAt`, `write.expiresAt`), in the same atomic step.
- * - `destroy` removes the record; destroying a missing key is not an error.
+ * - `destroy` removes the record; destroying a missing key is not an error. It always ends a
+ *   session: like a `set` with `options.final`, a store replicating asynchronously should
+ *   acknowledge it only once a replica has it.
  * - `touch` (optional) moves the expiry of a live record later, never earlier
  *   (max(stored, given)), without rewriting data and without changing its version; it must not
  *   create a record. Without it the manager rewrites the record.

@@ -90,9 +90,12 @@ export interface RedisStoreOptions {
    * client sees as done survives a failover (Redis replicates asynchronously). Fewer replicas
    * within `waitTimeout` fail the commit with SessionStoreError `outcome: "unknown"`: the write
    * is on the master and may or may not survive, so it is never reported as a success.
+   * Whatever it is, a write that ends a session (a destroy, a `final` set: logout, revocation, the
+   * old id of a rotation) waits for max(1, waitReplicas) replicas when the master has any: a lost
+   * one would bring an ended session back.
    */
   waitReplicas?: number;
-  /** Default "100ms": how long WAIT waits for `waitReplicas`; keep it under the manager's storeTimeout. */
+  /** Default "100ms": how long WAIT waits for replicas; keep it under the manager's storeTimeout. */
   waitTimeout?: Duration;
 }
 
@@ -161,6 +164,9 @@ for i = 2, #ARGV do
 end
 return 1`;
 
+/** How long a "no replicas" answer holds before the masters are asked again. */
+const REPLICAS_RECHECK_MS = 10_000;
+
 interface Script {
   text: string;
   sha: string;
@@ -176,6 +182,10 @@ export class RedisStore implements SessionStore {
   readonly #scanCount: number;
   /** ["WAIT", replicas, ms], or undefined when writes do not wait for replicas. */
   readonly #wait: string[] | undefined;
+  /** What a write that ends a session waits for, on a topology with replicas. */
+  readonly #finalWait: string[];
+  /** Whether a master has replicas: true once seen (sticky), a "no" asked again after REPLICAS_RECHECK_MS. */
+  #replicas: { has: Promise<boolean>; askedAt: number } | undefined;
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== "object") throw new TypeError("RedisStore needs an options object: { client }");
@@ -185,13 +195,14 @@ export class RedisStore implements SessionStore {
     if (!Number.isInteger(scanCount) || scanCount < 1) throw new TypeError(`option "scanCount" must be a positive whole number; got ${String(scanCount)}`);
     if (!Number.isInteger(waitReplicas) || waitReplicas < 0) throw new TypeError(`option "waitReplicas" must be a whole number >= 0; got ${String(waitReplicas)}`);
     const waitMs = toMilliseconds(waitTimeout, "waitTimeout");
-    // WAIT's timeout 0 means "forever": a lost replica would hang every commit.
-    if (waitReplicas > 0 && waitMs === 0) throw new TypeError('option "waitTimeout" must be above 0 when "waitReplicas" is set (WAIT 0 blocks forever)');
+    // WAIT's timeout 0 means "forever": a lost replica would hang every commit (and every logout).
+    if (waitMs === 0) throw new TypeError('option "waitTimeout" must be above 0 (WAIT 0 blocks forever)');
     this.#driver = driverFor(options.client);
     this.#prefix = prefix;
     this.#ownsClient = ownsClient;
     this.#scanCount = scanCount;
     this.#wait = waitReplicas > 0 ? ["WAIT", String(waitReplicas), String(waitMs)] : undefined;
+    this.#finalWait = this.#wait ?? ["WAIT", "1", String(waitMs)];
   }
 
   async get(key: string, options?: StoreCallOptions): Promise<StoredSession | null> {
@@ -207,23 +218,25 @@ export class RedisStore implements SessionStore {
    */
   async set(key: string, write: SessionWrite, options?: StoreCallOptions): Promise<boolean> {
     const args = [write.expectedVersion, write.data, write.expiresAt, write.version, Date.now(), write.owner ?? ""].map(String);
-    if (!this.#wait) return (await this.#script(SCRIPTS.set, this.#key(key), args, options)) === 1;
-    const [applied, acknowledged] = await this.#script(SCRIPTS.set, this.#key(key), args, options, this.#wait);
+    const wait = options?.final ? await this.#waitToEnd() : this.#wait;
+    if (!wait) return (await this.#script(SCRIPTS.set, this.#key(key), args, options)) === 1;
+    const [applied, acknowledged] = await this.#script(SCRIPTS.set, this.#key(key), args, options, wait);
     if (applied !== 1) return false;
-    if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
+    if (Number(acknowledged) < Number(wait[1])) throw notReplicated(Number(acknowledged), wait);
     return true;
   }
 
-  /** With waitReplicas, a destroy (a logout) waits too: one lost in a failover would bring the session back. */
+  /** A destroy always ends a session (a logout): on a master with replicas it waits for one, see waitReplicas. */
   async destroy(key: string, options?: StoreCallOptions): Promise<void> {
     const fullKey = this.#key(key);
     const del = ["DEL", fullKey];
-    if (!this.#wait) {
+    const wait = await this.#waitToEnd();
+    if (!wait) {
       await this.#driver.send(fullKey, del, options);
       return;
     }
-    const [, acknowledged] = await this.#driver.batch(fullKey, [del, this.#wait], options);
-    if (Number(acknowledged) < Number(this.#wait[1])) throw notReplicated(Number(acknowledged), this.#wait);
+    const [, acknowledged] = await this.#driver.batch(fullKey, [del, wait], options);
+    if (Number(acknowledged) < Number(wait[1])) throw notReplicated(Number(acknowledged), wait);
   }
 
   async touch(key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
@@ -287,6 +300,38 @@ export class RedisStore implements SessionStore {
 
   #key(key: string): string {
     return this.#prefix + key;
+  }
+
+  /** The WAIT a write that ends a session sends; none when no master has a replica (a standalone server pays nothing). */
+  async #waitToEnd(): Promise<string[] | undefined> {
+    if (this.#wait) return this.#wait;
+    return (await this.#hasReplicas()) ? this.#finalWait : undefined;
+  }
+
+  /**
+   * INFO replication on every master, once: a replica seen makes it true for good (a replica
+   * that lags or reconnects shows as 0 connected for a while, exactly when a WAIT matters). A
+   * "no" is asked again after REPLICAS_RECHECK_MS, so replicas added later are found; a failed
+   * question is asked again at the next call.
+   */
+  #hasReplicas(): Promise<boolean> {
+    const known = this.#replicas;
+    if (known && (known.askedAt === Infinity || performance.now() - known.askedAt < REPLICAS_RECHECK_MS)) return known.has;
+    const asking = { has: this.#askReplicas(), askedAt: performance.now() };
+    this.#replicas = asking;
+    asking.has.then(
+      (has) => has && (asking.askedAt = Infinity),
+      () => this.#replicas === asking && (this.#replicas = undefined),
+    );
+    return known?.has ?? asking.has;
+  }
+
+  async #askReplicas(): Promise<boolean> {
+    const masters = await this.#driver.masters();
+    // A user whose ACL denies INFO (or a server without it) cannot learn of replicas: none, as before.
+    const info = (send: Command) => send(["INFO", "replication"]).catch((error: unknown) => (/^(NOPERM|ERR unknown command)/.test(String((error as Error)?.message)) ? "" : Promise.reject(error)));
+    const replies = await Promise.all(masters.map(info));
+    return replies.some((reply) => Number(/connected_slaves:(\d+)/.exec(String(reply))?.[1] ?? 0) > 0);
   }
 
   #indexKey(owner: string): string {
