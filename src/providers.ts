@@ -14,6 +14,7 @@ import {
   parsePostgresConfig,
   parseRedisConfig,
   parseRedisSentinelConfig,
+  parseSqliteConfig,
 } from "./core/provider-config.js";
 import { registerProvider } from "./core/providers.js";
 import { importPeer } from "./stores/driver.js";
@@ -46,6 +47,12 @@ function closingAlso<S extends SessionStore>(store: S, release: () => Promise<un
 registerProvider("file", (config) => {
   const options = parseFileConfig(config);
   return import("./stores/file.js").then(({ FileStore }) => new FileStore(options));
+});
+
+/** node:sqlite where the running Node has it (22.13+), else better-sqlite3 (an optional peer). */
+registerProvider("sqlite", (config) => {
+  const options = parseSqliteConfig(config);
+  return import("./stores/sqlite.js").then(({ SqliteStore }) => new SqliteStore(options));
 });
 
 registerProvider("cookie", (config) => {

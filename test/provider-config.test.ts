@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   parseCookieConfig,
   parseFileConfig,
+  parseSqliteConfig,
   parseMySQLConfig,
   parsePostgresConfig,
   parseRedisConfig,
@@ -143,5 +144,19 @@ describe("parseCookieConfig and parseFileConfig", () => {
     expect(parseFileConfig("./tmp")).toEqual({ dir: "./tmp" });
     expect(() => parseFileConfig("")).toThrow(/provider "file".*directory/);
     expect(() => parseFileConfig("a\0b")).toThrow(TypeError);
+  });
+});
+
+describe("parseSqliteConfig", () => {
+  it("takes a file path or a sqlite:// URL of an absolute path", () => {
+    expect(parseSqliteConfig("./sessions.db")).toEqual({ path: "./sessions.db" });
+    expect(parseSqliteConfig("sqlite:///var/lib/app/sessions.db")).toEqual({ path: "/var/lib/app/sessions.db" });
+    expect(parseSqliteConfig("SQLITE:///tmp/my%20sessions.db")).toEqual({ path: "/tmp/my sessions.db" });
+  });
+
+  it("refuses an empty string, a URL with a host or a relative path, and a NUL", () => {
+    for (const bad of ["", "  ", "sqlite://host/x.db", "sqlite:x.db", "sqlite:///x.db?mode=ro", "sqlite:///%ZZ", "a\0b"]) {
+      expect(() => parseSqliteConfig(bad), bad).toThrow(/provider "sqlite": .*expected "\.\/sessions\.db"/);
+    }
   });
 });

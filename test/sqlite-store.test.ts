@@ -9,21 +9,14 @@ import type { SessionStore } from "../src/index.js";
 import { SessionManager } from "../src/index.js";
 import type { LibsqlClient, SyncSqliteDatabase } from "../src/stores/sqlite.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
-import { nodeSqlite } from "../src/stores/sqlite/drivers.js";
 import { storeConformance } from "../src/testing/index.js";
-import { firstRow, openConnection, sqlitePayload } from "./support/sqlite.js";
+import { BETTER_SQLITE3, NODE_SQLITE, SQLITE_PATH, firstRow, openConnection, sqlitePayload } from "./support/sqlite.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sessionkit-sqlite-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
 const freshFile = () => join(dir, `s${++counter}.db`);
 
-// node:sqlite exists without a flag from Node 22.13; better-sqlite3's binary is built for the Node
-// that ran `npm ci`, so under another Node's ABI it cannot load (CI's Node 24 run tests node:sqlite instead).
-const NODE_SQLITE = nodeSqlite() !== undefined;
-const BETTER_SQLITE3 = await import("better-sqlite3")
-  .then(({ default: Database }) => (new Database(":memory:").close(), true))
-  .catch(() => false);
 if (!NODE_SQLITE) console.info(`sqlite-store: node:sqlite cases skipped: Node ${process.version} has no node:sqlite (needs 22.13+)`);
 if (!BETTER_SQLITE3) console.info(`sqlite-store: better-sqlite3 cases skipped: its binary does not load on Node ${process.version} (npm rebuild better-sqlite3)`);
 
@@ -49,7 +42,7 @@ async function closeGiven(store: SessionStore): Promise<void> {
   connections.get(store)?.close();
 }
 
-await storeConformance("SqliteStore (path given)", () => new SqliteStore({ path: freshFile() }), { test: NODE_SQLITE || BETTER_SQLITE3 ? it : it.skip });
+await storeConformance("SqliteStore (path given)", () => new SqliteStore({ path: freshFile() }), { test: SQLITE_PATH ? it : it.skip });
 for (const { driver, available } of GIVEN) {
   await storeConformance(`SqliteStore (${driver} connection given)`, () => givenStore(driver), { test: available ? it : it.skip, cleanup: closeGiven });
 }
@@ -77,7 +70,7 @@ function startWorker(args: string[]): { child: ChildProcess; ready: Promise<void
 
 /** The drivers a worker process can use on this Node: "path" opens with node:sqlite or better-sqlite3. */
 const WORKER_DRIVERS = [
-  { driver: "path", available: NODE_SQLITE || BETTER_SQLITE3 },
+  { driver: "path", available: SQLITE_PATH },
   { driver: "better-sqlite3", available: BETTER_SQLITE3 },
   { driver: "libsql", available: true },
 ] as const;
@@ -331,7 +324,7 @@ describe("SqliteStore", () => {
     database.close();
   });
 
-  it.each([...GIVEN, { driver: "path", available: NODE_SQLITE || BETTER_SQLITE3 }])("$driver: a call after close() is an error that says so", async ({ driver, available }) => {
+  it.each([...GIVEN, { driver: "path", available: SQLITE_PATH }])("$driver: a call after close() is an error that says so", async ({ driver, available }) => {
     if (!available) return;
     const store = driver === "path" ? new SqliteStore({ path: freshFile() }) : await givenStore(driver);
     expect(await store.count()).toBe(0);

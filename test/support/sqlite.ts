@@ -2,6 +2,18 @@ import type { Client } from "@libsql/client";
 import type { SyncSqliteDatabase } from "../../src/stores/sqlite.js";
 import { nodeSqlite } from "../../src/stores/sqlite/drivers.js";
 
+/** node:sqlite exists without a flag from Node 22.13. */
+export const NODE_SQLITE = nodeSqlite() !== undefined;
+/**
+ * better-sqlite3's binary is built for the Node that ran `npm ci`; under another Node's ABI it
+ * cannot load (CI's Node 24 run tests node:sqlite instead).
+ */
+export const BETTER_SQLITE3 = await import("better-sqlite3")
+  .then(({ default: Database }) => (new Database(":memory:").close(), true))
+  .catch(() => false);
+/** Whether `new SqliteStore({ path })` can open a file on this Node. */
+export const SQLITE_PATH = NODE_SQLITE || BETTER_SQLITE3;
+
 /**
  * A connection the way docs/stores/sqlite.md tells users to open one they pass in: WAL mode and a
  * busy timeout. `driver` is "node:sqlite", "better-sqlite3" or "libsql".
