@@ -1,10 +1,15 @@
 import type { Awaitable, OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
 import type { SqliteDatabase, SqliteDriver, SqliteRow } from "./sqlite/drivers.js";
-import { driverOf, isBusy, openPath } from "./sqlite/drivers.js";
+import { driverOf, isBusy, nodeSqlite, openPath } from "./sqlite/drivers.js";
 import type { RowMeta } from "./sql/shared.js";
 import { checkBatchSize, checkIdentifier, deleteInBatches, recordOf } from "./sql/shared.js";
 
 export type { LibsqlClient, SqliteDatabase, SyncSqliteDatabase, SyncStatement } from "./sqlite/drivers.js";
+
+/** Whether this Node has node:sqlite without a flag (22.13+): then `{ path }` needs no driver installed. */
+export function nodeSqliteAvailable(): boolean {
+  return nodeSqlite() !== undefined;
+}
 
 export interface SqliteStoreOptions {
   /**
