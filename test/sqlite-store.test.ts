@@ -68,10 +68,12 @@ function startWorker(args: string[]): { child: ChildProcess; ready: Promise<void
   return { child, ready, exited, output: () => stdout };
 }
 
-/** The drivers a worker process can use on this Node: "path" opens with node:sqlite or better-sqlite3. */
+/**
+ * The libraries a worker process uses: "path" opens with node:sqlite where Node has it, else with
+ * better-sqlite3, so each library is proven across processes on one of CI's Nodes.
+ */
 const WORKER_DRIVERS = [
   { driver: "path", available: SQLITE_PATH },
-  { driver: "better-sqlite3", available: BETTER_SQLITE3 },
   { driver: "libsql", available: true },
 ] as const;
 
@@ -101,7 +103,7 @@ describe.each(WORKER_DRIVERS)("SqliteStore across processes ($driver)", ({ drive
   }, 60_000);
 
   test("a writer SIGKILLed mid-write loses no acknowledged record and leaves no torn one", async () => {
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       const file = freshFile();
       const worker = startWorker(["write", driver, file]);
       await worker.ready;
@@ -302,11 +304,11 @@ describe("SqliteStore", () => {
     const client = (await openConnection("libsql", freshFile())) as LibsqlClient;
     const texts: string[] = [];
     const counting: LibsqlClient = { protocol: client.protocol, close: () => client.close(), execute: (statement) => (texts.push(statement.sql), client.execute(statement)) };
-    const store = new SqliteStore({ database: counting, gcBatchSize: 100 });
+    const store = new SqliteStore({ database: counting, gcBatchSize: 10 });
     try {
-      for (let i = 0; i < 250; i++) await store.set(`dead${i}`, expired(i));
+      for (let i = 0; i < 25; i++) await store.set(`dead${i}`, expired(i));
       texts.splice(0);
-      expect(await store.gc()).toBe(250);
+      expect(await store.gc()).toBe(25);
       expect(texts.filter((text) => text.startsWith("DELETE"))).toHaveLength(3);
     } finally {
       client.close();
