@@ -237,6 +237,16 @@ describe("SqliteStore", () => {
     }
   });
 
+  syncTest("a path whose table cannot be made throws from the constructor and leaves the file closed", async () => {
+    const path = freshFile();
+    const setup = (await openConnection(SYNC!, path)) as SyncSqliteDatabase;
+    setup.exec(`CREATE VIEW "sessions" AS SELECT 1 AS "key"`); // the name is taken by something that is not a table
+    setup.close();
+    expect(() => new SqliteStore({ path })).toThrow("views may not be indexed");
+    // SQLite removes the WAL file when the last connection closes: a leaked handle would keep it.
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
   syncTest("createTable: false works against a table made with the documented DDL, and runs no DDL", async () => {
     const path = freshFile();
     const setup = (await openConnection(SYNC!, path)) as SyncSqliteDatabase;

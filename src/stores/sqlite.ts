@@ -80,7 +80,12 @@ export class SqliteStore implements SessionStore {
     this.driver = this.#db.name;
     if (options.createTable === false) return;
     if (this.#db.sync) {
-      for (const text of this.#schema) this.#db.exec(text);
+      try {
+        for (const text of this.#schema) this.#db.exec(text);
+      } catch (error) {
+        if (this.#ownsDb) void this.#db.close(); // a read-only file, a name taken by a view: nothing left open
+        throw error;
+      }
     } else {
       this.#pending = () => this.applySchema();
     }
