@@ -5,7 +5,7 @@ export type { SessionData, SessionKey, SessionStatus, SessionValue } from "./cor
 export type { SessionManagerOptions, SessionMigration } from "./core/options.js";
 export type { SessionInfo } from "./core/users.js";
 export type { SessionEvent, SessionEventListener, SessionEventType } from "./core/events.js";
-export type { DeviceSource, SecureFlag } from "./core/session.js";
+export type { DeviceSource, SecureFlag, SessionLifetime, SignInOptions } from "./core/session.js";
 export type { CookieOptions } from "./core/cookies.js";
 export { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./core/cookies.js";
 export type { Duration } from "./core/duration.js";

@@ -110,6 +110,9 @@ describe("installed without any peer dependency", () => {
     expect((await attempt("sessionkit/mysql", 'new m.MySQLStore({ uri: "mysql://h/db" })')).stdout).toBe(
       'TypeError: install mysql2 to use sessionkit/mysql with option "uri" (npm install mysql2)\n',
     );
+    expect((await attempt("sessionkit/dynamodb", "new m.DynamoStore({ client: { send() {} } })")).stdout).toBe(
+      "TypeError: install @aws-sdk/client-dynamodb to use sessionkit/dynamodb (npm install @aws-sdk/client-dynamodb)\n",
+    );
     // `{ path }` opens with node:sqlite where Node has it; before 22.13 it needs better-sqlite3.
     expect((await attempt("sessionkit/sqlite", 'void new m.SqliteStore({ path: ":memory:" }).close(); console.log("opened")')).stdout).toBe(
       NODE_SQLITE ? "opened\n" : 'TypeError: install better-sqlite3 to use sessionkit/sqlite with option "path" on a Node without node:sqlite (before 22.13) (npm install better-sqlite3)\n',

@@ -59,9 +59,29 @@ interface ViewState {
    * null for a value JSON cannot encode (a cycle, a BigInt for a custom codec): always stored.
    */
   readAs: Map<string, string | null> | undefined;
+  userIdOf: CompatUserId;
 }
 
-const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch"]);
+/**
+ * Which user the data says is signed in, read at each `save()`: Passport writes
+ * `req.session.passport.user` and calls save() on login and logout.
+ */
+export type CompatUserId = (session: Readonly<Record<string, unknown>>) => string | undefined;
+
+/** Passport's serialized user, when it is a string or a number (`serializeUser((user, done) => done(null, user.id))`). */
+const passportUserId: CompatUserId = (session) => {
+  const passport = session.passport;
+  const user = passport !== null && typeof passport === "object" ? (passport as { user?: unknown }).user : undefined;
+  if (typeof user === "string" && user !== "") return user;
+  return typeof user === "number" && Number.isFinite(user) ? String(user) : undefined;
+};
+
+/**
+ * The view's own names. "__proto__" is one too: listed as an own data key, a stored
+ * `__proto__` would become the prototype of `Object.assign({}, req.session)` or of a for-in copy
+ * (its assignment runs the Object.prototype setter), so it stays the view's and is never data.
+ */
+const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch", "__proto__"]);
 
 class CompatView {
   declare [STATE]: ViewState;
@@ -80,10 +100,12 @@ class CompatView {
   regenerate(callback?: Callback): this {
     const state = this[STATE];
     detach(state);
+    // Passport's logout saves (which ended the signed-in session, see bindUser) and then regenerates.
+    const rotated = state.session.destroyed ? Promise.resolve() : state.session.regenerate();
     settle(
-      state.session.regenerate().then(() => {
+      rotated.then(() => {
         state.session.clear();
-        state.req.session = createView(state.req, state.manager, state.session);
+        state.req.session = createView(state.req, state.manager, state.session, state.userIdOf);
       }),
       callback,
     );
@@ -91,7 +113,8 @@ class CompatView {
   }
 
   save(callback?: Callback): this {
-    settle(Promise.resolve().then(() => syncView(this[STATE])), callback);
+    const state = this[STATE];
+    settle(Promise.resolve().then(() => (syncView(state), bindUser(state))), callback);
     return this;
   }
 
@@ -148,7 +171,8 @@ const handler: ProxyHandler<CompatView> = {
     return view[STATE].data.has(key);
   },
   ownKeys(view) {
-    return [...view[STATE].data.keys()];
+    const keys = [...view[STATE].data.keys()];
+    return keys.includes("__proto__") ? keys.filter((key) => key !== "__proto__") : keys;
   },
   getOwnPropertyDescriptor(view, key) {
     if (typeof key === "symbol" || RESERVED.has(key) || !view[STATE].data.has(key)) return undefined;
@@ -157,10 +181,27 @@ const handler: ProxyHandler<CompatView> = {
 };
 
 /** Puts the compat view of `session` on `req.session`; `syncView` must run before the commit. */
-export function createView(req: IncomingMessage, manager: SessionManager<object>, session: Session<object>): ExpressSessionView {
+export function createView(req: IncomingMessage, manager: SessionManager<object>, session: Session<object>, userIdOf: CompatUserId = passportUserId): ExpressSessionView {
   const view = new CompatView();
-  view[STATE] = { req, manager, session, data: session as unknown as DataSource, readAs: undefined };
+  view[STATE] = { req, manager, session, data: session as unknown as DataSource, readAs: undefined, userIdOf };
   return new Proxy(view, handler) as unknown as ExpressSessionView;
+}
+
+/**
+ * Binds the session to the user the data names (signIn: listSessions, revokeUser and the CLI
+ * then reach a Passport login), or, when that user is gone from the data (Passport's logout),
+ * ends the signed-in session for good and keeps the remaining data in a fresh anonymous one.
+ */
+async function bindUser(state: ViewState): Promise<void> {
+  const { session } = state;
+  if (state.data !== (session as unknown as DataSource) || session.destroyed) return;
+  const data = Object.create(null) as Record<string, unknown>; // a stored "__proto__" stays a plain key
+  for (const key of session.keys()) data[key] = session.get(key as never);
+  const userId = state.userIdOf(data);
+  if (userId === session.userId) return;
+  if (userId !== undefined) return session.signIn(userId);
+  await session.destroy();
+  for (const [key, value] of Object.entries(data)) session.set(key as never, value as never);
 }
 
 /**

@@ -5,6 +5,8 @@ import { resolveCookieOptions } from "./cookies.js";
 import type { Duration } from "./duration.js";
 import { toMilliseconds } from "./duration.js";
 import type { SessionEventListener } from "./events.js";
+import type { AtRest } from "./at-rest.js";
+import { atRestKeys } from "./at-rest.js";
 import { checkSecretList } from "./secrets.js";
 import type { AnyStore, SessionStore } from "./store.js";
 
@@ -14,6 +16,12 @@ export interface SessionMigration {
   readonly cookieName: string;
   /** The legacy session's data, removed from the legacy store; null for a forged, expired or unknown cookie. */
   take(cookieValue: string): Promise<Record<string, unknown> | null>;
+  /**
+   * True when `take` would find a live legacy session for this value, without removing it. Asked
+   * only when a request carries two or more different legacy cookies: one that verifies is
+   * taken, two or more take none ("ambiguous-cookie"). Without it, such a request migrates none.
+   */
+  verify?(cookieValue: string): Promise<boolean>;
   /** The Set-Cookie value that removes the legacy cookie. */
   expireCookie(secure: boolean): string;
 }
@@ -30,6 +38,16 @@ export interface SessionManagerOptions {
   idleTimeout?: Duration;
   /** Default "24h": hard cap from creation, never extended, so a stolen token dies eventually. */
   absoluteTimeout?: Duration;
+  /**
+   * Default: `idleTimeout`. The longest idle timeout `signIn(userId, { idleTimeout })` may give
+   * one session, so an app cannot be made to hand out a session that never idles out.
+   */
+  maxIdleTimeout?: Duration;
+  /**
+   * Default: `absoluteTimeout`. The longest absolute lifetime `signIn(userId, { absoluteTimeout })`
+   * may give one session ("remember me" for 30 days: raise this, keep `absoluteTimeout` short).
+   */
+  maxAbsoluteTimeout?: Duration;
   /** Default "1m": an unmodified session's expiry is re-written at most this often, saving store writes. */
   touchInterval?: Duration;
   /**
@@ -77,12 +95,22 @@ export interface SessionManagerOptions {
    * end before they expire. Each load of a signed-in cookie session then costs one read of it.
    */
   revocations?: SessionStore;
+  /**
+   * Default none. A server secret (at least 32 characters and 72 estimated bits, as `secrets`)
+   * that keys what a store keeps about signed-in users: the owner key every store indexes becomes
+   * HMAC-SHA256 of the user id instead of SHA-256 (which a dump reverses for a guessable id), and
+   * the User-Agent and IP are sealed under it. It is not rotated with `secrets`: changing it
+   * orphans the sessions indexed under the old one. See docs/security.md, "What a store dump shows".
+   */
+  atRestSecret?: string;
 }
 
 export interface ResolvedOptions {
   cookie: ResolvedCookieOptions;
   idleTimeout: number;
   absoluteTimeout: number;
+  maxIdleTimeout: number;
+  maxAbsoluteTimeout: number;
   touchInterval: number;
   secrets: readonly string[] | undefined;
   hashIds: boolean;
@@ -98,6 +126,7 @@ export interface ResolvedOptions {
   deviceInfo: boolean;
   onEvent: SessionEventListener | undefined;
   revocations: SessionStore | undefined;
+  atRest: AtRest;
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -108,6 +137,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     cookie: resolveCookieOptions(options.cookie),
     idleTimeout: toMilliseconds(options.idleTimeout ?? "30m", "idleTimeout"),
     absoluteTimeout: toMilliseconds(options.absoluteTimeout ?? "24h", "absoluteTimeout"),
+    maxIdleTimeout: 0,
+    maxAbsoluteTimeout: 0,
     touchInterval: toMilliseconds(options.touchInterval ?? "1m", "touchInterval"),
     secrets: options.secrets === undefined ? undefined : checkSecretList(options.secrets, 'option "secrets"'),
     hashIds: options.hashIds ?? true,
@@ -123,11 +154,14 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     deviceInfo: options.deviceInfo ?? true,
     onEvent: options.onEvent,
     revocations: options.revocations,
+    atRest: atRestKeys(options.atRestSecret === undefined ? undefined : checkSecretList([options.atRestSecret], 'option "atRestSecret"')[0]),
   };
   checkUserOptions(options);
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
     throw new TypeError('options "idleTimeout" and "absoluteTimeout" must be greater than 0');
   }
+  resolved.maxIdleTimeout = Math.max(resolved.idleTimeout, toMilliseconds(options.maxIdleTimeout ?? 0, "maxIdleTimeout"));
+  resolved.maxAbsoluteTimeout = Math.max(resolved.absoluteTimeout, toMilliseconds(options.maxAbsoluteTimeout ?? 0, "maxAbsoluteTimeout"));
   if (!Number.isInteger(resolved.maxSize) || resolved.maxSize <= 0) {
     throw new TypeError(`option "maxSize" must be a positive whole number of bytes; got ${String(options.maxSize)}`);
   }

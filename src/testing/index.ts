@@ -17,6 +17,8 @@ import type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } f
 import { LONG, harness, sleep } from "./harness.js";
 import { edgeCases } from "./edge-cases.js";
 import { storeContractCases } from "./store-cases.js";
+import { authCases } from "./auth-cases.js";
+import { finalityCases } from "./finality-cases.js";
 import { userCases } from "./user-cases.js";
 
 export type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./harness.js";
@@ -238,5 +240,7 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
     ...storeContractCases(factory, options),
     ...edgeCases(factory, options),
     ...userCases(factory, options),
+    ...finalityCases(factory, options),
+    ...authCases(factory, options),
   ];
 }
