@@ -13,6 +13,7 @@ import { FileStore } from "../src/stores/file.js";
 import { MySQLStore } from "../src/stores/mysql.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";
+import { SqliteStore } from "../src/stores/sqlite.js";
 import { MYSQL_URL, POSTGRES_URL, REDIS_URL } from "./lib.js";
 
 const unique = () => randomBytes(4).toString("hex");
@@ -36,6 +37,14 @@ export const targets: Target[] = [
     open: async () => {
       const dir = await mkdtemp(join(tmpdir(), "sessionkit-stress-"));
       return { store: new FileStore({ dir }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: "sqlite",
+    open: async () => {
+      const dir = await mkdtemp(join(tmpdir(), "sessionkit-stress-"));
+      const store = new SqliteStore({ path: join(dir, "sessions.db") });
+      return { store, cleanup: async () => (await store.close(), await rm(dir, { recursive: true, force: true })) };
     },
   },
   {

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -14,6 +14,8 @@ import { FileStore } from "../src/stores/file.js";
 import { MySQLStore } from "../src/stores/mysql.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";
+import { SqliteStore } from "../src/stores/sqlite.js";
+import { SQLITE_PATH } from "./support/sqlite.js";
 import { movingClock } from "./support/clock.js";
 import { MYSQL_URL, POSTGRES_URL, REDIS_URL, serverAvailable } from "./support/servers.js";
 
@@ -96,7 +98,7 @@ describe("usage errors", () => {
     expectOneLineError(await sessionkit(["count", "--bogus"]), 2, "sessionkit: Unknown option '--bogus' (see sessionkit --help)");
     expectOneLineError(await sessionkit(["count"]), 2, "no store: give --store or set SESSION_STORE");
     expectOneLineError(await sessionkit(["count", "--store", "mongodb://127.0.0.1/x"]), 2, 'unsupported URL scheme "mongodb:"');
-    expectOneLineError(await sessionkit(["count", "--store", "127.0.0.1:6379", "--table", "t"]), 2, "--table applies to SQL stores (postgres, mysql), not to redis");
+    expectOneLineError(await sessionkit(["count", "--store", "127.0.0.1:6379", "--table", "t"]), 2, "--table applies to SQL stores (postgres, mysql, sqlite), not to redis");
     expectOneLineError(await sessionkit(["list", "--store", "127.0.0.1:6379"]), 2, "list needs --user");
   });
 
@@ -162,7 +164,7 @@ describe("file store (a directory)", () => {
   });
 
   it("the file store has no schema", async () => {
-    expectOneLineError(await sessionkit(["schema", "--store", dir]), 2, "schema: only SQL stores (postgres, mysql) have a schema; the file store needs none");
+    expectOneLineError(await sessionkit(["schema", "--store", dir]), 2, "schema: only SQL stores (postgres, mysql, sqlite) have a schema; the file store needs none");
   });
 });
 
@@ -279,5 +281,45 @@ describe("mysql / mariadb", async () => {
 
   it.runIf(available)("a wrong --table is one line and exit code 1", async () => {
     expectOneLineError(await sessionkit(["count", "--store", MYSQL_URL, "--table", "no_such_cli_table"]), 1, "Table 'test.no_such_cli_table' doesn't exist (check --table");
+  });
+});
+
+describe.runIf(SQLITE_PATH)("sqlite (a database file)", () => {
+  let dir: string;
+  let file: string;
+  let url: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "sessionkit-cli-sqlite-"));
+    file = join(dir, "sessions.db");
+    url = `sqlite://${file}`;
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("counts and gcs the sessions of a file given as a sqlite:/// URL", async () => {
+    const store = new SqliteStore({ path: file });
+    await seed(store, 3, { now: () => Date.now() - 2 * 24 * 3600_000 });
+    await seed(store, 2);
+    expect(await sessionkit(["count", "--store", url])).toEqual({ code: 0, stdout: "2 live sessions\n", stderr: "" });
+    expect(await sessionkit(["gc", "--store", url, "--json"])).toMatchObject({ code: 0, stdout: '{"removed":3}\n' });
+    expect(await sessionkit(["count", "--json"], { SESSION_STORE: url })).toMatchObject({ code: 0, stdout: '{"count":2}\n' });
+    await store.close();
+  });
+
+  perUserCases("sqlite", () => new SqliteStore({ path: file }), () => ["--store", url]);
+
+  it("schema prints the store's own DDL and --apply creates the table in an existing file", async () => {
+    const empty = join(dir, "empty.db");
+    writeFileSync(empty, ""); // an empty file is an empty SQLite database
+    const ddl = new SqliteStore({ path: join(dir, "other.db"), tableName: "t1" }).schemaStatements();
+    const printed = await sessionkit(["schema", "--store", `sqlite://${empty}`, "--table", "t1"]);
+    expect(printed).toMatchObject({ code: 0, stderr: "", stdout: `${ddl.map((statement) => `${statement};`).join("\n\n")}\n` });
+    expectOneLineError(await sessionkit(["count", "--store", `sqlite://${empty}`, "--table", "t1"]), 1, "no such table: t1 (check --table; `sessionkit schema --apply` creates it)");
+    expect(await sessionkit(["schema", "--store", `sqlite://${empty}`, "--table", "t1", "--apply"])).toMatchObject({ code: 0 });
+    expect(await sessionkit(["count", "--store", `sqlite://${empty}`, "--table", "t1"])).toMatchObject({ code: 0, stdout: "0 live sessions\n" });
+  });
+
+  it("a file that does not exist is refused, not created as an empty database", async () => {
+    expectOneLineError(await sessionkit(["count", "--store", "sqlite:///nonexistent/sessions.db"]), 2, '"/nonexistent/sessions.db" is not an existing SQLite database file');
+    expectOneLineError(await sessionkit(["count", "--store", "sqlite://host/x.db"]), 2, /provider "sqlite": a sqlite: URL needs an empty host/);
   });
 });

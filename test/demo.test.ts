@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunningDemo } from "./support/demo.js";
 import { startDemo } from "./support/demo.js";
 import { CookieClient } from "./support/http.js";
+import { NODE_SQLITE } from "./support/sqlite.js";
 
 // The README's `npm start`: the demo app, run as a user would, and clicked through over HTTP.
 // test/browser/demo.browser.test.ts clicks through it in Chromium.
@@ -14,6 +15,19 @@ beforeAll(async () => {
 });
 afterAll(() => demo.stop());
 
+// The embedded default: SQLite through node:sqlite where this Node has it (the demo runs on the same Node), else files.
+const EMBEDDED = NODE_SQLITE ? "sqlite" : "file";
+
+/** What the embedded store holds in the demo's directory. */
+function stored(dir: string): string[] {
+  return readdirSync(dir).filter((name) => (EMBEDDED === "sqlite" ? name === "sessions.db" : true));
+}
+
+it("names the store it runs on in its first line", () => {
+  const where = NODE_SQLITE ? /, sessions in SQLite \(node:sqlite\) in .*sessions\.db$/ : /, sessions in the file store in .* \(node:sqlite needs Node 22\.13\+; this is v[\d.]+\)$/;
+  expect(demo.firstLine).toMatch(new RegExp(`^sessionkit demo on ${demo.base}${where.source}`));
+});
+
 function sessionCookie(response: Response): string {
   const cookies = response.headers.getSetCookie();
   expect(cookies).toHaveLength(1);
@@ -22,7 +36,7 @@ function sessionCookie(response: Response): string {
 
 it("signs in with a new id, counts visits, flashes once, and signs out", async () => {
   const browser = new CookieClient(demo.base);
-  expect(readdirSync(demo.sessionDir)).toEqual([]);
+  if (EMBEDDED === "file") expect(readdirSync(demo.sessionDir)).toEqual([]);
   expect(await (await browser.get("/")).text()).toContain("Not signed in. Visits this session: 1.");
   const anonymousId = browser.jar.get("sid");
   const signIn = await fetch(`${demo.base}/signin`, {
@@ -39,7 +53,7 @@ it("signs in with a new id, counts visits, flashes once, and signs out", async (
   expect(home).toContain("Welcome, ada!");
   expect(home).toContain("Signed in as <b>ada</b>. Visits this session: 2.");
   expect(await (await browser.get("/")).text()).not.toContain("Welcome");
-  expect(readdirSync(demo.sessionDir).length).toBeGreaterThan(0); // the embedded default: files on disk
+  expect(stored(demo.sessionDir).length).toBeGreaterThan(0); // the embedded default: on disk
   const signOut = await fetch(`${demo.base}/signout`, { method: "POST", headers: { cookie: `sid=${signedInId}` }, redirect: "manual" });
   expect(signOut.headers.get("location")).toBe("/signed-out");
   expect(signOut.headers.getSetCookie()).toEqual([expect.stringMatching(/^sid=; .*Max-Age=0/)]);
@@ -67,4 +81,21 @@ it("a second `npm start` on a taken port says so in one line, without a stack tr
   expect(failure!.stderr).toBe(
     `sessionkit demo: port ${demo.port} is already in use (is the demo running in another terminal?); try PORT=${demo.port + 1} npm start\n`,
   );
+});
+
+it("sessions survive a restart of the demo", async () => {
+  const first = await startDemo();
+  let second: RunningDemo | undefined;
+  try {
+    const browser = new CookieClient(first.base);
+    await browser.get("/");
+    expect(await (await browser.get("/")).text()).toContain("Visits this session: 2.");
+    await first.halt();
+    second = await startDemo(first.sessionDir);
+    const again = new CookieClient(second.base);
+    again.jar.set("sid", browser.jar.get("sid")!);
+    expect(await (await again.get("/")).text()).toContain("Visits this session: 3.");
+  } finally {
+    (second ?? first).stop();
+  }
 });

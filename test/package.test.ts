@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NODE_SQLITE } from "./support/sqlite.js";
 
 // The package as npm publishes it: `npm pack` of the built tree (npm test builds first), checked
 // the way the ecosystem checks packages, and installed into a project that has none of the peers.
@@ -119,6 +120,10 @@ describe("installed without any peer dependency", () => {
     );
     expect((await attempt("sessionkit/dynamodb", "new m.DynamoStore({ client: { send() {} } })")).stdout).toBe(
       "TypeError: install @aws-sdk/client-dynamodb to use sessionkit/dynamodb (npm install @aws-sdk/client-dynamodb)\n",
+    );
+    // `{ path }` opens with node:sqlite where Node has it; before 22.13 it needs better-sqlite3.
+    expect((await attempt("sessionkit/sqlite", 'void new m.SqliteStore({ path: ":memory:" }).close(); console.log("opened")')).stdout).toBe(
+      NODE_SQLITE ? "opened\n" : 'TypeError: install better-sqlite3 to use sessionkit/sqlite with option "path" on a Node without node:sqlite (before 22.13) (npm install better-sqlite3)\n',
     );
     const h3 = await node(`
       const { SessionManager } = await import("sessionkit");

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   parseCookieConfig,
   parseFileConfig,
+  parseSqliteConfig,
   parseMySQLConfig,
   parsePostgresConfig,
   parseRedisConfig,
@@ -183,5 +184,19 @@ describe("error messages never carry a password (issue 31)", () => {
     expect(error).toBeInstanceOf(TypeError);
     expect(String((error as Error).message)).not.toContain(PASSWORD);
     expect(String((error as Error).message)).toContain("redis://:***@[::1:6379/0");
+  });
+});
+
+describe("parseSqliteConfig", () => {
+  it("takes a file path or a sqlite:// URL of an absolute path", () => {
+    expect(parseSqliteConfig("./sessions.db")).toEqual({ path: "./sessions.db" });
+    expect(parseSqliteConfig("sqlite:///var/lib/app/sessions.db")).toEqual({ path: "/var/lib/app/sessions.db" });
+    expect(parseSqliteConfig("SQLITE:///tmp/my%20sessions.db")).toEqual({ path: "/tmp/my sessions.db" });
+  });
+
+  it("refuses an empty string, a URL with a host or a relative path, and a NUL", () => {
+    for (const bad of ["", "  ", "sqlite://host/x.db", "sqlite:x.db", "sqlite:///x.db?mode=ro", "sqlite:///%ZZ", "a\0b"]) {
+      expect(() => parseSqliteConfig(bad), bad).toThrow(/provider "sqlite": .*expected "\.\/sessions\.db"/);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFile } from "node:child_process";
@@ -7,11 +7,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { MemoryStore, SessionManager, SessionStoreError } from "../src/index.js";
 import { createStore, registerProvider } from "../src/providers/index.js";
 import { importDriver } from "../src/providers/connect.js";
+import { SQLITE_PATH } from "./support/sqlite.js";
 import { serverAvailable } from "./support/servers.js";
 
 const redisUp = await serverAvailable("Redis", "REDIS_URL", "redis://127.0.0.1:6379");
 const postgresUp = await serverAvailable("PostgreSQL", "POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test");
 const mysqlUp = await serverAvailable("MariaDB", "MYSQL_URL", "mysql://root@127.0.0.1:3306/test");
+
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -55,6 +57,25 @@ describe("providers by name", () => {
     expect(await readdir(dir), "files were written in the configured directory").not.toEqual([]);
     expect(await sessions.count()).toBe(1);
     await sessions.close();
+  });
+
+  it.runIf(SQLITE_PATH)('"sqlite" takes a database file path or a sqlite:/// URL, and closes the file it opened', async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sessionkit-provider-"));
+    dirs.push(dir);
+    await roundTrip("sqlite", join(dir, "a.db"));
+    await roundTrip("sqlite", `sqlite://${join(dir, "b.db")}`);
+    const path = join(dir, "c.db");
+    const sessions = new SessionManager({ provider: "sqlite", providerConfig: path, gcInterval: 0 });
+    const session = await sessions.load();
+    session.set("k", 1);
+    const token = /^sid=([^;]*)/.exec((await sessions.commit(session))[0]!)![1]!;
+    expect(await sessions.count()).toBe(1);
+    await sessions.close();
+    // Closed by manager.close(): SQLite folds the WAL into the file at the last close and removes it.
+    await expect(stat(`${path}-wal`)).rejects.toMatchObject({ code: "ENOENT" });
+    const again = new SessionManager({ provider: "sqlite", providerConfig: path, gcInterval: 0 });
+    expect((await again.load(token)).get("k"), "the session survives a restart").toBe(1);
+    await again.close();
   });
 
   it('"cookie" takes beego\'s securityKey or a secrets list', async () => {
@@ -123,7 +144,7 @@ describe("registerProvider and errors", () => {
 
   it("names the registered providers when the name is unknown", () => {
     expect(() => new SessionManager({ provider: "mongo" })).toThrow(TypeError);
-    expect(() => new SessionManager({ provider: "mongo" })).toThrow(/unknown provider "mongo"; registered: .*"file", "cookie", "redis", "postgresql", "mysql"/);
+    expect(() => new SessionManager({ provider: "mongo" })).toThrow(/unknown provider "mongo"; registered: .*"file", "sqlite", "cookie", "redis", "postgresql", "mysql"/);
   });
 
   it.each([
@@ -132,6 +153,7 @@ describe("registerProvider and errors", () => {
     ["mysql", "root@tcp(127.0.0.1:3306)"],
     ["cookie", "not json"],
     ["file", ""],
+    ["sqlite", "sqlite://host/sessions.db"],
   ])('a malformed %s config is a TypeError from the constructor, naming the provider and the expected forms', (provider, config) => {
     expect(() => new SessionManager({ provider, providerConfig: config })).toThrow(TypeError);
     expect(() => new SessionManager({ provider, providerConfig: config })).toThrow(new RegExp(`provider "${provider}": .*expected`));

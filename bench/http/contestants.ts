@@ -7,7 +7,7 @@
 import type { Service } from "../lib.js";
 
 export type Framework = "node:http" | "express 5" | "fastify 5" | "koa 3" | "hono 4";
-export type StoreKind = "none" | "memory" | "redis" | "postgres" | "mysql" | "file" | "cookie";
+export type StoreKind = "none" | "memory" | "redis" | "postgres" | "mysql" | "sqlite" | "file" | "cookie";
 
 export interface Contestant {
   id: string;
@@ -98,6 +98,11 @@ export const CONTESTANTS: Contestant[] = [
     needsFiles: [], needsServices: ["mysql"], clientSide: false,
   },
   {
+    id: "sk-sqlite-express", label: "sessionkit", store: "sqlite", framework: "express 5", kind: "sessionkit",
+    settings: sk("SqliteStore {path: fresh temp file} (node:sqlite on Node 22.13+, else better-sqlite3; WAL, synchronous NORMAL, busy_timeout 5000)"),
+    needsFiles: ["dist/stores/sqlite.js"], needsServices: [], clientSide: false,
+  },
+  {
     id: "sk-file-express", label: "sessionkit", store: "file", framework: "express 5", kind: "sessionkit",
     settings: sk("FileStore {dir: fresh temp dir, fsync false (default)}"),
     needsFiles: ["dist/stores/file.js"], needsServices: [], clientSide: false,
@@ -125,10 +130,12 @@ export const CONTESTANTS: Contestant[] = [
   floor("redis", "node-redis createClient, GET on /read, INCR on /write, prefix bench:floor:"),
   floor("postgres", "pg.Pool (max 10), named statements: primary-key SELECT on /read, INSERT ... ON CONFLICT DO UPDATE on /write, table bench_floor_sessions"),
   floor("mysql", "mysql2/promise createPool (connectionLimit 10), pool.execute: primary-key SELECT on /read, INSERT ... ON DUPLICATE KEY UPDATE on /write, table bench_floor_sessions"),
+  floor("sqlite", "fresh temp file opened as SqliteStore opens a path (node:sqlite on Node 22.13+, else better-sqlite3; WAL, synchronous NORMAL), prepared primary-key SELECT on /read, INSERT ... ON CONFLICT DO UPDATE on /write; each synchronous call wrapped in an async function like the other floors' calls"),
   floor("file", "fresh temp dir, one readFile on /read, one atomic write (writeFile temp + rename) on /write, counters kept in memory"),
   loadThenSaveFloor("redis", "as floor-redis-express, but /write is GET then INCR"),
   loadThenSaveFloor("postgres", "as floor-postgres-express, but /write is the SELECT then the upsert"),
   loadThenSaveFloor("mysql", "as floor-mysql-express, but /write is the SELECT then the upsert"),
+  loadThenSaveFloor("sqlite", "as floor-sqlite-express, but /write is the SELECT then the upsert"),
   loadThenSaveFloor("file", "as floor-file-express, but /write is the readFile then the atomic write"),
   bare("bare-fastify", "fastify 5"),
   frameworkMemoryFloor("fastify", "fastify 5"),
@@ -159,11 +166,11 @@ export const CONTESTANTS: Contestant[] = [
 ];
 
 /** Express 5 with exactly one raw round trip to the store per request: the least any session on it can cost. */
-function floor(store: "memory" | "redis" | "postgres" | "mysql" | "file", settings: string): Contestant {
+function floor(store: "memory" | "redis" | "postgres" | "mysql" | "sqlite" | "file", settings: string): Contestant {
   return {
     id: `floor-${store}-express`, label: `floor: one ${store} round trip`, store, framework: "express 5", kind: "floor",
     settings: `Express 5, no session library, cookie floor=<32 hex id>; ${settings}`,
-    needsFiles: [], needsServices: store === "file" || store === "memory" ? [] : [store], clientSide: false,
+    needsFiles: [], needsServices: store === "file" || store === "memory" || store === "sqlite" ? [] : [store], clientSide: false,
   };
 }
 
@@ -178,7 +185,7 @@ function frameworkMemoryFloor(short: string, framework: Framework): Contestant {
 }
 
 /** The floor of a session write: one read, then one write (load, then save), two round trips. */
-function loadThenSaveFloor(store: "redis" | "postgres" | "mysql" | "file", settings: string): Contestant {
+function loadThenSaveFloor(store: "redis" | "postgres" | "mysql" | "sqlite" | "file", settings: string): Contestant {
   const { needsServices } = floor(store, settings);
   return {
     id: `floor-rw-${store}-express`, label: `floor: ${store} read, then write`, store, framework: "express 5", kind: "floor",

@@ -43,6 +43,8 @@ export async function sessionkitStore(kind: StoreKind): Promise<Built<AnyStore>>
       return sessionkitPostgres();
     case "mysql":
       return sessionkitMysql();
+    case "sqlite":
+      return sessionkitSqlite();
     case "file":
       return sessionkitFile();
     case "cookie":
@@ -76,6 +78,13 @@ async function sessionkitMysql(): Promise<Built<AnyStore>> {
     await pool.end();
   };
   return { value: store, cleanup };
+}
+
+async function sessionkitSqlite(): Promise<Built<AnyStore>> {
+  const { SqliteStore } = await importSessionkit<{ SqliteStore: new (options: Options) => AnyStore & { close(): void } }>("dist/stores/sqlite.js");
+  const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-sk-"));
+  const store = new SqliteStore({ path: join(dir, "sessions.db") });
+  return { value: store, cleanup: async () => (store.close(), await rm(dir, { recursive: true, force: true })) };
 }
 
 async function sessionkitFile(): Promise<Built<AnyStore>> {

@@ -19,7 +19,8 @@ declare module "sessionkit" {
 }
 
 // "Remember me" sessions may live 30 days; the others end with the browser or after 12 hours.
-const sessions = new SessionManager({ ...demoStore(), idleTimeout: "30m", absoluteTimeout: "12h", maxIdleTimeout: "30d", maxAbsoluteTimeout: "30d" });
+const store = demoStore();
+const sessions = new SessionManager({ ...store.options, idleTimeout: "30m", absoluteTimeout: "12h", maxIdleTimeout: "30d", maxAbsoluteTimeout: "30d" });
 const app = express();
 app.use(express.urlencoded({ extended: false }));
 app.use(sessionMiddleware(sessions));
@@ -111,7 +112,7 @@ function signedIn(req: Request, res: Response): string | undefined {
 const port = Number(process.env.PORT ?? 3000);
 // Express 5 calls this with the listen error too (and then the server is not listening).
 const server = app.listen(port, "127.0.0.1", (error?: NodeJS.ErrnoException) => {
-  if (!error) return console.log(`sessionkit demo on http://127.0.0.1:${port}`);
+  if (!error) return console.log(`sessionkit demo on http://127.0.0.1:${port}, sessions in ${store.description}`);
   // A second `npm start` (or another app on the port): say so in one line, not a stack trace.
   const reason = error.code === "EADDRINUSE" ? `port ${port} is already in use (is the demo running in another terminal?); try PORT=${port + 1} npm start` : error.message;
   console.error(`sessionkit demo: ${reason}`);

@@ -80,7 +80,7 @@ function hasSchema(store: SessionStore): store is SessionStore & SchemaStore {
 }
 
 async function schema({ store, kind, json, apply }: CommandContext): Promise<string> {
-  if (!hasSchema(store)) throw new UsageError(`schema: only SQL stores (postgres, mysql) have a schema; the ${kind} store needs none`);
+  if (!hasSchema(store)) throw new UsageError(`schema: only SQL stores (postgres, mysql, sqlite) have a schema; the ${kind} store needs none`);
   const statements = store.schemaStatements();
   const upgrade = store.upgradeStatements?.() ?? [];
   if (apply) await store.applySchema();

@@ -18,12 +18,14 @@ export function describeError(error: unknown): string {
   return (parts.join(": ") || String(error)) + hint(error);
 }
 
-// PostgreSQL 42P01 undefined_table, MySQL 1146 ER_NO_SUCH_TABLE: most often a wrong --table.
+// PostgreSQL 42P01 undefined_table, MySQL 1146 ER_NO_SUCH_TABLE, SQLite's "no such table" (its code
+// is the generic SQLITE_ERROR): most often a wrong --table.
 const MISSING_TABLE = new Set(["42P01", "ER_NO_SUCH_TABLE"]);
 
 function hint(error: unknown): string {
   for (let current = error; current instanceof Error; current = current.cause) {
-    if (MISSING_TABLE.has((current as NodeJS.ErrnoException).code ?? "")) return " (check --table; `sessionkit schema --apply` creates it)";
+    const missing = MISSING_TABLE.has((current as NodeJS.ErrnoException).code ?? "") || current.message.startsWith("no such table: ");
+    if (missing) return " (check --table; `sessionkit schema --apply` creates it)";
   }
   return "";
 }

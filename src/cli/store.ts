@@ -6,20 +6,20 @@
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { redactCredentials } from "../core/redact.js";
-import { isRedisSentinelConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "../providers/config.js";
+import { isRedisSentinelConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig, parseSqliteConfig } from "../providers/config.js";
 import type { SessionStore } from "../core/store.js";
 import { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "../providers/connect.js";
 import { FileStore } from "../stores/file.js";
 import { UsageError } from "./errors.js";
 
-export type StoreKind = "redis" | "postgresql" | "mysql" | "file";
+export type StoreKind = "redis" | "postgresql" | "mysql" | "sqlite" | "file";
 
 export interface StoreSpec {
   kind: StoreKind;
   config: string;
 }
 
-const FORMS = "a redis://, sentinel://, postgres:// or mysql:// URL, a beego-style config string, or a directory for the file store";
+const FORMS = "a redis://, sentinel://, postgres://, mysql:// or sqlite:/// URL, a beego-style config string, or a directory for the file store";
 
 /** Which provider a `--store` value is for, by its form. */
 export function parseStoreSpec(value: string): StoreSpec {
@@ -28,6 +28,7 @@ export function parseStoreSpec(value: string): StoreSpec {
   if (/^(rediss?|sentinel):\/\//i.test(text)) return { kind: "redis", config: text };
   if (/^postgres(ql)?:\/\//i.test(text)) return { kind: "postgresql", config: text };
   if (/^mysql:\/\//i.test(text)) return { kind: "mysql", config: text };
+  if (/^sqlite:/i.test(text)) return { kind: "sqlite", config: text };
   if (/^file:\/\//i.test(text)) return { kind: "file", config: fileURLToPath(text) };
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text);
   if (scheme) throw new UsageError(`--store: unsupported URL scheme "${scheme[1]}:"; give ${FORMS}`);
@@ -54,14 +55,16 @@ export async function openStore(spec: StoreSpec, options: OpenOptions): Promise<
       return connectPostgres(parsePostgresConfig(spec.config), { tableName: options.table, createTable: false, failFast: true });
     case "mysql":
       return connectMySQL(parseMySQLConfig(spec.config), { tableName: options.table, createTable: false, failFast: true });
+    case "sqlite":
+      return openSqliteStore(spec.config, options);
     case "file":
       return openFileStore(spec.config);
   }
 }
 
 function checkApplicable(kind: StoreKind, options: OpenOptions): void {
-  const sql = kind === "postgresql" || kind === "mysql";
-  if (options.table !== undefined && !sql) throw new UsageError(`--table applies to SQL stores (postgres, mysql), not to ${kind}`);
+  const sql = kind === "postgresql" || kind === "mysql" || kind === "sqlite";
+  if (options.table !== undefined && !sql) throw new UsageError(`--table applies to SQL stores (postgres, mysql, sqlite), not to ${kind}`);
   if (options.prefix !== undefined && kind !== "redis") throw new UsageError(`--prefix applies to the redis store, not to ${kind}`);
 }
 
@@ -70,4 +73,18 @@ async function openFileStore(dir: string): Promise<SessionStore> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) throw new UsageError(`--store: ${JSON.stringify(redactCredentials(dir))} is not an existing directory; give ${FORMS}`);
   return new FileStore({ dir });
+}
+
+// Opening a missing file would create an empty database: an operator's typo must be reported instead.
+async function openSqliteStore(config: string, options: OpenOptions): Promise<SessionStore> {
+  let path: string;
+  try {
+    ({ path } = parseSqliteConfig(config));
+  } catch (error) {
+    throw new UsageError(`--store: ${(error as Error).message}`);
+  }
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) throw new UsageError(`--store: ${JSON.stringify(path)} is not an existing SQLite database file`);
+  const { SqliteStore } = await import("../stores/sqlite.js");
+  return new SqliteStore({ path, tableName: options.table, createTable: false });
 }

@@ -58,6 +58,11 @@ export interface FileProviderConfig {
   dir: string;
 }
 
+/** For `new SqliteStore({ path })`. */
+export interface SqliteProviderConfig {
+  path: string;
+}
+
 const REDIS_FORMS = '"host:port", "host:port,poolsize,password,dbnum", "redis://[:password@]host:port[/db]" or "sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db][?waitReplicas=1&waitTimeout=100ms]"';
 const POSTGRES_FORMS = '"user=a password=b dbname=c host=h port=5432 sslmode=disable" or "postgres://user:password@host:port/dbname"';
 const MYSQL_FORMS = '"user:password@tcp(host:port)/dbname?param=value", "user@unix(/path/mysql.sock)/dbname" or "mysql://user:password@host:port/dbname"';
@@ -331,4 +336,25 @@ export function parseFileConfig(config: string): FileProviderConfig {
   const text = nonEmpty(config, "file", '"./sessions" (a directory path)');
   if (text.includes("\0")) throw malformed("file", '"./sessions" (a directory path)', "the path contains a NUL character");
   return { dir: text };
+}
+
+// ---- sqlite ----
+
+const SQLITE_FORMS = '"./sessions.db" (a file path) or "sqlite:///var/lib/app/sessions.db" (a sqlite:// URL of an absolute path)';
+
+/** A database file: a path, or a sqlite:// URL whose path is absolute (`sqlite:///abs/path.db`). */
+export function parseSqliteConfig(config: string): SqliteProviderConfig {
+  const text = nonEmpty(config, "sqlite", SQLITE_FORMS);
+  let path = text;
+  if (/^sqlite:/i.test(text)) {
+    const match = /^sqlite:\/\/(\/[^?#]*)$/i.exec(text);
+    if (!match) throw malformed("sqlite", SQLITE_FORMS, "a sqlite: URL needs an empty host and an absolute path, as in sqlite:///path/to/sessions.db");
+    try {
+      path = decodeURIComponent(match[1]!);
+    } catch {
+      throw malformed("sqlite", SQLITE_FORMS, "the URL's path is not valid percent-encoding");
+    }
+  }
+  if (path.includes("\0")) throw malformed("sqlite", SQLITE_FORMS, "the path contains a NUL character");
+  return { path };
 }

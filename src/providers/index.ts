@@ -10,11 +10,11 @@
 import { installProviderResolver } from "../core/providers.js";
 import type { AnyStore, Awaitable } from "../core/store.js";
 import { MemoryStore } from "../stores/memory.js";
-import { isRedisSentinelConfig, parseCookieConfig, parseFileConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "./config.js";
+import { isRedisSentinelConfig, parseCookieConfig, parseFileConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig, parseSqliteConfig } from "./config.js";
 import { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "./connect.js";
 
 export type { CookieProviderConfig, FileProviderConfig, MySQLProviderConfig, PostgresProviderConfig, RedisProviderConfig, RedisSentinelProviderConfig } from "./config.js";
-export { isRedisSentinelConfig, parseCookieConfig, parseFileConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "./config.js";
+export { isRedisSentinelConfig, parseCookieConfig, parseFileConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig, parseSqliteConfig } from "./config.js";
 export type { ConnectOptions } from "./connect.js";
 export { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "./connect.js";
 
@@ -53,6 +53,12 @@ registerProvider("memory", () => new MemoryStore());
 registerProvider("file", (config) => {
   const options = parseFileConfig(config);
   return import("../stores/file.js").then(({ FileStore }) => new FileStore(options));
+});
+
+/** node:sqlite where the running Node has it (22.13+), else better-sqlite3 (an optional peer). */
+registerProvider("sqlite", (config) => {
+  const options = parseSqliteConfig(config);
+  return import("../stores/sqlite.js").then(({ SqliteStore }) => new SqliteStore(options));
 });
 
 registerProvider("cookie", (config) => {

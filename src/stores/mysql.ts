@@ -4,6 +4,7 @@ import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
 import { requireDriver } from "./driver.js";
+import { checkBatchSize, checkIdentifier, deleteInBatches, recordOf } from "./sql/shared.js";
 
 export interface MySQLStoreOptions {
   /** A mysql2/promise pool you own: the store never ends it. Give either `pool` or `uri`. */
@@ -28,8 +29,6 @@ export interface MySQLStoreOptions {
   cleanupInterval?: Duration;
 }
 
-// MySQL identifiers are at most 64 characters; we also refuse anything that would need escaping.
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const ER_DUP_ENTRY = 1062;
 const ER_BAD_FIELD_ERROR = 1054;
 // A concurrent createTable added the column or index first.
@@ -79,7 +78,7 @@ export class MySQLStore implements SessionStore {
   async get(key: string): Promise<StoredSession | null> {
     const [rows] = await this.#execute<RowDataPacket[]>(this.#sql.get, [key, Date.now()]);
     const row = rows[0] as Row | undefined;
-    return row ? recordOf(row) : null;
+    return row ? recordOf(row, row.data) : null;
   }
 
   async set(key: string, write: SessionWrite): Promise<boolean> {
@@ -94,7 +93,7 @@ export class MySQLStore implements SessionStore {
   /** One indexed SELECT on `user_id`: O(that owner's rows). */
   async listByOwner(owner: string): Promise<OwnedSession[]> {
     const [rows] = await this.#execute<RowDataPacket[]>(this.#sql.listByOwner, [owner, Date.now()]);
-    return (rows as Required<Row>[]).map((row) => ({ key: row.key, record: recordOf(row) }));
+    return (rows as Required<Row>[]).map((row) => ({ key: row.key, record: recordOf(row, row.data) }));
   }
 
   async destroy(key: string): Promise<void> {
@@ -113,12 +112,7 @@ export class MySQLStore implements SessionStore {
   /** Deletes expired rows in batches of gcBatchSize until a batch comes back short. */
   async gc(): Promise<number> {
     const now = Date.now();
-    let removed = 0;
-    for (;;) {
-      const [result] = await this.#execute<ResultSetHeader>(this.#sql.gc, [now]);
-      removed += result.affectedRows;
-      if (result.affectedRows < this.#gcBatchSize) return removed;
-    }
+    return deleteInBatches(this.#gcBatchSize, async () => (await this.#execute<ResultSetHeader>(this.#sql.gc, [now]))[0].affectedRows);
   }
 
   /** Stops the cleanup timer (SCS mysqlstore's StopCleanup); gc() still works when called. */
@@ -223,12 +217,6 @@ export class MySQLStore implements SessionStore {
   }
 }
 
-function recordOf(row: Row): StoredSession {
-  const record: StoredSession = { data: row.data, expiresAt: Number(row.expires_at), version: row.version };
-  if (row.user_id !== null) record.owner = row.user_id;
-  return record;
-}
-
 function poolOf(options: MySQLStoreOptions): [Pool, boolean] {
   if (options.pool && options.uri !== undefined) throw new TypeError('give either option "pool" or option "uri", not both');
   if (options.pool) {
@@ -243,23 +231,9 @@ function poolOf(options: MySQLStoreOptions): [Pool, boolean] {
   return [createPool({ uri: options.uri, charset: "utf8mb4" }), true];
 }
 
-function checkIdentifier(value: unknown, option: string): string {
-  if (typeof value !== "string" || !IDENTIFIER.test(value)) {
-    throw new TypeError(`option "${option}" must match ${String(IDENTIFIER)} (letters, digits, underscore); got ${JSON.stringify(value)}`);
-  }
-  return `\`${value}\``;
-}
-
 function quotedTable(tableName: string, schemaName: string | undefined): string {
-  const table = checkIdentifier(tableName, "tableName");
-  return schemaName === undefined ? table : `${checkIdentifier(schemaName, "schemaName")}.${table}`;
-}
-
-function checkBatchSize(value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`option "gcBatchSize" must be a positive whole number; got ${String(value)}`);
-  }
-  return value;
+  const table = `\`${checkIdentifier(tableName, "tableName")}\``;
+  return schemaName === undefined ? table : `\`${checkIdentifier(schemaName, "schemaName")}\`.${table}`;
 }
 
 interface TableDdl {

@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { Pool, QueryConfig } from "pg";
 import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
 import { requireDriver } from "./driver.js";
+import { checkBatchSize, checkIdentifier, deleteInBatches, recordOf } from "./sql/shared.js";
 
 export interface PostgresStoreOptions {
   /** A pg.Pool you own: the store never ends it. Give either `pool` or `connectionString`. */
@@ -22,8 +23,6 @@ export interface PostgresStoreOptions {
   gcBatchSize?: number;
 }
 
-// PostgreSQL identifiers are at most 63 bytes (NAMEDATALEN - 1); we also refuse anything that needs quoting.
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 // "Already exists" errors that a concurrent CREATE ... IF NOT EXISTS can still raise (a known race on pg_type).
 const CREATE_RACE_CODES = new Set(["23505", "42P07", "42701", "42710"]);
 // Transient conflicts the server reports itself: serialization failure, deadlock, lock_timeout.
@@ -69,7 +68,7 @@ export class PostgresStore implements SessionStore {
   async get(key: string): Promise<StoredSession | null> {
     const result = await this.#query(this.#sql.get, [key, Date.now()]);
     const row = result.rows[0] as Row | undefined;
-    return row ? recordOf(row) : null;
+    return row ? recordOf(row, row.data.toString("utf8")) : null;
   }
 
   async set(key: string, write: SessionWrite): Promise<boolean> {
@@ -92,7 +91,7 @@ export class PostgresStore implements SessionStore {
   /** One indexed SELECT on `user_id`: O(that owner's rows). */
   async listByOwner(owner: string): Promise<OwnedSession[]> {
     const result = await this.#query(this.#sql.listByOwner, [owner, Date.now()]);
-    return (result.rows as Required<Row>[]).map((row) => ({ key: row.key, record: recordOf(row) }));
+    return (result.rows as Required<Row>[]).map((row) => ({ key: row.key, record: recordOf(row, row.data.toString("utf8")) }));
   }
 
   async destroy(key: string): Promise<void> {
@@ -111,12 +110,7 @@ export class PostgresStore implements SessionStore {
   /** Deletes expired rows in batches of gcBatchSize until a batch comes back short. */
   async gc(): Promise<number> {
     const now = Date.now();
-    let removed = 0;
-    for (;;) {
-      const deleted = (await this.#query(this.#sql.gc, [now, this.#gcBatchSize])).rowCount ?? 0;
-      removed += deleted;
-      if (deleted < this.#gcBatchSize) return removed;
-    }
+    return deleteInBatches(this.#gcBatchSize, async () => (await this.#query(this.#sql.gc, [now, this.#gcBatchSize])).rowCount ?? 0);
   }
 
   /**
@@ -189,12 +183,6 @@ export class PostgresStore implements SessionStore {
   }
 }
 
-function recordOf(row: Row): StoredSession {
-  const record: StoredSession = { data: row.data.toString("utf8"), expiresAt: Number(row.expires_at), version: row.version };
-  if (row.user_id !== null) record.owner = row.user_id;
-  return record;
-}
-
 function poolOf(options: PostgresStoreOptions): [Pool, boolean] {
   if (options.pool && options.connectionString !== undefined) {
     throw new TypeError('give either option "pool" or option "connectionString", not both');
@@ -214,26 +202,12 @@ function poolOf(options: PostgresStoreOptions): [Pool, boolean] {
   return [pool, true];
 }
 
-function checkIdentifier(value: unknown, option: string): string {
-  if (typeof value !== "string" || !IDENTIFIER.test(value)) {
-    throw new TypeError(`option "${option}" must match ${String(IDENTIFIER)} (letters, digits, underscore); got ${JSON.stringify(value)}`);
-  }
-  return `"${value}"`;
-}
-
 function quotedTable(tableName: string, schemaName: string | undefined) {
-  const table = checkIdentifier(tableName, "tableName");
-  const schema = schemaName === undefined ? undefined : checkIdentifier(schemaName, "schemaName");
+  const table = `"${checkIdentifier(tableName, "tableName")}"`;
+  const schema = schemaName === undefined ? undefined : `"${checkIdentifier(schemaName, "schemaName")}"`;
   // Index names share the schema's namespace, so they carry the table name (cut to 63 bytes as PostgreSQL would).
   const indexPrefix = (column: string) => `"${`${tableName}_${column}_idx`.slice(0, 63)}"`;
   return { qualified: schema ? `${schema}.${table}` : table, indexPrefix };
-}
-
-function checkBatchSize(value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`option "gcBatchSize" must be a positive whole number; got ${String(value)}`);
-  }
-  return value;
 }
 
 interface TableDdl {

@@ -126,6 +126,7 @@ function floorStore(kind: string, name: string): Promise<Built<FloorStore>> {
   if (kind === "redis") return redisFloor(`bench:${name}:`);
   if (kind === "postgres") return postgresFloor(`bench_${name}_sessions`);
   if (kind === "mysql") return mysqlFloor(`bench_${name}_sessions`);
+  if (kind === "sqlite") return sqliteFloor();
   if (kind === "file") return fileFloor();
   throw new Error(`no floor for store "${kind}"`);
 }
@@ -198,6 +199,31 @@ async function mysqlFloor(table: string): Promise<Built<FloorStore>> {
     await pool.end();
   };
   return { value: store, cleanup };
+}
+
+interface SqliteDatabase {
+  exec(sql: string): unknown;
+  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
+  close(): unknown;
+}
+
+/** The library SqliteStore opens a path with: node:sqlite where Node has it, else better-sqlite3, with its pragmas. */
+async function sqliteFloor(): Promise<Built<FloorStore>> {
+  const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-floor-"));
+  const path = join(dir, "floor.db");
+  const nodeSqlite = process.getBuiltinModule?.("node:sqlite") as { DatabaseSync: new (path: string) => SqliteDatabase } | undefined;
+  const Database = nodeSqlite?.DatabaseSync ?? (await import("better-sqlite3")).default;
+  const db: SqliteDatabase = new Database(path);
+  for (const pragma of ["busy_timeout = 5000", "journal_mode = WAL", "synchronous = NORMAL"]) db.exec(`PRAGMA ${pragma}`);
+  db.exec("CREATE TABLE floor (id TEXT PRIMARY KEY NOT NULL, count INTEGER NOT NULL)");
+  const select = db.prepare("SELECT count FROM floor WHERE id = ?");
+  const upsert = db.prepare("INSERT INTO floor (id, count) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET count = count + 1 RETURNING count");
+  const store: FloorStore = {
+    create: async (id) => void upsert.get(id, 0),
+    read: async (id) => (select.get(id) as { count: number } | undefined)?.count ?? null,
+    increment: async (id) => (upsert.get(id, 1) as { count: number }).count,
+  };
+  return { value: store, cleanup: async () => (db.close(), await rm(dir, { recursive: true, force: true })) };
 }
 
 async function fileFloor(): Promise<Built<FloorStore>> {
