@@ -53,6 +53,8 @@ export type { PreparedCommit } from "./paths.js";
 export const START_NOW: unique symbol = Symbol.for("sessionkit.startNow");
 /** `loadRequest`'s synchronous form, as START_NOW is `start`'s. */
 export const LOAD_REQUEST_NOW: unique symbol = Symbol.for("sessionkit.loadRequestNow");
+/** `load` from a whole Cookie header, for adapters handed the header rather than a request (Next.js, React Router). */
+export const LOAD_COOKIE: unique symbol = Symbol.for("sessionkit.loadCookie");
 
 /** `run`'s result as a promise, a synchronous throw included. */
 function settle<V>(run: () => Awaitable<V>): Promise<V> {
@@ -242,6 +244,14 @@ export class SessionManager<T extends object = SessionData> {
     // The Request is itself a device source (its headers): an object is made only to add an ip.
     const device: DeviceSource = options.ip === undefined ? request : { ip: options.ip, headers: request.headers };
     return this.#loadNow(token, { secure: () => request.url.startsWith("https:"), cookieHeader, device });
+  }
+
+  /**
+   * `load` for sessionkit's adapters that hold the Cookie header, not a request (Next.js, React
+   * Router): two different session cookies load neither, as in every other adapter (#cookieToken).
+   */
+  [LOAD_COOKIE](cookieHeader: string | undefined, context: Omit<LoadContext, "cookieHeader"> = {}): Promise<Session<T>> {
+    return settle(() => this.#loadNow(this.#cookieToken(cookieHeader), { ...context, cookieHeader }));
   }
 
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
