@@ -192,6 +192,7 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     const expired = sidCookie(response)!;
     expect(expired).toMatch(/^sid=;/);
     expect(expired).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+    expect(response.headers.get("cache-control")).toBe("no-store"); // withSession: the expiring cookie is not cached either
     expect(await textOf(await get("/", cookie), "user")).toBe("signed out");
   });
 
