@@ -246,3 +246,30 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     }
   });
 });
+
+describe("sessionkit/next under next dev: the documented setup as a reader first runs it", () => {
+  let dev: ServedApp;
+
+  beforeAll(async () => {
+    const port = await sparePort();
+    dev = await serveApp(dir, binOf("next"), ["dev", "-H", "127.0.0.1", "-p", String(port)], `http://127.0.0.1:${port}/api/touches`, {
+      NODE_ENV: "development",
+    });
+  }, 120_000);
+
+  afterAll(() => dev?.stop());
+
+  it("a Route Handler's write is read by a page (one manager on globalThis), and no request logs an error", async () => {
+    const url = dev.url.replace(/api\/touches$/, "");
+    const write = await fetch(`${url}api/visits`, { method: "POST" });
+    expect(await write.json()).toEqual({ visits: 1 });
+    const cookie = sidCookie(write)!.split(";")[0]!;
+    for (const visitor of [undefined, "sid=forged", cookie]) {
+      const response = await fetch(url, { headers: visitor ? { cookie: visitor } : {} });
+      expect(response.status).toBe(200);
+      const html = await response.text();
+      expect(/<p id="visits">([^<]*)<\/p>/.exec(html)?.[1]).toBe(visitor === cookie ? "1" : "0");
+    }
+    expect(dev.output()).not.toMatch(/Error|Date\.now\(\)|while prerendering/);
+  }, 60_000);
+});

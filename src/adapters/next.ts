@@ -1,9 +1,9 @@
 /**
  * Next.js App Router (15, 16): `const session = await getSession(sessions)` in a Route Handler,
  * Server Action or Server Component; `await session.save()` commits; `withSession(handler)`
- * makes a Route Handler's response that carries the cookie unstorable by shared caches. Cookies go through
- * `cookies()` from next/headers, the only place App Router code may set them. In a Server
- * Component the session is read-only, as Next.js makes cookies there.
+ * makes a Route Handler's response that carries the cookie unstorable by shared caches. Cookies
+ * go through `cookies()` from next/headers, the only place App Router code may set them. In a
+ * Server Component the session is read-only, as Next.js makes cookies there.
  *
  * One documented way only: there is no auto-committing wrapper to mix with save(), and a change
  * after save() throws instead of being lost.
@@ -49,7 +49,11 @@ export type NextSession<T extends object = SessionData> = SessionMembers<T> & {
   save(): Promise<void>;
 };
 
-/** Session members that only read: allowed in Server Components and after save(). */
+/**
+ * Session methods that only read: allowed in Server Components and after save(). Any other
+ * method counts as a change and is refused there, so a method added to Session later is safe by
+ * default (getters are never refused).
+ */
 const READS: ReadonlySet<string | symbol> = new Set(["get", "has", "keys", "toJSON", "toString", inspect.custom]);
 
 /** Response cookie jars (one per request) a save() set the session cookie in: see withSession. */
