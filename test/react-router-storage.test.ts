@@ -8,6 +8,7 @@ import type { MiddlewareFunction } from "react-router";
 import { createSessionStorage, regenerateSession, sessionCacheControl } from "../src/adapters/react-router.js";
 import { SessionStoreError } from "../src/core/errors.js";
 import { SessionManager } from "../src/core/manager.js";
+import { Session } from "../src/core/session.js";
 import { MemoryStore } from "../src/stores/memory.js";
 import { TestStore } from "./support/adapter-suite.js";
 
@@ -99,6 +100,17 @@ describe("createSessionStorage (sessionkit/react-router)", () => {
     expect(loaded.toJSON()).toEqual({});
     expect(await manager.revokeUser("ada")).toBe(1);
     expect((await getSession(cookie)).userId).toBeUndefined();
+  });
+
+  it("every member of sessionkit's Session is on the React Router session, React Router's own winning", async () => {
+    const { getSession } = storage();
+    const session = await getSession(null);
+    const members = [...Reflect.ownKeys(Session.prototype), "isNew"].filter((key) => key !== "constructor");
+    const own = Object.getPrototypeOf(session) as object; // the view's class, not Object.prototype's toString
+    expect(members.filter((key) => !Object.hasOwn(own, key))).toEqual([]);
+    session.set("user", "ada");
+    expect(String(session)).toMatch(/^Session \{ handle=\(none yet\) keys=\["user"\] status=modified \}$/); // forwarded toString
+    expect(session.id).toBe(""); // React Router's id (a hash once stored), not the token
   });
 
   it("the data type is the manager's, written once", async () => {

@@ -26,7 +26,7 @@ export function forwardSession<V extends View>(view: { prototype: V }, guard?: (
   const prototype = view.prototype as object;
   // isNew is an own field of each Session, not a prototype member.
   for (const key of [...Reflect.ownKeys(Session.prototype), "isNew"]) {
-    if (key === "constructor" || key in prototype) continue;
+    if (key === "constructor" || Object.hasOwn(prototype, key)) continue;
     // Looked up on the wrapped Session at each use, not taken from this module's Session class:
     // a bundler (Next.js) may give the manager's module and the adapter's different copies of it.
     const isMethod = typeof Object.getOwnPropertyDescriptor(Session.prototype, key)?.value === "function";
