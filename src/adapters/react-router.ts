@@ -122,9 +122,10 @@ export function createSessionStorage<Data extends object = SessionData, FlashDat
   return {
     async getSession(source, parseOptions) {
       rejectCookieOptions(parseOptions);
-      const request = typeof source === "string" || source == null ? undefined : source;
-      const header = (request ? request.headers.get("cookie") : (source as string | null | undefined)) ?? undefined;
-      const session = await sessions[LOAD_COOKIE](header, request ? { secure: request.url.startsWith("https:"), device: request } : { secure });
+      const session =
+        typeof source === "string" || source == null
+          ? await sessions[LOAD_COOKIE](source ?? undefined, { secure })
+          : await sessions[LOAD_COOKIE](source.headers.get("cookie") ?? undefined, { secure: source.url.startsWith("https:"), device: source });
       return new RouterSessionView<Data, FlashData>(session) as unknown as RouterSession<Data, FlashData>;
     },
     commitSession: (view, cookieOptions) => commit(view, cookieOptions, false),
