@@ -18,7 +18,7 @@ import type { PreparedCommit, SessionPath } from "./paths.js";
 import { DONE } from "./paths.js";
 import { getProvider } from "./providers.js";
 import type { TokenCandidates } from "./request-token.js";
-import { ambiguous, fetchToken, nodeToken } from "./request-token.js";
+import { ambiguous, cookieToken, fetchToken, nodeToken } from "./request-token.js";
 import { ServerPath } from "./server-path.js";
 import type { DeviceSource, SecureFlag, SessionData } from "./session.js";
 import { INTERNALS, Session, isSecure, newState } from "./session.js";
@@ -248,10 +248,10 @@ export class SessionManager<T extends object = SessionData> {
 
   /**
    * `load` for sessionkit's adapters that hold the Cookie header, not a request (Next.js, React
-   * Router): two different session cookies load neither, as in every other adapter (#cookieToken).
+   * Router): the session cookie is read by the rule of every other adapter (cookieToken).
    */
   [LOAD_COOKIE](cookieHeader: string | undefined, context: Omit<LoadContext, "cookieHeader"> = {}): Promise<Session<T>> {
-    return settle(() => this.#loadNow(this.#cookieToken(cookieHeader), { ...context, cookieHeader }));
+    return settle(() => this.#loadNow(cookieToken(this.#ctx, cookieHeader), { ...context, cookieHeader }));
   }
 
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
