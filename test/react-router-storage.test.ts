@@ -117,7 +117,7 @@ describe("createSessionStorage (sessionkit/react-router)", () => {
     const { getSession } = createSessionStorage(new SessionManager<Data>({ store: new MemoryStore(), gcInterval: 0 }));
     const session = await getSession(null);
     expectTypeOf(session.get("user")).toEqualTypeOf<string | undefined>();
-    expectTypeOf(session.signIn).parameters.toEqualTypeOf<[userId: string]>();
+    expectTypeOf(session.signIn).parameter(0).toEqualTypeOf<string>();
   });
 
   it("getSession(request): Secure from the URL for \"auto\", and signIn records the user agent", async () => {

@@ -54,7 +54,7 @@ export type NextSession<T extends object = SessionData> = SessionMembers<T> & {
  * method counts as a change and is refused there, so a method added to Session later is safe by
  * default (getters are never refused).
  */
-const READS: ReadonlySet<string | symbol> = new Set(["get", "has", "keys", "toJSON", "toString", inspect.custom]);
+const READS: ReadonlySet<string | symbol> = new Set(["get", "has", "keys", "toJSON", "isFresh", "toString", inspect.custom]);
 
 /** Response cookie jars (one per request) a save() set the session cookie in: see withSession. */
 const cookieSent = new WeakSet<CookieStore>();
