@@ -12,7 +12,7 @@ import { inspect } from "node:util";
 import { parseSetCookie } from "cookie";
 import { after, connection, type NextRequest } from "next/server.js";
 import { cookies, headers } from "next/headers.js";
-import { readSessionCookie } from "../core/cookies.js";
+import { readCookieCandidates, verifiedCandidate } from "../core/cookie-candidates.js";
 import { SessionError } from "../core/errors.js";
 import { LOAD_COOKIE, type SessionManager } from "../core/manager.js";
 import { sessionCacheControl as cacheControlFor } from "../core/node-http.js";
@@ -226,8 +226,11 @@ function isHttps(requestHeaders: Headers): boolean {
  * For `proxy.ts` (or `middleware.ts` with `runtime: "nodejs"`): true when the request carries a
  * live session. Read-only: it never extends, writes or creates one.
  */
-export function hasSession<T extends object>(manager: SessionManager<T>, request: NextRequest): Promise<boolean> {
-  // Two different session cookies name no session (readSessionCookie), as in a load.
-  const token = readSessionCookie(request.headers.get("cookie"), manager.tokenName).value;
-  return token ? manager.exists(token) : Promise.resolve(false);
+export async function hasSession<T extends object>(manager: SessionManager<T>, request: NextRequest): Promise<boolean> {
+  // Several session cookies: true only when exactly one names a live session, as a load decides (cookie-candidates.ts).
+  const candidates = readCookieCandidates(request.headers.get("cookie"), manager.tokenName);
+  if (candidates === undefined) return false;
+  if (typeof candidates === "string") return manager.exists(candidates);
+  const live = await verifiedCandidate(candidates, async (token) => ((await manager.exists(token)) ? token : null), () => {});
+  return live !== null;
 }
