@@ -2,7 +2,8 @@
  * sessionkit/next in a real Next.js App Router app (test/apps/next), built with `next build` and
  * served by `next start` on 127.0.0.1, driven with fetch as a browser without JavaScript would:
  * the sign-in form posts to its Server Action, pages are Server Components, sign-out is a Route
- * Handler, /private is guarded by proxy.ts.
+ * Handler, /private is guarded by proxy.ts. The app has `cacheComponents: true`, as
+ * create-next-app 16 makes it, and keeps its manager on globalThis as docs/adapters.md does.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appDir, binOf, buildApp, type ServedApp, serveApp, sparePort } from "./support/framework-app.js";
@@ -18,7 +19,8 @@ beforeAll(async () => {
 
 afterAll(() => app?.stop());
 
-const get = (path: string, cookie?: string) => fetch(app.url + path.slice(1), { headers: cookie ? { cookie } : {}, redirect: "manual" });
+const get = (path: string, cookie?: string, headers: Record<string, string> = {}) =>
+  fetch(app.url + path.slice(1), { headers: cookie ? { cookie, ...headers } : headers, redirect: "manual" });
 const post = (path: string, cookie?: string, body?: FormData | string) =>
   fetch(app.url + path.slice(1), { method: "POST", headers: cookie ? { cookie } : {}, body, redirect: "manual" });
 
@@ -32,18 +34,19 @@ async function textOf(response: Response, id: string): Promise<string | undefine
 }
 
 /** Submits the sign-in form the way a browser without JavaScript does: to its Server Action. */
-async function signIn(user: string, cookie?: string): Promise<Response> {
+async function signIn(user: string, cookie?: string, userAgent?: string): Promise<Response> {
   const form = await (await get("/sign-in", cookie)).text();
   const actionField = /name="(\$ACTION_ID_[0-9a-f]+)"/.exec(form)?.[1];
   expect(actionField, "the form carries its Server Action id").toBeDefined();
   const body = new FormData();
   body.set(actionField!, "");
   body.set("user", user);
-  return post("/sign-in", cookie, body);
+  const headers: Record<string, string> = { ...(cookie ? { cookie } : {}), ...(userAgent ? { "user-agent": userAgent } : {}) };
+  return fetch(app.url + "sign-in", { method: "POST", headers, body, redirect: "manual" });
 }
 
-async function signedInCookie(user: string): Promise<string> {
-  const cookie = sidCookie(await signIn(user));
+async function signedInCookie(user: string, userAgent?: string): Promise<string> {
+  const cookie = sidCookie(await signIn(user, undefined, userAgent));
   expect(cookie).toBeDefined();
   return cookie!.split(";")[0]!;
 }
@@ -93,6 +96,56 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     expect(sidCookie(second)).toBeUndefined(); // same id: nothing to re-send
   });
 
+  it("withSession: a GET Route Handler's response that carries the cookie is private, no-store; one without keeps its own", async () => {
+    const first = await get("/api/visits");
+    expect(sidCookie(first)).toBeDefined();
+    expect(first.headers.get("cache-control")).toBe("private, no-store"); // the handler said public, max-age=60
+    const second = await get("/api/visits", sidCookie(first)!.split(";")[0]);
+    expect(await second.json()).toEqual({ visits: 2 });
+    expect(sidCookie(second)).toBeUndefined();
+    expect(second.headers.get("cache-control")).toBe("public, max-age=60");
+  });
+
+  it("two different sid cookies load neither: a fresh session and an ambiguous-cookie event", async () => {
+    const victim = await signedInCookie("victim");
+    const attacker = await signedInCookie("attacker");
+    const events = async () => ((await (await get("/api/touches")).json()) as { events: string[] }).events.filter((type) => type === "ambiguous-cookie").length;
+    const before = await events();
+    for (const cookie of [`${victim}; ${attacker}`, `${attacker}; ${victim}`]) {
+      expect(await textOf(await get("/", cookie), "user")).toBe("signed out");
+      expect((await get("/private", cookie)).status).toBe(307);
+    }
+    const write = await post("/api/visits", `${victim}; ${attacker}`);
+    expect(await write.json()).toEqual({ visits: 1 }); // a new session, not either of the two
+    expect([victim, attacker]).not.toContain(sidCookie(write)!.split(";")[0]);
+    expect(await events()).toBe(before + 3);
+    expect(await textOf(await get("/", victim), "user")).toBe("signed in as victim");
+  });
+
+  it("signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers", async () => {
+    const phone = await signedInCookie("alan", "phone");
+    const laptop = await signedInCookie("alan", "laptop");
+    const devices = await get("/api/devices", laptop);
+    expect(await devices.json()).toEqual({
+      userId: "alan",
+      devices: [
+        { userAgent: "laptop", current: true },
+        { userAgent: "phone", current: false },
+      ],
+    });
+    const revoked = await post("/api/sign-out-others", laptop);
+    expect(await revoked.json()).toEqual({ revoked: 1 });
+    expect(await textOf(await get("/", phone), "user")).toBe("signed out");
+    expect(await textOf(await get("/", laptop), "user")).toBe("signed in as alan");
+    expect((await get("/api/devices", phone)).status).toBe(401);
+  });
+
+  it("cacheComponents: reading the session logs no prerendering error (the clock is read at request time)", async () => {
+    const cookie = await signedInCookie("ken");
+    for (const visitor of [undefined, cookie]) expect((await get("/", visitor)).status).toBe(200);
+    expect(app.output()).not.toMatch(/Date\.now\(\)|while prerendering/);
+  });
+
   it("a change after save() throws ERR_SESSION_COMMITTED instead of being silently dropped", async () => {
     const response = await post("/api/set-after-save");
     expect(await response.json()).toEqual({
@@ -139,6 +192,7 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     const expired = sidCookie(response)!;
     expect(expired).toMatch(/^sid=;/);
     expect(expired).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+    expect(response.headers.get("cache-control")).toBe("no-store"); // withSession: the expiring cookie is not cached either
     expect(await textOf(await get("/", cookie), "user")).toBe("signed out");
   });
 
@@ -191,4 +245,31 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
       expect((await get("/private", cookie)).status).toBe(307);
     }
   });
+});
+
+describe("sessionkit/next under next dev: the documented setup as a reader first runs it", () => {
+  let dev: ServedApp;
+
+  beforeAll(async () => {
+    const port = await sparePort();
+    dev = await serveApp(dir, binOf("next"), ["dev", "-H", "127.0.0.1", "-p", String(port)], `http://127.0.0.1:${port}/api/touches`, {
+      NODE_ENV: "development",
+    });
+  }, 120_000);
+
+  afterAll(() => dev?.stop());
+
+  it("a Route Handler's write is read by a page (one manager on globalThis), and no request logs an error", async () => {
+    const url = dev.url.replace(/api\/touches$/, "");
+    const write = await fetch(`${url}api/visits`, { method: "POST" });
+    expect(await write.json()).toEqual({ visits: 1 });
+    const cookie = sidCookie(write)!.split(";")[0]!;
+    for (const visitor of [undefined, "sid=forged", cookie]) {
+      const response = await fetch(url, { headers: visitor ? { cookie: visitor } : {} });
+      expect(response.status).toBe(200);
+      const html = await response.text();
+      expect(/<p id="visits">([^<]*)<\/p>/.exec(html)?.[1]).toBe(visitor === cookie ? "1" : "0");
+    }
+    expect(dev.output()).not.toMatch(/Error|Date\.now\(\)|while prerendering/);
+  }, 60_000);
 });

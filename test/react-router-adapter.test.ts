@@ -29,9 +29,12 @@ async function page(cookie?: string): Promise<{ user?: string; message?: string;
   return { user: text("user"), message: text("message"), setCookie: sidCookie(response) };
 }
 
-async function signIn(user: string, cookie?: string): Promise<Response> {
-  return postForm("/sign-in", { user }, cookie);
+async function signIn(user: string, cookie?: string, userAgent?: string): Promise<Response> {
+  const headers: Record<string, string> = { ...(cookie ? { cookie } : {}), ...(userAgent ? { "user-agent": userAgent } : {}) };
+  return fetch(`${app.url}sign-in`, { method: "POST", body: new URLSearchParams({ user }), headers, redirect: "manual" });
 }
+
+const signedIn = async (user: string, userAgent?: string) => sidCookie(await signIn(user, undefined, userAgent))!.split(";")[0]!;
 
 describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app (react-router-serve)${supported ? "" : ": skipped, React Router 8 needs Node >= 22.22"}`, () => {
   beforeAll(async () => {
@@ -55,7 +58,7 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
     expect(response.headers.get("location")).toBe("/");
     const setCookie = sidCookie(response)!;
     expect(setCookie).toMatch(/^sid=[A-Za-z0-9_-]{43}; Max-Age=86400; Path=\/; HttpOnly; SameSite=Lax$/);
-    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    expect(response.headers.get("cache-control")).toBe("no-store"); // the core rule, as in every adapter
     expect((await page(setCookie.split(";")[0])).user).toBe("signed in as ada");
   });
 
@@ -68,7 +71,7 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
     expect((await page(cookie)).user).toBe("signed in as grace");
   });
 
-  it("regenerateSession on sign-in: the cookie from before stops loading", async () => {
+  it("signIn gives a new id: the cookie from before stops loading", async () => {
     const before = sidCookie(await signIn("linus"))!.split(";")[0]!;
     const after = sidCookie(await signIn("barbara", before))!.split(";")[0]!;
     expect(after).not.toBe(before);
@@ -94,8 +97,49 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
     const response = await postForm("/sign-out", {}, cookie);
     expect(response.status).toBe(302);
     expect(sidCookie(response)).toMatch(/^sid=; Max-Age=0; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
-    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    expect(response.headers.get("cache-control")).toBe("no-store");
     expect((await page(cookie)).user).toBe("signed out");
+  });
+
+  it("a redirect whose commitSession is \"\" (same id) carries no Set-Cookie header at all, not an empty one", async () => {
+    const cookie = await signedIn("tim");
+    const response = await postForm("/visit", {}, cookie);
+    expect(response.status).toBe(302);
+    expect(response.headers.has("set-cookie")).toBe(false);
+    expect(((await (await get("/devices", cookie)).json()) as { visits: number }).visits).toBe(1);
+  });
+
+  it("two different sid cookies load neither: a fresh session and an ambiguous-cookie event", async () => {
+    const victim = await signedIn("victim");
+    const attacker = await signedIn("attacker");
+    const events = async () => ((await (await get("/store")).json()) as { events: string[] }).events.filter((type) => type === "ambiguous-cookie").length;
+    const before = await events();
+    for (const cookie of [`${victim}; ${attacker}`, `${attacker}; ${victim}`]) {
+      expect(await page(cookie)).toEqual({ user: "signed out", message: "", setCookie: undefined });
+    }
+    expect(await events()).toBe(before + 2);
+    expect((await page(victim)).user).toBe("signed in as victim");
+  });
+
+  it("signIn, userId, handle, listSessions and revokeUser work from loaders and actions", async () => {
+    const phone = await signedIn("alan", "phone");
+    const laptop = await signedIn("alan", "laptop");
+    expect(await (await get("/devices", laptop)).json()).toEqual({
+      userId: "alan",
+      visits: 0,
+      devices: [
+        { userAgent: "laptop", current: true },
+        { userAgent: "phone", current: false },
+      ],
+    });
+    const revoked = await postForm("/devices", {}, laptop);
+    expect(await revoked.json()).toEqual({ revoked: 1 });
+    expect((await page(phone)).user).toBe("signed out");
+    expect((await page(laptop)).user).toBe("signed in as alan");
+  });
+
+  it("the root middleware ran, so the adapter did not warn that Cache-Control is missing", () => {
+    expect(app.output()).not.toContain("SESSIONKIT_REACT_ROUTER_NO_CACHE_CONTROL");
   });
 
   it("a forged or malformed cookie reads as a fresh session, without an error", async () => {

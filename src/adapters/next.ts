@@ -1,18 +1,24 @@
 /**
  * Next.js App Router (15, 16): `const session = await getSession(sessions)` in a Route Handler,
- * Server Action or Server Component; `await session.save()` commits. Cookies go through
- * `cookies()` from next/headers, the only place App Router code may set them. In a Server
- * Component the session is read-only, as Next.js makes cookies there.
+ * Server Action or Server Component; `await session.save()` commits; `withSession(handler)`
+ * makes a Route Handler's response that carries the cookie unstorable by shared caches. Cookies
+ * go through `cookies()` from next/headers, the only place App Router code may set them. In a
+ * Server Component the session is read-only, as Next.js makes cookies there.
  *
  * One documented way only: there is no auto-committing wrapper to mix with save(), and a change
  * after save() throws instead of being lost.
  */
+import { inspect } from "node:util";
 import { parseSetCookie } from "cookie";
-import { after, type NextRequest } from "next/server.js";
+import { after, connection, type NextRequest } from "next/server.js";
 import { cookies, headers } from "next/headers.js";
+import { readCookieCandidates, verifiedCandidate } from "../core/cookie-candidates.js";
 import { SessionError } from "../core/errors.js";
-import type { SessionManager } from "../core/manager.js";
-import type { Session, SessionData, SessionKey, SessionValue } from "../core/session.js";
+import { LOAD_COOKIE, type SessionManager } from "../core/manager.js";
+import { sessionCacheControl as cacheControlFor } from "../core/node-http.js";
+import type { Session, SessionData } from "../core/session.js";
+import { withMutableHeaders } from "./fetch-response.js";
+import { forwardSession, INNER, type SessionMembers } from "./session-view.js";
 
 type CookieStore = Awaited<ReturnType<typeof cookies>>;
 
@@ -29,84 +35,50 @@ export class SessionReadOnlyError extends SessionError {
 }
 
 /**
- * One request's session. Reads are those of sessionkit's Session; changes stay in memory until
- * `save()`, which writes the store and sets the cookie through `cookies()`.
+ * One request's session: sessionkit's whole Session (reads, changes, `signIn`, `userId`,
+ * `handle`, `superseded`, …) plus `save()`. Changes stay in memory until `save()`, which writes
+ * the store and sets the cookie through `cookies()`; a change where cookies cannot be set, or
+ * after `save()`, throws instead of being lost.
  */
-export class NextSession<T extends object = SessionData> {
-  readonly #session: Session<T>;
-  readonly #manager: SessionManager<T>;
-  readonly #cookies: CookieStore;
-  #saving: Promise<void> | undefined;
-
-  /** @internal */
-  constructor(session: Session<T>, manager: SessionManager<T>, cookieStore: CookieStore) {
-    this.#session = session;
-    this.#manager = manager;
-    this.#cookies = cookieStore;
-  }
-
-  /** True until the session has been saved once. */
-  get isNew(): boolean {
-    return this.#session.isNew;
-  }
-
-  get createdAt(): Date {
-    return this.#session.createdAt;
-  }
-
-  get expiresAt(): Date {
-    return this.#session.expiresAt;
-  }
-
-  get<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined {
-    return this.#session.get(key);
-  }
-
-  has(key: SessionKey<T>): boolean {
-    return this.#session.has(key);
-  }
-
-  keys(): Array<SessionKey<T>> {
-    return this.#session.keys();
-  }
-
-  toJSON(): Partial<T> {
-    return this.#session.toJSON();
-  }
-
-  set<K extends SessionKey<T>>(key: K, value: SessionValue<T, K>): this {
-    this.#change("set").set(key, value);
-    return this;
-  }
-
-  delete(key: SessionKey<T>): boolean {
-    return this.#change("delete").delete(key);
-  }
-
-  /** Reads and removes a value (a flash message); only where cookies can be set. */
-  pop<K extends SessionKey<T>>(key: K): SessionValue<T, K> | undefined {
-    return this.#change("pop").pop(key);
-  }
-
-  clear(): void {
-    this.#change("clear").clear();
-  }
-
-  /** New id, same data: call it on sign-in (session fixation, OWASP). */
-  regenerate(): Promise<void> {
-    return this.#change("regenerate").regenerate();
-  }
-
-  /** Removes the session from the store now; save() then expires the cookie. */
-  destroy(): Promise<void> {
-    return this.#change("destroy").destroy();
-  }
-
+export type NextSession<T extends object = SessionData> = SessionMembers<T> & {
   /**
    * Writes the store, then sets the cookie through `cookies()`: call it in the Server Action or
    * Route Handler before returning (or before `redirect()`). Rejects with SessionStoreError if
    * the store fails, so the request fails instead of pretending.
    */
+  save(): Promise<void>;
+};
+
+/**
+ * Session methods that only read: allowed in Server Components and after save(). Any other
+ * method counts as a change and is refused there, so a method added to Session later is safe by
+ * default (getters are never refused).
+ */
+const READS: ReadonlySet<string | symbol> = new Set(["get", "has", "keys", "toJSON", "isFresh", "toString", inspect.custom]);
+
+/** Response cookie jars (one per request) a save() set the session cookie in: see withSession. */
+const cookieSent = new WeakSet<CookieStore>();
+
+/** The NextSession of one request; every Session member it lacks is forwarded (session-view.ts). */
+class NextSessionView<T extends object> {
+  /** @internal */
+  readonly [INNER]: Session<T>;
+  readonly #manager: SessionManager<T>;
+  readonly #cookies: CookieStore;
+  #saving: Promise<void> | undefined;
+
+  static {
+    forwardSession(NextSessionView, (view, key) => {
+      if (!READS.has(key)) view.#change(String(key));
+    });
+  }
+
+  constructor(session: Session<T>, manager: SessionManager<T>, cookieStore: CookieStore) {
+    this[INNER] = session;
+    this.#manager = manager;
+    this.#cookies = cookieStore;
+  }
+
   save(): Promise<void> {
     this.#saving ??= this.#commit();
     return this.#saving;
@@ -114,32 +86,33 @@ export class NextSession<T extends object = SessionData> {
 
   async #commit(): Promise<void> {
     this.#checkWritable("save");
-    for (const [name, value] of await this.#manager.commitHeaders(this.#session)) {
+    for (const [name, value] of await this.#manager.commitHeaders(this[INNER])) {
       if (name !== "set-cookie") throw new TypeError(`sessionkit/next supports cookie sessions only, not the "${name}" header mode`);
       this.#cookies.set(toNextCookie(value));
+      cookieSent.add(this.#cookies);
     }
   }
 
   /**
-   * @internal Run by after(). A read must still extend the idle expiry where nobody calls save()
+   * Run by after(). A read must still extend the idle expiry where nobody calls save()
    * (Server Components): the store is touched now; a cookie the commit asks for is left to a later
    * writable request, as the store's expiry is what the idle timeout checks. A change that was
    * never saved is reported, since it is lost.
    */
   async afterResponse(): Promise<void> {
     if (this.#saving) return;
-    if (this.#session.modified || this.#session.destroyed) {
+    const session = this[INNER];
+    if (session.modified || session.destroyed) {
       throw new SessionError("ERR_SESSION_NOT_SAVED", "the session was changed but save() was never called: the change is lost");
     }
-    await this.#manager.commitHeaders(this.#session);
+    await this.#manager.commitHeaders(session);
   }
 
-  #change(operation: string): Session<T> {
+  #change(operation: string): void {
     if (this.#saving) {
       throw new SessionError("ERR_SESSION_COMMITTED", `session.${operation}() after save(): the change would not be stored`);
     }
     this.#checkWritable(operation);
-    return this.#session;
   }
 
   #checkWritable(operation: string): void {
@@ -208,16 +181,40 @@ export async function getSession<T extends object = SessionData>(manager: Sessio
 }
 
 async function loadSession<T extends object>(manager: SessionManager<T>, cookieStore: CookieStore): Promise<NextSession<T>> {
+  // A load reads the clock. While Next.js prerenders (cacheComponents), cookies() may resolve
+  // but the clock must not be read; connection() tells Next.js this is request-time work.
+  await connection();
   const requestHeaders = await headers();
-  const token = cookieStore.get(manager.tokenName)?.value;
-  const context = { secure: isHttps(requestHeaders), cookieHeader: requestHeaders.get("cookie") ?? undefined };
-  const session = new NextSession(await manager.load(token, context), manager, cookieStore);
+  // The whole Cookie header, not cookies().get(): two different session cookies load neither.
+  const session = await manager[LOAD_COOKIE](requestHeaders.get("cookie") ?? undefined, {
+    secure: isHttps(requestHeaders),
+    device: { headers: requestHeaders },
+  });
+  const view = new NextSessionView(session, manager, cookieStore);
   try {
-    after(() => session.afterResponse());
+    after(() => view.afterResponse());
   } catch {
     // No after() in this scope (a "use cache" function): a later request touches instead.
   }
-  return session;
+  return view as unknown as NextSession<T>;
+}
+
+/**
+ * Wraps a Route Handler so that a response carrying the session cookie (a `save()` set it) is
+ * not stored by a shared cache (RFC 9111 section 5.2.2): it gets `Cache-Control: no-store`, or
+ * `private, no-store` in place of a shareable value, as in every adapter. Next.js adds nothing
+ * to a Route Handler's Response itself.
+ */
+export function withSession<A extends unknown[]>(handler: (...args: A) => Response | Promise<Response>): (...args: A) => Promise<Response> {
+  return async (...args: A): Promise<Response> => {
+    const response = await handler(...args);
+    if (!cookieSent.has(await cookies())) return response;
+    const cacheControl = cacheControlFor(response.headers.get("cache-control"));
+    if (!cacheControl) return response;
+    const mutable = withMutableHeaders(response);
+    mutable.headers.set("cache-control", cacheControl);
+    return mutable;
+  };
 }
 
 /** `next start` fills in x-forwarded-proto from the socket unless a proxy already set it. */
@@ -229,7 +226,11 @@ function isHttps(requestHeaders: Headers): boolean {
  * For `proxy.ts` (or `middleware.ts` with `runtime: "nodejs"`): true when the request carries a
  * live session. Read-only: it never extends, writes or creates one.
  */
-export function hasSession<T extends object>(manager: SessionManager<T>, request: NextRequest): Promise<boolean> {
-  const token = request.cookies.get(manager.tokenName)?.value;
-  return token ? manager.exists(token) : Promise.resolve(false);
+export async function hasSession<T extends object>(manager: SessionManager<T>, request: NextRequest): Promise<boolean> {
+  // Several session cookies: true only when exactly one names a live session, as a load decides (cookie-candidates.ts).
+  const candidates = readCookieCandidates(request.headers.get("cookie"), manager.tokenName);
+  if (candidates === undefined) return false;
+  if (typeof candidates === "string") return manager.exists(candidates);
+  const live = await verifiedCandidate(candidates, async (token) => ((await manager.exists(token)) ? token : null), () => {});
+  return live !== null;
 }

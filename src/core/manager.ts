@@ -18,7 +18,7 @@ import type { PreparedCommit, SessionPath } from "./paths.js";
 import { DONE } from "./paths.js";
 import { resolveProvider } from "./providers.js";
 import type { TokenCandidates } from "./request-token.js";
-import { ambiguous, fetchToken, nodeToken } from "./request-token.js";
+import { ambiguous, cookieToken, fetchToken, nodeToken } from "./request-token.js";
 import { ServerPath } from "./server-path.js";
 import type { DeviceSource, SecureFlag, SessionData } from "./session.js";
 import { INTERNALS, Session, isSecure, newState } from "./session.js";
@@ -54,6 +54,8 @@ export type { PreparedCommit } from "./paths.js";
 export const START_NOW: unique symbol = Symbol.for("sessionkit.startNow");
 /** `loadRequest`'s synchronous form, as START_NOW is `start`'s. */
 export const LOAD_REQUEST_NOW: unique symbol = Symbol.for("sessionkit.loadRequestNow");
+/** `load` from a whole Cookie header, for adapters handed the header rather than a request (Next.js, React Router). */
+export const LOAD_COOKIE: unique symbol = Symbol.for("sessionkit.loadCookie");
 
 /** `run`'s result as a promise, a synchronous throw included. */
 function settle<V>(run: () => Awaitable<V>): Promise<V> {
@@ -246,6 +248,14 @@ export class SessionManager<T extends object = SessionData> {
     // The Request is itself a device source (its headers): an object is made only to add an ip.
     const device: DeviceSource = options.ip === undefined ? request : { ip: options.ip, headers: request.headers };
     return this.#loadNow(token, { secure: () => request.url.startsWith("https:"), cookieHeader, device });
+  }
+
+  /**
+   * `load` for sessionkit's adapters that hold the Cookie header, not a request (Next.js, React
+   * Router): the session cookie is read by the rule of every other adapter (cookieToken).
+   */
+  [LOAD_COOKIE](cookieHeader: string | undefined, context: Omit<LoadContext, "cookieHeader"> = {}): Promise<Session<T>> {
+    return settle(() => this.#loadNow(cookieToken(this.#ctx, cookieHeader), { ...context, cookieHeader }));
   }
 
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */

@@ -21,7 +21,7 @@ export function fetchToken(ctx: ManagerContext, headers: Headers, cookieHeader: 
   return header ? headers.get(header) : cookieToken(ctx, cookieHeader);
 }
 
-function cookieToken(ctx: ManagerContext, cookieHeader: string | undefined): string | string[] | undefined {
+export function cookieToken(ctx: ManagerContext, cookieHeader: string | undefined): string | string[] | undefined {
   return readCookieCandidates(cookieHeader, ctx.options.cookie.name);
 }
 

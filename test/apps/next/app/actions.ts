@@ -5,8 +5,9 @@ import { sessions } from "../lib/sessions";
 
 export async function signIn(form: FormData): Promise<void> {
   const session = await getSession(sessions);
-  await session.regenerate(); // new id on sign-in (session fixation)
-  session.set("user", String(form.get("user")));
+  const user = String(form.get("user"));
+  await session.signIn(user); // new id bound to the user (session fixation, OWASP)
+  session.set("user", user);
   await session.save();
   redirect("/");
 }

@@ -9,6 +9,8 @@ export interface AppSession {
 class TestStore extends MemoryStore {
   touches = 0;
   failing = false;
+  /** The audit events seen (onEvent below), for app/api/touches/route.ts. */
+  events: string[] = [];
   override set(...args: Parameters<MemoryStore["set"]>): ReturnType<MemoryStore["set"]> {
     if (this.failing) throw new Error("the store is down (test)");
     return super.set(...args);
@@ -19,8 +21,15 @@ class TestStore extends MemoryStore {
   }
 }
 
-// A MemoryStore lives in one process and Next.js may evaluate this module once per route
-// bundle, so the manager is kept on globalThis. With Redis or PostgreSQL a module constant is fine.
-const shared = globalThis as { sessionStore?: TestStore; sessions?: SessionManager<AppSession> };
-export const store = (shared.sessionStore ??= new TestStore());
-export const sessions = (shared.sessions ??= new SessionManager<AppSession>({ store, touchInterval: 0 }));
+// One manager per process, as docs/adapters.md sets it up: Next.js may evaluate this module once
+// per route bundle, and each copy would otherwise make its own MemoryStore.
+declare global {
+  var sessionStore: TestStore | undefined;
+  var sessions: SessionManager<AppSession> | undefined;
+}
+export const store = (globalThis.sessionStore ??= new TestStore());
+export const sessions = (globalThis.sessions ??= new SessionManager<AppSession>({
+  store,
+  touchInterval: 0,
+  onEvent: (event) => void store.events.push(event.type),
+}));

@@ -4,5 +4,7 @@ export default [
   index("routes/home.tsx"),
   route("sign-in", "routes/sign-in.tsx"),
   route("sign-out", "routes/sign-out.tsx"),
+  route("visit", "routes/visit.ts"),
+  route("devices", "routes/devices.ts"),
   route("store", "routes/store.ts"),
 ] satisfies RouteConfig;

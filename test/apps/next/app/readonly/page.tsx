@@ -1,9 +1,18 @@
+import { Suspense } from "react";
 import { SessionError } from "sessionkit";
 import { getSession } from "sessionkit/next";
 import { sessions } from "../../lib/sessions";
 
+export default function ReadOnly() {
+  return (
+    <Suspense>
+      <Attempt />
+    </Suspense>
+  );
+}
+
 // Writing in a Server Component: the adapter refuses, with the reason and the fix.
-export default async function ReadOnly() {
+async function Attempt() {
   const session = await getSession(sessions);
   try {
     session.set("visits", 1);

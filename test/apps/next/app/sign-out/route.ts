@@ -1,9 +1,9 @@
-import { getSession } from "sessionkit/next";
+import { getSession, withSession } from "sessionkit/next";
 import { sessions } from "../../lib/sessions";
 
-export async function POST(): Promise<Response> {
+export const POST = withSession(async () => {
   const session = await getSession(sessions);
   await session.destroy();
   await session.save();
   return Response.json({ signedOut: true });
-}
+});

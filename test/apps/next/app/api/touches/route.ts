@@ -1,7 +1,7 @@
+import { connection } from "next/server";
 import { store } from "../../../lib/sessions";
 
-export const dynamic = "force-dynamic";
-
-export function GET(): Response {
-  return Response.json({ touches: store.touches });
+export async function GET(): Promise<Response> {
+  await connection(); // request-time data, never prerendered
+  return Response.json({ touches: store.touches, events: store.events });
 }
