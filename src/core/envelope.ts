@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import type { SessionCodec } from "./codec.js";
 import { encodeJsonMap, jsonCodec } from "./codec.js";
+import type { Binding } from "./dbsc/binding.js";
+import { readBinding } from "./dbsc/binding.js";
 import type { SignedInUser } from "./session.js";
 import { randomBytesPooled } from "./random.js";
 
@@ -27,6 +29,7 @@ export interface StoredUser {
   userAgent: string | undefined;
   ip: string | undefined;
   sealedId: string;
+  binding: Binding | undefined;
 }
 
 export interface UserMeta {
@@ -36,6 +39,8 @@ export interface UserMeta {
   u: string;
   a?: string;
   i?: string;
+  /** The device binding (option `dbsc`). */
+  b?: Binding;
 }
 
 /** A record that a rotation has retired: never decodes, so it reads as "not found". */
@@ -52,6 +57,7 @@ export function userMeta(user: SignedInUser, token: string, now: number): UserMe
   const meta: UserMeta = { o: user.owner, s: user.signedInAt, l: now, u: (user.sealedId ??= sealUserId(user.id, token)) };
   if (user.userAgent !== undefined) meta.a = user.userAgent;
   if (user.ip !== undefined) meta.i = user.ip;
+  if (user.binding !== undefined) meta.b = user.binding;
   return meta;
 }
 
@@ -76,7 +82,10 @@ function decodeMeta(text: string): StoredUser {
   if (typeof meta.o !== "string" || typeof meta.u !== "string" || typeof meta.s !== "number" || typeof meta.l !== "number") {
     throw new TypeError("malformed user metadata");
   }
-  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u };
+  const binding = meta.b === undefined ? undefined : readBinding(meta.b);
+  // A binding that does not read back must not load the session unbound: fail closed.
+  if (meta.b !== undefined && !binding) throw new TypeError("malformed device binding");
+  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, binding };
 }
 
 /** The owner key of a user id: what stores index, never the id itself. */

@@ -30,6 +30,10 @@ import { destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUse
 import type { SessionHeader } from "./node-http.js";
 import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
 import { warnInsecureCookie, warnOnce } from "./warnings.js";
+import { admitBound, registrationOffer } from "./dbsc/binding.js";
+import type { DbscHost } from "./dbsc/handler.js";
+import { DBSC_HOST } from "./dbsc/handler.js";
+import { dbscHost } from "./dbsc/host.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -106,6 +110,7 @@ export class SessionManager<T extends object = SessionData> {
   readonly #core: ManagerCore;
   /** NODE_ENV read once: process.env is a call into the runtime on every read (about 1 µs). */
   readonly #inProduction = process.env.NODE_ENV === "production";
+  #dbscHost: DbscHost | undefined;
 
   constructor(options: SessionManagerOptions) {
     this.#options = resolveOptions(options);
@@ -113,6 +118,7 @@ export class SessionManager<T extends object = SessionData> {
     if (options.store && options.provider) throw new TypeError('give either option "store" or option "provider", not both');
     if (options.store) {
       checkStore(options.store);
+      if (this.#options.dbsc && isClientSideStore(options.store)) throw new TypeError('option "dbsc" needs a server-side store: bindings and used challenges live there');
       this.#store = options.store;
       this.#ownsStore = false;
       this.#scheduleGc(options.store);
@@ -184,7 +190,9 @@ export class SessionManager<T extends object = SessionData> {
     if (!store) return this.#resolveStore().then(() => this.#loadNow(token, context));
     const now = this.#options.now();
     const secure = this.#secure(context.secure);
-    const found = token ? this.#find(store, token, now, secure) : null;
+    let found = token ? this.#find(store, token, now, secure) : null;
+    const { dbsc } = this.#options;
+    if (dbsc) found = admitBound(found, dbsc, context.cookieHeader, now, (s) => this.#emit("binding-failed", s[INTERNALS], s.userId));
     if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
     return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
   }
@@ -239,7 +247,12 @@ export class SessionManager<T extends object = SessionData> {
     state.committing = true;
     const extra = state.extraCookies;
     state.extraCookies = undefined;
+    const offerBinding = this.#options.dbsc !== undefined && state.user?.fresh === true && state.status === "modified";
     const prepared = isClientSideStore(store) ? this.#prepareCookie(store, session, state) : this.#prepareStored(store, session, state);
+    // Pushed onto the commit's own list, so a sign-in that another one supersedes drops the offer with its cookie.
+    if (offerBinding && prepared.headers.length > 0 && !Object.isFrozen(prepared.headers)) {
+      prepared.headers.push(["secure-session-registration", registrationOffer(this.#options.dbsc!, state.token!, this.#options.now())]);
+    }
     if (!extra) return prepared;
     const headers: SessionHeader[] = [...prepared.headers, ...extra.map((cookie): SessionHeader => ["set-cookie", cookie])];
     return { headers, persisted: prepared.persisted, pending: prepared.pending };
@@ -302,6 +315,24 @@ export class SessionManager<T extends object = SessionData> {
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
   async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
     applyFetchHeaders(headers, await this.commitHeaders(session));
+  }
+
+  /** The DBSC endpoints' view of this manager (src/core/dbsc/handler.ts); undefined when option `dbsc` is off. */
+  get [DBSC_HOST](): DbscHost | undefined {
+    const dbsc = this.#options.dbsc;
+    if (!dbsc) return undefined;
+    return (this.#dbscHost ??= dbscHost(dbsc, {
+      now: this.#options.now,
+      find: async (cookieHeader, secure) => {
+        const store = this.#serverStore(await this.#ready(), "dbsc");
+        const token = this.#cookieToken(cookieHeader);
+        return token ? ((await this.#find(store, token, this.#options.now(), this.#secure(secure))) as Session<object> | null) : null;
+      },
+      store: async () => this.#serverStore(await this.#ready(), "dbsc"),
+      call: (operation, run) => this.#call(operation, run),
+      commit: (session) => this.commitHeaders(session as unknown as Session<T>),
+      emit: (type, session) => this.#emit(type, session[INTERNALS], session.userId),
+    }));
   }
 
   /** True when `token` names a live session. */
@@ -395,8 +426,8 @@ export class SessionManager<T extends object = SessionData> {
   #restoreUser(state: SessionInternals, stored: StoredUser, token: string): boolean {
     const id = openUserId(stored.sealedId, token);
     if (id === null) return false;
-    const { owner, signedInAt, userAgent, ip, sealedId } = stored;
-    state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId };
+    const { owner, signedInAt, userAgent, ip, sealedId, binding } = stored;
+    state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId, binding };
     return true;
   }
 

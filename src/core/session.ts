@@ -1,3 +1,4 @@
+import type { Binding } from "./dbsc/binding.js";
 import { inspect } from "node:util";
 import { SessionError } from "./errors.js";
 
@@ -48,6 +49,8 @@ export interface SignedInUser {
   fresh: boolean;
   /** The id sealed under the current token; reset whenever the token changes. */
   sealedId: string | undefined;
+  /** Set once the session is bound to a device key (option `dbsc`). */
+  binding?: Binding;
 }
 
 /** Internal state shared with the manager; not part of the public API. */
@@ -114,6 +117,11 @@ export class Session<T extends object = SessionData> {
   /** min(last use + idleTimeout, createdAt + absoluteTimeout). */
   get expiresAt(): Date {
     return new Date(this.#host.expiresAt(this[INTERNALS]));
+  }
+
+  /** True once the browser bound this session to a device key (option `dbsc`): it then loads only with a fresh proof. */
+  get bound(): boolean {
+    return this[INTERNALS].user?.binding !== undefined;
   }
 
   get modified(): boolean {

@@ -14,6 +14,8 @@ export interface SessionInfo {
   expiresAt: Date;
   userAgent?: string;
   ip?: string;
+  /** True when the browser bound the session to a device key (option `dbsc`). */
+  bound: boolean;
 }
 
 /** A live session of a user with the store key it lives under (never leaves the manager). */
@@ -48,6 +50,7 @@ export async function ownedRecords(ctx: UserContext, store: SessionStore, owner:
       signedInAt: new Date(user.signedInAt),
       lastSeenAt: new Date(lastSeen),
       expiresAt: new Date(record.expiresAt),
+      bound: user.binding !== undefined,
     };
     if (user.userAgent !== undefined) info.userAgent = user.userAgent;
     if (user.ip !== undefined) info.ip = user.ip;

@@ -1,0 +1,78 @@
+/**
+ * A session's device binding: what registration stores in the session record (inside the
+ * signed-in user's metadata, see envelope.ts) and what the load path checks on each request.
+ */
+import { readCookie } from "../cookies.js";
+import { randomBytesPooled } from "../random.js";
+import type { SessionInternals } from "../session.js";
+import { INTERNALS } from "../session.js";
+import type { Awaitable } from "../store.js";
+import type { DbscAlgorithm, PublicJwk } from "./jwt.js";
+import { publicJwk } from "./jwt.js";
+import type { ResolvedDbsc } from "./options.js";
+import { boundCookieValid, boundCookieValue, issueChallenge, registrationKey } from "./tokens.js";
+import { registrationHeaderValue } from "./headers.js";
+
+/** As stored (short keys: it sits in every record of a bound session). */
+export interface Binding {
+  /** The DBSC session identifier (`session_identifier`), random: not the session's handle. */
+  i: string;
+  a: DbscAlgorithm;
+  /** The device's public key. */
+  k: PublicJwk;
+  /** base64url of 32 random bytes: the MAC key of this binding's challenges and bound cookies. */
+  s: string;
+}
+
+export function newBinding(alg: DbscAlgorithm, jwk: PublicJwk): Binding {
+  return { i: randomBytesPooled(16).toString("base64url"), a: alg, k: jwk, s: randomBytesPooled(32).toString("base64url") };
+}
+
+/** A stored binding, or undefined when the value is not one (a corrupt record then loads unbound and fails closed below). */
+export function readBinding(value: unknown): Binding | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const { i, a, k, s } = value as Partial<Binding>;
+  if (typeof i !== "string" || typeof s !== "string" || (a !== "ES256" && a !== "RS256") || !k) return undefined;
+  const jwk = publicJwk(k, a);
+  return jwk ? { i, a, k: jwk, s } : undefined;
+}
+
+export function bindingKey(binding: Binding): Buffer {
+  return Buffer.from(binding.s, "base64url");
+}
+
+/** A bound session loads only with its valid bound cookie; `fail` gets the ones that do not. */
+export function admitBound<S extends { readonly [INTERNALS]: SessionInternals }>(
+  found: Awaitable<S | null>,
+  dbsc: ResolvedDbsc,
+  cookieHeader: string | undefined,
+  now: number,
+  fail: (session: S) => void,
+): Awaitable<S | null> {
+  if (found instanceof Promise) return found.then((session) => admitBound(session, dbsc, cookieHeader, now, fail));
+  const binding = found?.[INTERNALS].user?.binding;
+  if (!found || !binding) return found;
+  if (boundCookieValid(bindingKey(binding), binding.i, readCookie(cookieHeader, dbsc.cookieName), now)) return found;
+  fail(found);
+  return null;
+}
+
+/** The Secure-Session-Registration value offered with a sign-in, its challenge keyed by the new token. */
+export function registrationOffer(dbsc: ResolvedDbsc, token: string, now: number): string {
+  const challenge = issueChallenge(registrationKey(token), "register", "", now + dbsc.challengeLifetime);
+  return registrationHeaderValue(dbsc.algorithms, dbsc.registrationPath, challenge);
+}
+
+/** The bound cookie's attributes, also sent in the session instructions ("SHOULD be equivalent"). */
+export function boundCookieAttributes(secure: boolean): string {
+  return `Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+export function boundSetCookie(dbsc: ResolvedDbsc, binding: Binding, now: number, secure: boolean): string {
+  const value = boundCookieValue(bindingKey(binding), binding.i, now + dbsc.cookieMaxAge);
+  return `${dbsc.cookieName}=${value}; Max-Age=${Math.round(dbsc.cookieMaxAge / 1000)}; ${boundCookieAttributes(secure)}`;
+}
+
+export function expiredBoundCookie(dbsc: ResolvedDbsc, secure: boolean): string {
+  return `${dbsc.cookieName}=; Max-Age=0; ${boundCookieAttributes(secure)}`;
+}
