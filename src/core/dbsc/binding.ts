@@ -8,7 +8,6 @@ import type { SessionInternals } from "../session.js";
 import { INTERNALS } from "../session.js";
 import type { Awaitable } from "../store.js";
 import type { DbscAlgorithm, PublicJwk } from "./jwt.js";
-import { publicJwk } from "./jwt.js";
 import type { ResolvedDbsc } from "./options.js";
 import { boundCookieValid, boundCookieValue, issueChallenge, registrationKey } from "./tokens.js";
 import { registrationHeaderValue } from "./headers.js";
@@ -28,13 +27,31 @@ export function newBinding(alg: DbscAlgorithm, jwk: PublicJwk): Binding {
   return { i: randomBytesPooled(16).toString("base64url"), a: alg, k: jwk, s: randomBytesPooled(32).toString("base64url") };
 }
 
-/** A stored binding, or undefined when the value is not one (a corrupt record then loads unbound and fails closed below). */
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const P256_COORDINATE = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, unpadded base64url (RFC 7518 section 6.2.1.2)
+
+/**
+ * A stored binding, or undefined when the value is not one (the caller then refuses the record:
+ * see decodeMeta). Shape only, no key import: this runs on every load of a bound session, and
+ * the key is imported, and so fully checked, where it is used (refresh, jwt.ts).
+ */
 export function readBinding(value: unknown): Binding | undefined {
   if (value === null || typeof value !== "object") return undefined;
   const { i, a, k, s } = value as Partial<Binding>;
-  if (typeof i !== "string" || typeof s !== "string" || (a !== "ES256" && a !== "RS256") || !k) return undefined;
-  const jwk = publicJwk(k, a);
-  return jwk ? { i, a, k: jwk, s } : undefined;
+  if (typeof i !== "string" || typeof s !== "string" || !B64URL.test(s) || !k || typeof k !== "object") return undefined;
+  const key = k as unknown as Record<string, unknown>;
+  if (a === "ES256") {
+    const { x, y } = key;
+    if (key.kty !== "EC" || key.crv !== "P-256" || typeof x !== "string" || typeof y !== "string" || !P256_COORDINATE.test(x) || !P256_COORDINATE.test(y)) return undefined;
+    return { i, a, k: { kty: "EC", crv: "P-256", x, y }, s };
+  }
+  if (a === "RS256") {
+    const { n, e } = key;
+    // 342 base64url characters hold the 2048-bit minimum modulus.
+    if (key.kty !== "RSA" || typeof n !== "string" || typeof e !== "string" || n.length < 342 || !B64URL.test(n) || !B64URL.test(e)) return undefined;
+    return { i, a, k: { kty: "RSA", n, e }, s };
+  }
+  return undefined;
 }
 
 export function bindingKey(binding: Binding): Buffer {
