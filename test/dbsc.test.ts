@@ -5,22 +5,30 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import pg from "pg";
 import { createClient } from "redis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { SessionEvent, SessionStore } from "../src/index.js";
 import { MemoryStore, SessionManager, serveDbsc } from "../src/index.js";
+import { issueChallenge, registrationKey } from "../src/core/dbsc/tokens.js";
+import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";
 import { GatedStore } from "../src/testing/gate.js";
 import type { Alg } from "./support/dbsc-browser.js";
 import { Browser, DbscKey } from "./support/dbsc-browser.js";
 import { listen } from "./support/http.js";
-import { REDIS_URL, serverAvailable } from "./support/servers.js";
+import { POSTGRES_URL, REDIS_URL, serverAvailable } from "./support/servers.js";
 
 const redisUp = await serverAvailable("Redis", "REDIS_URL", REDIS_URL);
+const postgresUp = await serverAvailable("PostgreSQL", "POSTGRES_URL", POSTGRES_URL);
+const pool = postgresUp ? new pg.Pool({ connectionString: POSTGRES_URL, max: 4 }) : undefined;
+const tables: string[] = [];
 const redis = redisUp ? createClient({ url: REDIS_URL }) : undefined;
 if (redis) await redis.connect();
 const prefix = `dbsc-test-${randomBytes(6).toString("hex")}:`;
 afterAll(async () => {
+  for (const table of tables) await pool!.query(`DROP TABLE IF EXISTS "${table}"`);
+  await pool?.end();
   if (!redis) return;
   for await (const keys of redis.scanIterator({ MATCH: `${prefix}*` })) if (keys.length > 0) await redis.del(keys);
   await redis.quit();
@@ -33,6 +41,8 @@ interface Setup {
   manager: SessionManager;
   events: SessionEvent[];
   advance(ms: number): void;
+  /** The manager's clock. */
+  now(): number;
   store: SessionStore;
 }
 
@@ -63,6 +73,7 @@ async function setup(store: SessionStore, dbsc: ConstructorParameters<typeof Ses
     events,
     store,
     advance: (ms) => (now += ms),
+    now: () => now,
     close: served.close,
   };
 }
@@ -80,6 +91,15 @@ const kinds: { name: string; up: boolean; store: () => SessionStore }[] = [
   { name: "MemoryStore", up: true, store: () => new MemoryStore() },
   // A prefix per case, so listSessions sees only this case's users.
   { name: "RedisStore", up: redisUp, store: () => new RedisStore({ client: redis!, prefix: `${prefix}${randomBytes(4).toString("hex")}:` }) },
+  {
+    name: "PostgresStore",
+    up: postgresUp,
+    store: () => {
+      const tableName = `sk_dbsc_${process.pid}_${tables.length}`;
+      tables.push(tableName);
+      return new PostgresStore({ pool: pool!, tableName });
+    },
+  },
 ];
 
 for (const kind of kinds) {
@@ -300,11 +320,19 @@ describe("DBSC input handling", () => {
     expect(await browser.me()).toMatchObject({ bound: true });
   });
 
+  /** A registration challenge as anyone holding the session cookie can make one (the algorithm is public). */
+  const forgedOffer = (victim: Browser) => ({
+    ...victim.lastRegistration!,
+    challenge: issueChallenge(registrationKey(victim.jar.get("sid")!), "register", "", s.now() + 60_000),
+  });
+
   it("never re-binds a bound session to another key, and never binds an anonymous one", async () => {
     const browser = await boundBrowser(s);
     const thief = browser.steal();
-    thief.lastRegistration = browser.lastRegistration;
+    thief.key = new DbscKey("ES256");
+    thief.lastRegistration = forgedOffer(browser);
     expect((await thief.register()).status).toBe(403);
+    expect(await browser.me()).toMatchObject({ userId: "alice", bound: true });
     const anonymous = s.browser();
     await anonymous.fetch("/me");
     anonymous.lastRegistration = browser.lastRegistration;
@@ -316,6 +344,17 @@ describe("DBSC input handling", () => {
     await browser.fetch("/login");
     s.advance(6 * MINUTE);
     expect((await browser.register()).status).toBe(403);
+  });
+
+  it("a cookie thief cannot bind an unbound session to their key once 5 minutes passed since sign-in", async () => {
+    const browser = s.browser(); // a browser without DBSC: signs in, never registers
+    await browser.fetch("/login");
+    s.advance(5 * MINUTE + 1000);
+    const thief = browser.steal();
+    thief.key = new DbscKey("ES256");
+    thief.lastRegistration = forgedOffer(browser);
+    expect((await thief.register()).status).toBe(403);
+    expect(await browser.me()).toMatchObject({ userId: "alice", bound: false });
   });
 
   it("a corrupt stored binding fails closed: the session does not load, even with a valid bound cookie", async () => {

@@ -77,8 +77,11 @@ async function register(host: DbscHost, request: DbscRequest): Promise<DbscReply
   // Only a signed-in session binds, and only once: a key is never replaced by another one,
   // so a thief holding the session cookie cannot re-bind a bound session to a key of their own.
   if (!session || !state || !user || user.binding || !state.token) return reply(403, [], "");
-  const proof = parseProof(jwt, dbsc.algorithms);
   const now = host.now();
+  // The challenge's key derives from the token, which a cookie thief holds too: what bounds a
+  // thief's chance to bind an unbound session to their own key is this window after sign-in.
+  if (now > user.signedInAt + dbsc.challengeLifetime) return reply(403, [], "");
+  const proof = parseProof(jwt, dbsc.algorithms);
   const expiresAt = proof?.jwk ? openChallenge(registrationKey(state.token), "register", "", proof.payload.jti, now) : null;
   if (!proof?.jwk || expiresAt === null || !audienceFits(proof, dbsc.registrationPath) || !verifyProof(proof, proof.jwk, proof.alg)) {
     return failed(host, session);
