@@ -4,13 +4,17 @@
  * The clock is the manager's `now`, so a bound cookie's lifetime passes without waiting.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { createClient } from "redis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { SessionEvent, SessionStore } from "../src/index.js";
 import { MemoryStore, SessionManager, serveDbsc } from "../src/index.js";
 import { issueChallenge, registrationKey } from "../src/core/dbsc/tokens.js";
+import { FileStore } from "../src/stores/file.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";
 import { GatedStore } from "../src/testing/gate.js";
@@ -35,6 +39,8 @@ afterAll(async () => {
 });
 
 const MINUTE = 60_000;
+const fileDir = mkdtempSync(join(tmpdir(), "sessionkit-dbsc-"));
+afterAll(() => rmSync(fileDir, { recursive: true, force: true }));
 
 interface Setup {
   browser(alg?: Alg): Browser;
@@ -89,6 +95,7 @@ async function boundBrowser(s: Setup, alg: Alg = "ES256", user = "alice"): Promi
 
 const kinds: { name: string; up: boolean; store: () => SessionStore }[] = [
   { name: "MemoryStore", up: true, store: () => new MemoryStore() },
+  { name: "FileStore", up: true, store: () => new FileStore({ dir: mkdtempSync(join(fileDir, "case-")) }) },
   // A prefix per case, so listSessions sees only this case's users.
   { name: "RedisStore", up: redisUp, store: () => new RedisStore({ client: redis!, prefix: `${prefix}${randomBytes(4).toString("hex")}:` }) },
   {
@@ -260,7 +267,7 @@ describe("DBSC races, forced", () => {
       const browser = await boundBrowser(s);
       s.advance(11 * MINUTE);
       const proof = browser.refreshProof(await browser.challenge());
-      const held = gated.hold("set", (key) => key.startsWith("dbsc:"));
+      const held = gated.hold("set", (key) => key.startsWith("dbsc-"));
       const first = browser.answer(proof);
       await held.reached; // tab A has verified the proof and is about to mark the challenge used
       const second = await browser.answer(proof); // tab B's copy runs to the end meanwhile
@@ -279,7 +286,7 @@ describe("DBSC races, forced", () => {
       const browser = await boundBrowser(s);
       s.advance(11 * MINUTE);
       const [a, b] = [await browser.challenge(), await browser.challenge()];
-      const held = gated.hold("set", (key) => key.startsWith("dbsc:"));
+      const held = gated.hold("set", (key) => key.startsWith("dbsc-"));
       const tabA = browser.answer(browser.refreshProof(a));
       await held.reached;
       expect((await browser.answer(browser.refreshProof(b))).status).toBe(200);
@@ -363,7 +370,7 @@ describe("DBSC input handling", () => {
     try {
       const browser = await boundBrowser(local);
       expect(await browser.me()).toMatchObject({ userId: "alice", bound: true });
-      const key = gated.calls.filter((call) => call.startsWith("set ") && !call.startsWith("set dbsc:")).at(-1)!.slice(4);
+      const key = gated.calls.filter((call) => call.startsWith("set ") && !call.startsWith("set dbsc-")).at(-1)!.slice(4);
       const record = (await gated.inner.get(key))!;
       const bar = record.data.indexOf("|");
       const [createdAt, meta] = record.data.slice(0, bar).split("~");

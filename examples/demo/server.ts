@@ -18,7 +18,9 @@ declare module "sessionkit" {
   }
 }
 
-const sessions = new SessionManager({ ...demoStore(), idleTimeout: "30m", absoluteTimeout: "12h" });
+// dbsc: a browser that speaks Device Bound Session Credentials (Chromium, over HTTPS) binds each
+// sign-in to a key it keeps on the device; the sessions page then says "bound to this device".
+const sessions = new SessionManager({ ...demoStore(), idleTimeout: "30m", absoluteTimeout: "12h", dbsc: {} });
 const app = express();
 app.use(express.urlencoded({ extended: false }));
 app.use(sessionMiddleware(sessions));

@@ -247,7 +247,8 @@ export class SessionManager<T extends object = SessionData> {
     state.committing = true;
     const extra = state.extraCookies;
     state.extraCookies = undefined;
-    const offerBinding = this.#options.dbsc !== undefined && state.user?.fresh === true && state.status === "modified";
+    // Signed in during this request (usedAt is still the load time here): the response that carries the new cookie offers binding.
+    const offerBinding = this.#options.dbsc !== undefined && state.user !== undefined && !state.user.binding && state.user.signedInAt >= state.usedAt;
     const prepared = isClientSideStore(store) ? this.#prepareCookie(store, session, state) : this.#prepareStored(store, session, state);
     // Pushed onto the commit's own list, so a sign-in that another one supersedes drops the offer with its cookie.
     if (offerBinding && prepared.headers.length > 0 && !Object.isFrozen(prepared.headers)) {

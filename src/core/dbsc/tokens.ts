@@ -55,7 +55,7 @@ export function registrationKey(token: string): Buffer {
   return createHash("sha256").update(`sessionkit/dbsc-registration\0${token}`).digest();
 }
 
-/** The store key that marks a challenge as used; short, so it fits every store's key column. */
+/** The store key that marks a challenge as used: 27 characters of [A-Za-z0-9_-], which every store accepts (FileStore names files by it) and no 43-character session key can equal. */
 export function usedChallengeKey(challenge: string): string {
-  return `dbsc:${createHash("sha256").update(challenge).digest("base64url").slice(0, 22)}`;
+  return `dbsc-${createHash("sha256").update(challenge).digest("base64url").slice(0, 22)}`;
 }
