@@ -64,6 +64,7 @@ async function setup(store: SessionStore, dbsc: ConstructorParameters<typeof Ses
       const url = new URL(req.url ?? "/", "http://x");
       if (url.pathname === "/login") await session.signIn(url.searchParams.get("user") ?? "alice");
       if (url.pathname === "/logout") await session.destroy();
+      if (url.pathname === "/visit") session.set("visited" as never, true as never);
       await manager.release(session, res);
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ userId: session.userId ?? null, bound: session.bound, handle: session.userId ? session.handle : null }));
@@ -129,6 +130,16 @@ for (const kind of kinds) {
         expect(again.headers.get("secure-session-registration")).toBeNull();
         // A browser without DBSC never registers: the session works as before, unbound.
         expect(await browser.me()).toEqual({ userId: "alice", bound: false, handle: expect.any(String) });
+      });
+
+      it("offers registration when an already stored anonymous session signs in", async () => {
+        const browser = s.browser(alg);
+        await browser.fetch("/visit");
+        expect(browser.jar.has("sid")).toBe(true);
+        await browser.fetch("/login");
+        expect(browser.lastRegistration).not.toBeNull();
+        expect((await browser.register()).status).toBe(200);
+        expect(await browser.me()).toMatchObject({ userId: "alice", bound: true });
       });
 
       it("registration binds the session: instructions, bound cookie, session.bound, listSessions", async () => {
