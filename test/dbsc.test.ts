@@ -14,6 +14,7 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { SessionEvent, SessionStore } from "../src/index.js";
 import { MemoryStore, SessionManager, serveDbsc } from "../src/index.js";
 import { issueChallenge, registrationKey } from "../src/core/dbsc/tokens.js";
+import { CookieStore } from "../src/stores/cookie.js";
 import { FileStore } from "../src/stores/file.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";
@@ -39,6 +40,7 @@ afterAll(async () => {
 });
 
 const MINUTE = 60_000;
+const SECRET = "dbsc-test-secret-0123456789abcdefghijklmnopqrstuv";
 const fileDir = mkdtempSync(join(tmpdir(), "sessionkit-dbsc-"));
 afterAll(() => rmSync(fileDir, { recursive: true, force: true }));
 
@@ -399,5 +401,11 @@ describe("DBSC input handling", () => {
     expect(() => new SessionManager({ store: new MemoryStore(), dbsc: { algorithms: ["HS256" as "ES256"] } })).toThrow(/dbsc.algorithms/);
     expect(() => new SessionManager({ store: new MemoryStore(), dbsc: { refreshPath: "dbsc" } })).toThrow(/dbsc.refreshPath/);
     expect(() => new SessionManager({ store: new MemoryStore(), header: "x-token", dbsc: {} })).toThrow(/header/);
+    expect(() => new SessionManager({ store: new CookieStore({ secrets: [SECRET] }), dbsc: {} })).toThrow(/server-side store/);
+  });
+
+  it("refuses a cookie-store provider at first use", async () => {
+    const manager = new SessionManager({ provider: "cookie", providerConfig: JSON.stringify({ secrets: [SECRET] }), dbsc: {} });
+    await expect(manager.load()).rejects.toThrow(/server-side store/);
   });
 });

@@ -30,7 +30,7 @@ import { destroy, indexOwner, listSessions, regenerate, revokeSession, revokeUse
 import type { SessionHeader } from "./node-http.js";
 import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
 import { warnInsecureCookie, warnOnce } from "./warnings.js";
-import { admitBound, registrationOffer } from "./dbsc/binding.js";
+import { admitBound, checkDbscStore, registrationOffer } from "./dbsc/binding.js";
 import type { DbscHost } from "./dbsc/handler.js";
 import { DBSC_HOST } from "./dbsc/handler.js";
 import { dbscHost } from "./dbsc/host.js";
@@ -118,7 +118,7 @@ export class SessionManager<T extends object = SessionData> {
     if (options.store && options.provider) throw new TypeError('give either option "store" or option "provider", not both');
     if (options.store) {
       checkStore(options.store);
-      if (this.#options.dbsc && isClientSideStore(options.store)) throw new TypeError('option "dbsc" needs a server-side store: bindings and used challenges live there');
+      checkDbscStore(this.#options.dbsc, options.store);
       this.#store = options.store;
       this.#ownsStore = false;
       this.#scheduleGc(options.store);
@@ -128,6 +128,7 @@ export class SessionManager<T extends object = SessionData> {
       // Called now, so a factory that validates its config synchronously throws from here.
       this.#storePromise = Promise.resolve(factory(options.providerConfig ?? "")).then((store) => {
         checkStore(store);
+        checkDbscStore(this.#options.dbsc, store);
         this.#store = store;
         this.#scheduleGc(store);
         return store;

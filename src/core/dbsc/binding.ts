@@ -6,7 +6,8 @@ import { readCookie } from "../cookies.js";
 import { randomBytesPooled } from "../random.js";
 import type { SessionInternals } from "../session.js";
 import { INTERNALS } from "../session.js";
-import type { Awaitable } from "../store.js";
+import type { AnyStore, Awaitable } from "../store.js";
+import { isClientSideStore } from "../store.js";
 import type { DbscAlgorithm, PublicJwk } from "./jwt.js";
 import type { ResolvedDbsc } from "./options.js";
 import { boundCookieValid, boundCookieValue, issueChallenge, registrationKey } from "./tokens.js";
@@ -72,6 +73,11 @@ export function admitBound<S extends { readonly [INTERNALS]: SessionInternals }>
   if (boundCookieValid(bindingKey(binding), binding.i, readCookie(cookieHeader, dbsc.cookieName), now)) return found;
   fail(found);
   return null;
+}
+
+/** Bindings and used challenges live in the store: cookie sessions (a ClientSideStore) cannot hold them. */
+export function checkDbscStore(dbsc: ResolvedDbsc | undefined, store: AnyStore): void {
+  if (dbsc && isClientSideStore(store)) throw new TypeError('option "dbsc" needs a server-side store: bindings and used challenges live there');
 }
 
 /** The Secure-Session-Registration value offered with a sign-in, its challenge keyed by the new token. */
