@@ -10,6 +10,9 @@ import { sessionMiddleware } from "../src/adapters/express.js";
 import { SessionManager } from "../src/core/manager.js";
 import type { SessionStore, SessionWrite, StoredSession } from "../src/core/store.js";
 import { MemoryStore } from "../src/stores/memory.js";
+import { RedisStore } from "../src/stores/redis.js";
+import { createClient } from "redis";
+import { randomUUID } from "node:crypto";
 import { passportApp } from "./apps/passport/app.js";
 
 const servers: Server[] = [];
@@ -167,6 +170,52 @@ class GatedStore implements SessionStore {
     this.inner.destroy(key);
   }
 }
+
+describe.each([
+  ["MemoryStore", async () => ({ store: new MemoryStore() as SessionStore, close: async () => {} })],
+  ["RedisStore", async () => {
+    const client = await createClient({ url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" }).connect();
+    const store = new RedisStore({ client, prefix: `passport-${randomUUID()}:` });
+    return { store: store as SessionStore, close: async () => void (await client.quit()) };
+  }],
+])("a Passport login on compat mode is bound to its user (%s)", (_name, makeStore) => {
+  it("listSessions shows it, revokeUser ends it, and req.logout unbinds it", async () => {
+    const { store, close } = await makeStore();
+    const manager = new SessionManager({ store, gcInterval: 0 });
+    try {
+      const alice = new Browser(await serve(sessionMiddleware(manager, { compat: "express-session" }) as RequestHandler));
+      await alice.request("POST", "/login", { username: "alice", password: "wonderland" });
+      const listed = await manager.listSessions("alice");
+      expect(listed).toHaveLength(1);
+      expect(await manager.revokeUser("alice")).toBe(1);
+      expect(await alice.json("GET", "/me")).toEqual({ user: null });
+
+      await alice.request("POST", "/login", { username: "alice", password: "wonderland" });
+      expect(await manager.listSessions("alice")).toHaveLength(1);
+      await alice.request("POST", "/logout");
+      expect(await manager.listSessions("alice"), "Passport's logout ends the signed-in session").toEqual([]);
+      expect(await alice.json("GET", "/me")).toEqual({ user: null });
+    } finally {
+      await close();
+    }
+  });
+
+  it("compatUserId names the user when Passport serializes something else", async () => {
+    const { store, close } = await makeStore();
+    const manager = new SessionManager({ store, gcInterval: 0 });
+    try {
+      const compatUserId = (session: Readonly<Record<string, unknown>>) => {
+        const user = (session.passport as { user?: string } | undefined)?.user;
+        return user ? `account:${user}` : undefined;
+      };
+      const alice = new Browser(await serve(sessionMiddleware(manager, { compat: "express-session", compatUserId }) as RequestHandler));
+      await alice.request("POST", "/login", { username: "alice", password: "wonderland" });
+      expect(await manager.listSessions("account:alice")).toHaveLength(1);
+    } finally {
+      await close();
+    }
+  });
+});
 
 describe("express-session compat mode, sessionkit specifics", () => {
   async function start(): Promise<{ store: GatedStore; client: Browser }> {

@@ -59,7 +59,22 @@ interface ViewState {
    * null for a value JSON cannot encode (a cycle, a BigInt for a custom codec): always stored.
    */
   readAs: Map<string, string | null> | undefined;
+  userIdOf: CompatUserId;
 }
+
+/**
+ * Which user the data says is signed in, read at each `save()`: Passport writes
+ * `req.session.passport.user` and calls save() on login and logout.
+ */
+export type CompatUserId = (session: Readonly<Record<string, unknown>>) => string | undefined;
+
+/** Passport's serialized user, when it is a string or a number (`serializeUser((user, done) => done(null, user.id))`). */
+const passportUserId: CompatUserId = (session) => {
+  const passport = session.passport;
+  const user = passport !== null && typeof passport === "object" ? (passport as { user?: unknown }).user : undefined;
+  if (typeof user === "string" && user !== "") return user;
+  return typeof user === "number" && Number.isFinite(user) ? String(user) : undefined;
+};
 
 const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch"]);
 
@@ -80,10 +95,12 @@ class CompatView {
   regenerate(callback?: Callback): this {
     const state = this[STATE];
     detach(state);
+    // Passport's logout saves (which ended the signed-in session, see bindUser) and then regenerates.
+    const rotated = state.session.destroyed ? Promise.resolve() : state.session.regenerate();
     settle(
-      state.session.regenerate().then(() => {
+      rotated.then(() => {
         state.session.clear();
-        state.req.session = createView(state.req, state.manager, state.session);
+        state.req.session = createView(state.req, state.manager, state.session, state.userIdOf);
       }),
       callback,
     );
@@ -91,7 +108,8 @@ class CompatView {
   }
 
   save(callback?: Callback): this {
-    settle(Promise.resolve().then(() => syncView(this[STATE])), callback);
+    const state = this[STATE];
+    settle(Promise.resolve().then(() => (syncView(state), bindUser(state))), callback);
     return this;
   }
 
@@ -157,10 +175,27 @@ const handler: ProxyHandler<CompatView> = {
 };
 
 /** Puts the compat view of `session` on `req.session`; `syncView` must run before the commit. */
-export function createView(req: IncomingMessage, manager: SessionManager<object>, session: Session<object>): ExpressSessionView {
+export function createView(req: IncomingMessage, manager: SessionManager<object>, session: Session<object>, userIdOf: CompatUserId = passportUserId): ExpressSessionView {
   const view = new CompatView();
-  view[STATE] = { req, manager, session, data: session as unknown as DataSource, readAs: undefined };
+  view[STATE] = { req, manager, session, data: session as unknown as DataSource, readAs: undefined, userIdOf };
   return new Proxy(view, handler) as unknown as ExpressSessionView;
+}
+
+/**
+ * Binds the session to the user the data names (signIn: listSessions, revokeUser and the CLI
+ * then reach a Passport login), or, when that user is gone from the data (Passport's logout),
+ * ends the signed-in session for good and keeps the remaining data in a fresh anonymous one.
+ */
+async function bindUser(state: ViewState): Promise<void> {
+  const { session } = state;
+  if (state.data !== (session as unknown as DataSource) || session.destroyed) return;
+  const data: Record<string, unknown> = {};
+  for (const key of session.keys()) data[key] = session.get(key as never);
+  const userId = state.userIdOf(data);
+  if (userId === session.userId) return;
+  if (userId !== undefined) return session.signIn(userId);
+  await session.destroy();
+  for (const [key, value] of Object.entries(data)) session.set(key as never, value as never);
 }
 
 /**

@@ -9,13 +9,20 @@ import type { Session, SessionData } from "../core/session.js";
 import type { Awaitable } from "../core/store.js";
 import { dbscHostOf, handleDbscNode, isDbscNodeRequest } from "../core/dbsc/http.js";
 import { isSecureRequest } from "../core/node-http.js";
+import type { CompatUserId } from "./express-compat.js";
 import { createView, syncRequestView } from "./express-compat.js";
 
-export type { ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
+export type { CompatUserId, ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
 
 export interface SessionMiddlewareOptions {
   /** "express-session": `req.session` behaves like express-session's, for Passport and older code. */
   compat?: "express-session";
+  /**
+   * Compat mode: the user a session's data names, read at each `req.session.save()`; the session
+   * is signed in as that user (listSessions, revokeUser, the CLI) or, once it names none, ended.
+   * Default: Passport's `req.session.passport.user` when it is a string or a number.
+   */
+  compatUserId?: CompatUserId;
 }
 
 declare global {
@@ -37,7 +44,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   const untyped = manager as unknown as SessionManager<object>;
   const attach = (req: IncomingMessage, res: ServerResponse, session: Session<object>, next: Next): void => {
     const commit = new PendingCommit(untyped, session, next, compat ? req : undefined);
-    commit.view = compat ? createView(req, untyped, session) : session;
+    commit.view = compat ? createView(req, untyped, session, options.compatUserId) : session;
     if (trackedOnPrototype(req, res)) (req as Tracked)[COMMIT] = commit;
     else attachAsProperties(commit, req, res);
     next();

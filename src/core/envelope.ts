@@ -3,6 +3,7 @@ import type { SessionCodec } from "./codec.js";
 import { encodeJsonMap, jsonCodec } from "./codec.js";
 import type { Binding } from "./dbsc/binding.js";
 import { readBinding } from "./dbsc/binding.js";
+import type { FenceMark } from "./fence.js";
 import type { SignedInUser } from "./session.js";
 import { randomBytesPooled } from "./random.js";
 
@@ -30,6 +31,10 @@ export interface StoredUser {
   ip: string | undefined;
   sealedId: string;
   binding: Binding | undefined;
+  /** The session's handle, kept across rotations (absent in records of 0.2.0 and before). */
+  handle: string | undefined;
+  /** The user's fence as the sign-in saw it (see fence.ts). */
+  fence: FenceMark | undefined;
 }
 
 export interface UserMeta {
@@ -41,6 +46,8 @@ export interface UserMeta {
   i?: string;
   /** The device binding (option `dbsc`). */
   b?: Binding;
+  h?: string;
+  f?: FenceMark;
 }
 
 /** A record that a rotation has retired: never decodes, so it reads as "not found". */
@@ -58,6 +65,8 @@ export function userMeta(user: SignedInUser, token: string, now: number): UserMe
   if (user.userAgent !== undefined) meta.a = user.userAgent;
   if (user.ip !== undefined) meta.i = user.ip;
   if (user.binding !== undefined) meta.b = user.binding;
+  if (user.handle !== undefined) meta.h = user.handle;
+  if (user.fence !== undefined) meta.f = user.fence;
   return meta;
 }
 
@@ -85,7 +94,9 @@ function decodeMeta(text: string): StoredUser {
   const binding = meta.b === undefined ? undefined : readBinding(meta.b);
   // A binding that does not read back must not load the session unbound: fail closed.
   if (meta.b !== undefined && !binding) throw new TypeError("malformed device binding");
-  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, binding };
+  const fence = meta.f && typeof meta.f.e === "string" && typeof meta.f.g === "number" ? meta.f : undefined;
+  const handle = typeof meta.h === "string" ? meta.h : undefined;
+  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, handle, fence, binding };
 }
 
 /** The owner key of a user id: what stores index, never the id itself. */

@@ -1,83 +1,144 @@
 /**
  * Who a session is, and how that changes: rotating its id (regenerate), binding it to a user
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
- * The manager calls these with its ManagerCore; the store side lives in records.ts and users.ts.
+ * The manager calls these with its ManagerContext; the store side lives in records.ts and users.ts.
  */
-import { ownerOf } from "./envelope.js";
-import { SessionError, SessionLimitError, SessionUnsupportedError } from "./errors.js";
-import type { SessionEventType } from "./events.js";
+import { RETIRED, ownerOf } from "./envelope.js";
+import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
 import type { SessionHeader } from "./node-http.js";
-import type { ResolvedOptions } from "./options.js";
-import type { RecordContext } from "./records.js";
 import { rotateRecord } from "./records.js";
-import type { RevocationContext } from "./revocations.js";
-import { revokeAll, revokeOne } from "./revocations.js";
-import type { SessionInternals } from "./session.js";
-import type { AnyStore, SessionStore } from "./store.js";
-import { isClientSideStore } from "./store.js";
-import type { SessionInfo, UserContext } from "./users.js";
-import { ownedRecords } from "./users.js";
-
-/** What these functions need of the manager; made once per manager. */
-export interface ManagerCore {
-  readonly options: ResolvedOptions;
-  readonly records: RecordContext & UserContext;
-  readonly revocations: RevocationContext;
-  call: RecordContext["call"];
-  /** `subject` is a handle, or the session whose handle is computed only if someone listens. */
-  emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void;
-  keyOf(token: string): string;
-  handleOf(state: SessionInternals): string;
-  expiresAt(state: SessionInternals): number;
-  /** The server-side store, or null for cookie sessions (and before a provider's store is ready). */
-  serverStore(): SessionStore | null;
-}
+import type { ServerStore } from "./abilities.js";
+import type { ManagerContext } from "./context.js";
+import type { FenceMark, FenceTarget } from "./fence.js";
+import { advanceFence, markOf, readFence, spared, targetsHandle } from "./fence.js";
+import type { SessionInternals, SignedInUser } from "./session.js";
+import type { SessionStore } from "./store.js";
+import type { OwnedRecord, SessionInfo } from "./users.js";
+import { distinctSessions, ownedRecords } from "./users.js";
 
 // ---- the session's id ----
 
-/** New id, same data: see Session.regenerate for the guarantees, records.ts for how. */
-/** `previousOwner`: whose index holds the old id (signIn passes the user it replaces). */
-export async function regenerate(core: ManagerCore, state: SessionInternals, previousOwner = state.user?.owner): Promise<void> {
+/**
+ * New id, same data: see Session.regenerate for the guarantees, records.ts for how.
+ * `previousOwner`: whose index holds the old id (signIn passes the user it replaces).
+ * A signed-in session then reads its user's fence: a revocation that listed the user's sessions
+ * before the new record existed named this session there, and the rotation ends itself.
+ */
+export async function regenerate(core: ManagerContext, state: SessionInternals, previous: Identity | undefined = identityOf(state.user)): Promise<void> {
   if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
   const oldKey = state.storedKey;
-  const signingIn = state.user?.fresh === true;
+  const user = state.user;
+  const signingIn = user?.fresh === true;
   state.token = generateToken();
-  if (state.user) state.user.sealedId = undefined; // sealed under the old token
+  if (user) {
+    user.sealedId = undefined; // sealed under the old token
+    user.handle ??= core.handleOfToken(state.token); // a sign-in's new handle; kept by later rotations
+  }
   state.sendCookie = true;
-  const store = core.serverStore();
-  if (!oldKey || !store) {
+  const server = core.server;
+  if (!oldKey || !server) {
     state.status = "modified";
-    if (!signingIn && oldKey) core.emit("regenerated", state, state.user?.id);
+    if (!signingIn && oldKey) core.emit("regenerated", state, user?.id);
     return;
   }
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
-  await indexOwner(core, store, state, newKey, expiresAt, true);
-  if (!(await rotateRecord(core.records, store, state, oldKey, newKey, expiresAt))) {
-    await unindex(core, store, state.user?.owner, newKey); // its record was never kept
+  await indexOwner(core, server, state, newKey, expiresAt, true);
+  if (!(await rotateRecord(core, server.store, state, oldKey, newKey, expiresAt))) {
+    await unindex(core, server, user?.owner, newKey); // its record was never kept
     return supersede(state, []);
   }
-  await unindex(core, store, previousOwner, oldKey);
-  state.storedKey = newKey;
-  state.storedExpiresAt = expiresAt;
-  state.changes = undefined;
-  state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
-  if (signingIn) await signedIn(core, state, store, newKey);
-  else core.emit("regenerated", state, state.user?.id);
+  // From here the new record is stored and the old id retired: a failure is of unknown outcome.
+  await outcomeUnknown(async () => {
+    await unindex(core, server, previous?.owner, oldKey);
+    state.storedKey = newKey;
+    state.storedExpiresAt = expiresAt;
+    state.changes = undefined;
+    state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
+    // A session signed in before (as anyone) must not outlive a revocation of that identity.
+    if (signingIn) return completeSignIn(core, state, server, newKey, previous);
+    if (await fenceHolds(core, server, state, newKey)) core.emit("regenerated", state, user?.id);
+  });
 }
 
-/** Removes the record now; the next commit expires the cookie. */
-export async function destroy(core: ManagerCore, state: SessionInternals): Promise<void> {
-  const key = state.storedKey;
-  const store = core.serverStore();
-  if (key && store) {
-    await core.call("destroy", (o) => store.destroy(key, o));
-    await unindex(core, store, state.user?.owner, key);
+/** After a sign-in's record is written under `key`: the fence, the event and the cap. */
+export function completeSignIn(core: ManagerContext, state: SessionInternals, server: ServerStore, key: string, previous?: Identity): Promise<void> {
+  return outcomeUnknown(async () => {
+    if (await fenceHolds(core, server, state, key, previous)) await signedIn(core, state, server, key);
+  });
+}
+
+/** Who a signed-in session was, for the fence: its user's owner key, its handle, the fence it saw. */
+export interface Identity {
+  owner: string;
+  handle: string;
+  fence: FenceMark | undefined;
+}
+
+/** `evenFresh`: a sign-in that has not written yet is an identity too (its own, for the fence). */
+function identityOf(user: SignedInUser | undefined, evenFresh = false): Identity | undefined {
+  return user && (evenFresh || !user.fresh) ? { owner: user.owner, handle: user.handle!, fence: user.fence } : undefined;
+}
+
+/**
+ * After a signed-in record was written under `key`: false (the record deleted, the session
+ * superseded) when a revocation made since the sign-in read its fence named this session, as it
+ * is now or, with `previous` of the same user, as it was before a new sign-in.
+ */
+async function fenceHolds(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, previous?: Identity): Promise<boolean> {
+  if (!server.users) return true;
+  const identities = [identityOf(state.user, true), previous].filter((identity) => identity !== undefined);
+  const fences = new Map<string, Awaited<ReturnType<typeof readFence>>>();
+  for (const { owner, handle, fence } of identities) {
+    if (!fences.has(owner)) fences.set(owner, await readFence(core, server.store, owner));
+    if (spared(fences.get(owner)!, fence, handle)) continue;
+    await destroyOwned(core, server, state.user?.owner ?? owner, key);
+    supersede(state, []);
+    return false;
   }
-  if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, state.user?.id);
+  return true;
+}
+
+/** Runs steps that follow a write: a store failure among them may leave that write applied. */
+async function outcomeUnknown(steps: () => Promise<void>): Promise<void> {
+  try {
+    await steps();
+  } catch (error) {
+    if (error instanceof SessionStoreError && error.outcome === undefined) {
+      throw new SessionStoreError(error.message, { cause: error.cause, outcome: "unknown" });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Removes the record now; the next commit expires the cookie. A signed-in session is ended by a
+ * compare-and-set at the version this request loaded: if another request rotated it meanwhile,
+ * the logout follows it by handle, through the fence, so the logout the user pressed wins over
+ * a rotation they did not see.
+ */
+export async function destroy(core: ManagerContext, state: SessionInternals): Promise<void> {
+  const key = state.storedKey;
+  const server = core.server;
+  const user = state.user;
+  if (key && server) {
+    if (user && server.users) await endSignedIn(core, server, state, key, user.owner, user.handle!);
+    else await core.call("destroy", (o) => server.store.destroy(key, o));
+    if (user) await unindex(core, server, user.owner, key);
+  }
+  if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, user?.id);
   endState(state);
+}
+
+async function endSignedIn(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, owner: string, handle: string): Promise<void> {
+  const store = server.store;
+  const retire = { data: RETIRED, expiresAt: state.storedExpiresAt, version: state.version + 1, expectedVersion: state.version };
+  if (!(await core.call("set", (o) => store.set(key, retire, o)))) {
+    await endSessions(core, server, owner, { handles: [handle] }); // changed or rotated since loaded
+  }
+  await core.call("destroy", (o) => store.destroy(key, o));
 }
 
 /** Another request destroyed, rotated or expired the session first: nothing stored, no cookie sent. */
@@ -86,7 +147,7 @@ export function supersede(state: SessionInternals, headers: SessionHeader[]): vo
   state.superseded = true;
   state.clientHasCookie = false;
   state.sendCookie = false;
-  if (!Object.isFrozen(headers)) headers.length = 0; // the response that won told the browser already
+  headers.length = 0; // the response that won told the browser already
 }
 
 function endState(state: SessionInternals): void {
@@ -100,45 +161,76 @@ function endState(state: SessionInternals): void {
 
 // ---- signing in ----
 
-export async function signIn(core: ManagerCore, state: SessionInternals, userId: string): Promise<void> {
+export async function signIn(core: ManagerContext, state: SessionInternals, userId: string): Promise<void> {
   checkUserId(userId);
   const owner = ownerOf(userId);
-  const store = core.serverStore();
+  const server = core.server;
   const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now } = core.options;
-  if (store && max !== undefined && sessionLimit === "reject") {
-    const owned = await ownedRecords(core.records, store, owner);
-    const others = owned.filter((record) => record.key !== state.storedKey);
-    if (others.length >= max) throw new SessionLimitError(max);
+  if (server && max !== undefined && sessionLimit === "reject") {
+    const owned = distinctSessions(await ownedRecords(core, server, owner));
+    const own = state.user?.owner === owner ? state.user.handle : undefined;
+    if (owned.filter((record) => record.info.handle !== own).length >= max) throw new SessionLimitError(max);
   }
+  const fence = await fenceOf(core, server, owner);
   const device = deviceInfo ? readDevice(state.device) : undefined;
-  const previousOwner = state.user?.owner;
-  state.user = { id: userId, owner, signedInAt: now(), userAgent: device?.userAgent, ip: device?.ip, fresh: true, sealedId: undefined };
+  const previous = identityOf(state.user);
+  state.user = {
+    id: userId,
+    owner,
+    signedInAt: now(),
+    userAgent: device?.userAgent,
+    ip: device?.ip,
+    fresh: true,
+    sealedId: undefined,
+    handle: undefined,
+    fence,
+  };
   state.status = "modified";
-  await regenerate(core, state, previousOwner);
+  await regenerate(core, state, previous);
+}
+
+/** The fence a sign-in starts from: in the session store, or for cookie sessions in `revocations`. */
+async function fenceOf(core: ManagerContext, server: ServerStore | null, owner: string) {
+  const fences = server ? (server.users ? server.store : null) : (core.options.revocations ?? null);
+  return fences ? markOf(await readFence(core, fences, owner)) : undefined;
 }
 
 /**
- * After the first write of a fresh sign-in: the event, then the per-user cap. Every racer
- * evicts by the same order (newest sign-in first, ties by handle), itself included when it
- * ranks past the cap, so once concurrent sign-ins settle exactly `max` stay live. Two racers
- * may evict the same session, so an "evicted" event can repeat for one handle.
+ * After the first write of a fresh sign-in: the event, then the per-user cap. With
+ * "evict-oldest" every racer evicts by the same order (newest sign-in first, ties by handle),
+ * itself included when it ranks past the cap, through the fence, so once concurrent sign-ins and
+ * rotations settle exactly `max` stay live. Two racers may evict the same session, so an
+ * "evicted" event can repeat for one handle. With "reject" nothing is evicted: sign-ins that
+ * raced past the check exceed the cap until the next sign-in.
  */
-export async function signedIn(core: ManagerCore, state: SessionInternals, store?: SessionStore, key?: string): Promise<void> {
+export async function signedIn(core: ManagerContext, state: SessionInternals, server?: ServerStore, key?: string): Promise<void> {
   const user = state.user!;
   user.fresh = false;
   core.emit("signed-in", state, user.id);
-  const max = core.options.maxSessionsPerUser;
-  if (!store || !key || max === undefined || !store.listByOwner) return;
-  const owned = await ownedRecords(core.records, store, user.owner);
-  const evicted = owned.slice(max);
-  await Promise.all(evicted.map((record) => destroyOwned(core, store, user.owner, record.key)));
-  for (const record of evicted) core.emit("evicted", record.info.handle, user.id);
-  if (evicted.some((record) => record.key === key)) supersede(state, []);
+  const { maxSessionsPerUser: max, sessionLimit } = core.options;
+  if (!server?.users || !key || max === undefined || sessionLimit === "reject") return;
+  const owned = distinctSessions(await ownedRecords(core, server, user.owner));
+  const handles = owned.slice(max).map((record) => record.info.handle);
+  if (handles.length === 0) return;
+  const evicted = await endSessions(core, server, user.owner, { handles });
+  for (const handle of evicted) core.emit("evicted", handle, user.id);
+  if (handles.includes(user.handle!)) supersede(state, []);
 }
 
-async function destroyOwned(core: ManagerCore, store: SessionStore, owner: string, key: string): Promise<void> {
-  await core.call("destroy", (o) => store.destroy(key, o));
-  await unindex(core, store, owner, key);
+/**
+ * Ends the sessions of `owner` that `target` names: the fence first, then the listing, so a
+ * session rotating meanwhile is either listed here or ends itself. Resolves to the handles ended.
+ */
+async function endSessions(core: ManagerContext, server: ServerStore, owner: string, target: FenceTarget): Promise<string[]> {
+  await advanceFence(core, server.store, owner, target);
+  const doomed = (await ownedRecords(core, server, owner)).filter((record) => targetsHandle(target, record.info.handle));
+  await Promise.all(doomed.map((record) => destroyOwned(core, server, owner, record.key)));
+  return [...new Set(doomed.map((record) => record.info.handle))];
+}
+
+async function destroyOwned(core: ManagerContext, server: ServerStore, owner: string, key: string): Promise<void> {
+  await core.call("destroy", (o) => server.store.destroy(key, o));
+  await unindex(core, server, owner, key);
 }
 
 /**
@@ -146,10 +238,11 @@ async function destroyOwned(core: ManagerCore, store: SessionStore, owner: strin
  * the user's live sessions rather than growing with every sign-in. The record is gone already, so
  * a failure here fails nothing: the stale entry is dropped when listed after its keepUntil.
  */
-async function unindex(core: ManagerCore, store: SessionStore, owner: string | undefined, key: string): Promise<void> {
-  if (!owner || !store.unindexOwner) return;
+async function unindex(core: ManagerContext, server: ServerStore, owner: string | undefined, key: string): Promise<void> {
+  const remove = server.users?.remove;
+  if (!owner || !remove) return;
   try {
-    await core.call("unindexOwner", (o) => store.unindexOwner!(owner, key, o));
+    await core.call("unindexOwner", (o) => remove(owner, key, o));
   } catch {
     // see above
   }
@@ -159,49 +252,51 @@ async function unindex(core: ManagerCore, store: SessionStore, owner: string | u
  * Before the record: an index that misses a live session could never revoke it. A commit needs
  * it only at sign-in; a rotation moves a signed-in session to a key the index has never seen.
  */
-export async function indexOwner(core: ManagerCore, store: SessionStore, state: SessionInternals, key: string, expiresAt: number, rotating = false): Promise<void> {
+export async function indexOwner(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string, expiresAt: number, rotating = false): Promise<void> {
   const user = state.user;
-  if (!user || !(user.fresh || rotating) || !store.indexOwner) return;
+  const add = server.users?.add;
+  if (!user || !(user.fresh || rotating) || !add) return;
   const keepUntil = Math.max(expiresAt, state.createdAt + core.options.absoluteTimeout);
-  await core.call("indexOwner", (o) => store.indexOwner!(user.owner, key, keepUntil, o));
+  await core.call("indexOwner", (o) => add(user.owner, key, keepUntil, o));
 }
 
 // ---- a user's devices ----
 
-export async function listSessions(core: ManagerCore, store: SessionStore, userId: string): Promise<SessionInfo[]> {
-  const owned = await ownedRecords(core.records, store, ownerOf(checkUserId(userId)));
-  return owned.map((record) => record.info);
+export async function listSessions(core: ManagerContext, server: ServerStore, userId: string): Promise<SessionInfo[]> {
+  const owned = distinctSessions(await ownedRecords(core, server, ownerOf(checkUserId(userId))));
+  return owned.map((record: OwnedRecord) => record.info);
 }
 
-export async function revokeSession(core: ManagerCore, store: AnyStore, userId: string, handle: string): Promise<boolean> {
+/** `server` is null for cookie sessions. */
+export async function revokeSession(core: ManagerContext, server: ServerStore | null, userId: string, handle: string): Promise<boolean> {
   const owner = ownerOf(checkUserId(userId));
-  if (isClientSideStore(store)) {
-    // The server cannot see cookie sessions: remember the revocation; true as it cannot be checked.
-    await revokeOne(core.revocations, revocationStore(core, "revokeSession"), owner, handle);
+  if (!server) {
+    // The server cannot see cookie sessions: the fence names the handle; true as it cannot be checked.
+    await advanceFence(core, revocationStore(core, "revokeSession"), owner, { handles: [handle] });
     core.emit("revoked", handle, userId);
     return true;
   }
-  const target = (await ownedRecords(core.records, store, owner)).find((record) => record.info.handle === handle);
-  if (!target) return false;
-  await destroyOwned(core, store, owner, target.key);
-  core.emit("revoked", target.info.handle, userId);
+  // A live session always has a record to list, under its old id or its new one.
+  const listed = (await ownedRecords(core, server, owner)).some((record) => record.info.handle === handle);
+  if (!listed) return false;
+  await endSessions(core, server, owner, { handles: [handle] });
+  core.emit("revoked", handle, userId);
   return true;
 }
 
-export async function revokeUser(core: ManagerCore, store: AnyStore, userId: string, except: string | undefined): Promise<number> {
+export async function revokeUser(core: ManagerContext, server: ServerStore | null, userId: string, except: string | undefined): Promise<number> {
   const owner = ownerOf(checkUserId(userId));
-  if (isClientSideStore(store)) {
-    // Cookie sessions cannot be counted: they are cut off by sign-in time; resolves to 0.
-    await revokeAll(core.revocations, revocationStore(core, "revokeUser"), owner, except);
+  if (!server) {
+    // Cookie sessions cannot be counted: the fence ends them at their next load; resolves to 0.
+    await advanceFence(core, revocationStore(core, "revokeUser"), owner, { all: true, except });
     return 0;
   }
-  const doomed = (await ownedRecords(core.records, store, owner)).filter((record) => record.info.handle !== except);
-  await Promise.all(doomed.map((record) => destroyOwned(core, store, owner, record.key)));
-  for (const record of doomed) core.emit("revoked", record.info.handle, userId);
-  return doomed.length;
+  const ended = await endSessions(core, server, owner, { all: true, except });
+  for (const handle of ended) core.emit("revoked", handle, userId);
+  return ended.length;
 }
 
-function revocationStore(core: ManagerCore, what: string): SessionStore {
+function revocationStore(core: ManagerContext, what: string): SessionStore {
   const store = core.options.revocations;
   if (!store) {
     throw new SessionUnsupportedError(`${what}() of cookie sessions needs option "revocations": a server-side store that remembers them`);

@@ -1,21 +1,13 @@
+import type { ManagerContext } from "./context.js";
+import type { ServerStore } from "./abilities.js";
 import { SessionConflictError } from "./errors.js";
-import type { Envelope } from "./envelope.js";
 import { RETIRED } from "./envelope.js";
 import type { SessionInternals } from "./session.js";
 import { replayChanges } from "./session.js";
-import type { Awaitable, SessionStore, SessionWrite, StoreCallOptions } from "./store.js";
+import type { Awaitable, SessionStore, SessionWrite } from "./store.js";
 
-/**
- * The manager's side of the store contract: compare-and-set writes with conflict replay, the
- * rotation of a record to a new key, and touches. Every promise of "no lost update" and
- * "logout is final" is kept here, with nothing but get/set/destroy of the store contract.
- */
-export interface RecordContext {
-  call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R>;
-  encode(state: SessionInternals): string;
-  /** The record's envelope, or null when it is missing, expired, retired or past the absolute deadline. */
-  live(text: string | undefined, expiresAt: number): Envelope | null;
-}
+/** What these helpers use of the manager's one context. */
+export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live">;
 
 // Each retry follows a write that another request won, so progress is guaranteed; the bound
 // only stops a pathological pile-up, and backoff with full jitter keeps it from being reached.
@@ -121,9 +113,10 @@ export async function rotateRecord(ctx: RecordContext, store: SessionStore, stat
 }
 
 /** Moves a live record's expiry later; never creates one, never shortens one. */
-export async function touchRecord(ctx: RecordContext, store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
-  if (store.touch) {
-    await ctx.call("touch", (o) => store.touch!(key, expiresAt, o));
+export async function touchRecord(ctx: RecordContext, server: ServerStore, state: SessionInternals, key: string, expiresAt: number): Promise<void> {
+  const { touch, store } = server;
+  if (touch) {
+    await ctx.call("touch", (o) => touch(key, expiresAt, o));
     return;
   }
   // A conflict means another request just wrote, which moved the expiry anyway.

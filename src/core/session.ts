@@ -1,6 +1,7 @@
 import type { Binding } from "./dbsc/binding.js";
 import { inspect } from "node:util";
 import { SessionError } from "./errors.js";
+import type { FenceMark } from "./fence.js";
 
 /**
  * The shape of session data. Declare yours once, by module augmentation:
@@ -51,6 +52,10 @@ export interface SignedInUser {
   sealedId: string | undefined;
   /** Set once the session is bound to a device key (option `dbsc`). */
   binding?: Binding;
+  /** The session's public name, fixed at sign-in and kept across rotations (see Session.handle). */
+  handle: string | undefined;
+  /** The user's fence as the sign-in saw it: a rotation checks the revocations made since. */
+  fence: FenceMark | undefined;
 }
 
 /** Internal state shared with the manager; not part of the public API. */
@@ -147,8 +152,9 @@ export class Session<T extends object = SessionData> {
 
   /**
    * A public, non-secret name of this session for lists and "sign out that device": derived one
-   * way from the stored key, so neither the token nor the key can be computed from it. It changes
-   * whenever the id changes.
+   * way from the stored key, so neither the token nor the key can be computed from it. A
+   * signed-in session keeps the handle it got at sign-in across regenerate(), so a handle listed
+   * once still names the session for revokeSession and `except`; signIn gives a new one.
    */
   get handle(): string {
     return this.#host.handleOf(this[INTERNALS]);

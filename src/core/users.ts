@@ -1,7 +1,7 @@
+import type { ManagerContext } from "./context.js";
 import { SessionUnsupportedError } from "./errors.js";
-import type { Envelope } from "./envelope.js";
 import { handleOfKey } from "./envelope.js";
-import type { Awaitable, SessionStore, StoreCallOptions } from "./store.js";
+import type { ServerStore } from "./abilities.js";
 
 /** One live session of a user, as listSessions shows it. */
 export interface SessionInfo {
@@ -24,19 +24,16 @@ export interface OwnedRecord {
   info: SessionInfo;
 }
 
-export interface UserContext {
-  call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R>;
-  live(text: string, expiresAt: number): Envelope | null;
-  idleTimeout: number;
-  now(): number;
-}
+/** What these helpers use of the manager's one context. */
+export type UserContext = Pick<ManagerContext, "call" | "live" | "idleTimeout" | "now">;
 
 /** Every live session of `owner`, newest sign-in first (ties by handle, so racers agree). */
-export async function ownedRecords(ctx: UserContext, store: SessionStore, owner: string): Promise<OwnedRecord[]> {
-  if (!store.listByOwner) {
+export async function ownedRecords(ctx: UserContext, server: ServerStore, owner: string): Promise<OwnedRecord[]> {
+  const users = server.users;
+  if (!users) {
     throw new SessionUnsupportedError("this store cannot list a user's sessions: it has no listByOwner() method (see the store contract)");
   }
-  const found = await ctx.call("listByOwner", (o) => store.listByOwner!(owner, o));
+  const found = await ctx.call("listByOwner", (o) => users.list(owner, o));
   const now = ctx.now();
   const owned: OwnedRecord[] = [];
   for (const { key, record } of found) {
@@ -45,7 +42,7 @@ export async function ownedRecords(ctx: UserContext, store: SessionStore, owner:
     if (!envelope || !user || user.owner !== owner) continue; // stale entry: not this user's any more
     const lastSeen = Math.max(user.lastWriteAt, Math.min(now, record.expiresAt - ctx.idleTimeout));
     const info: SessionInfo = {
-      handle: handleOfKey(key),
+      handle: user.handle ?? handleOfKey(key),
       createdAt: new Date(envelope.createdAt),
       signedInAt: new Date(user.signedInAt),
       lastSeenAt: new Date(lastSeen),
@@ -57,6 +54,15 @@ export async function ownedRecords(ctx: UserContext, store: SessionStore, owner:
     owned.push({ key, info });
   }
   return owned.sort(newestFirst);
+}
+
+/**
+ * One entry per session: while a rotation runs, its old and new records are both live and share
+ * the handle. The first of each handle in `owned`'s order is kept.
+ */
+export function distinctSessions(owned: OwnedRecord[]): OwnedRecord[] {
+  const seen = new Set<string>();
+  return owned.filter((record) => !seen.has(record.info.handle) && seen.add(record.info.handle));
 }
 
 function newestFirst(a: OwnedRecord, b: OwnedRecord): number {

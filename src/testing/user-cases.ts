@@ -72,7 +72,9 @@ export function userCases(factory: StoreFactory, options: ConformanceOptions): C
         const handle = session.handle;
         assert.ok(!token.includes(handle) && !key.includes(handle) && handle.length >= 16);
         await session.regenerate();
-        assert.notEqual(session.handle, handle, "the handle changes with the id");
+        assert.equal(session.handle, handle, "a regenerated session keeps its handle, so a listed handle still names it");
+        await session.signIn(USER);
+        assert.notEqual(session.handle, handle, "a new sign-in gets a new handle");
         await sessions.close();
       }),
     },

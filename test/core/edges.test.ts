@@ -151,6 +151,79 @@ describe("users", () => {
     await expect(without.revokeUser("ada")).rejects.toThrow(/option "revocations"/);
   });
 
+  it("cookie sessions on two hosts with skewed clocks: a revocation compares no clocks", async () => {
+    const secrets = ["k9#Lp2@vX7!qR4$wZ1^mN8&bT3*yH6(j"];
+    const revocations = new MemoryStore();
+    const base = Date.now();
+    const host = (skew: number) => new SessionManager({ store: new CookieStore({ secrets }), revocations, now: () => base + skew });
+    const ahead = host(5_000); // signs in with a clock 5 s ahead
+    const behind = host(-30_000); // revokes with a clock 30 s behind
+    const signIn = async (sessions: SessionManager) => {
+      const session = await sessions.load();
+      await session.signIn("ada");
+      return tokenOf(await sessions.commit(session));
+    };
+    const early = await signIn(ahead);
+    await behind.revokeUser("ada");
+    expect((await ahead.load(early)).isNew, "a session signed in before the revoke is dead on every host").toBe(true);
+    expect((await behind.load(early)).isNew).toBe(true);
+    const after = await signIn(behind); // a sign-in made after the revoke on the slow host
+    expect((await ahead.load(after)).userId, "a sign-in after the revoke is alive").toBe("ada");
+  });
+
+  it("cookie sessions: revokeSession then a regenerate in flight does not revive the session; except survives its own regenerate", async () => {
+    const secrets = ["k9#Lp2@vX7!qR4$wZ1^mN8&bT3*yH6(j"];
+    const sessions = new SessionManager({ store: new CookieStore({ secrets }), revocations: new MemoryStore() });
+    const signIn = async () => {
+      const session = await sessions.load();
+      await session.signIn("ada");
+      return tokenOf(await sessions.commit(session));
+    };
+    const [revoked, kept] = [await signIn(), await signIn()];
+    const inFlight = await sessions.load(revoked);
+    expect(await sessions.revokeSession("ada", inFlight.handle)).toBe(true);
+    await inFlight.regenerate();
+    const rotated = tokenOf(await sessions.commit(inFlight));
+    expect((await sessions.load(rotated)).isNew, "the regenerated cookie is still the revoked session").toBe(true);
+    const caller = await sessions.load(kept);
+    await sessions.revokeUser("ada", { except: caller });
+    await caller.regenerate();
+    const callerRotated = tokenOf(await sessions.commit(caller));
+    expect((await sessions.load(callerRotated)).userId, "except follows its session across regenerate").toBe("ada");
+  });
+
+  it("cookie sessions: 6,000 revokeSession calls with junk handles keep the revocation record small", async () => {
+    const revocations = new MemoryStore();
+    const sessions = new SessionManager({ store: new CookieStore({ secrets: ["k9#Lp2@vX7!qR4$wZ1^mN8&bT3*yH6(j"] }), revocations });
+    for (let i = 0; i < 6000; i++) await sessions.revokeSession("ada", `junk-handle-${i}-${"x".repeat(10)}`);
+    const gated = new GatedStore(revocations);
+    const reader = new SessionManager({ store: new CookieStore({ secrets: ["k9#Lp2@vX7!qR4$wZ1^mN8&bT3*yH6(j"] }), revocations: gated });
+    const session = await reader.load();
+    await session.signIn("ada"); // reads the fence record
+    const key = gated.calls.find((call) => call.startsWith("get fence_"))!.slice(4);
+    const record = await revocations.get(key);
+    expect(record!.data.length).toBeLessThan(4000);
+  });
+
+  it("a sign-in whose cap listing fails after the record was written rejects with outcome unknown", async () => {
+    const store = new MemoryStore();
+    let failListing = false;
+    const failing = new GatedStore(store);
+    const listByOwner = failing.listByOwner!;
+    failing.listByOwner = (owner, o) => (failListing ? Promise.reject(new Error("connection lost")) : listByOwner(owner, o));
+    const sessions = new SessionManager({ store: failing, maxSessionsPerUser: 2 });
+    const session = await sessions.load();
+    session.set("a", 1);
+    const token = tokenOf(await sessions.commit(session));
+    const again = await sessions.load(token);
+    failListing = true;
+    const error: unknown = await again.signIn("ada").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStoreError);
+    expect((error as SessionStoreError).outcome).toBe("unknown");
+    failListing = false;
+    expect((await sessions.listSessions("ada")).length, "the sign-in was in fact stored").toBe(1);
+  });
+
   it("an onEvent listener that throws never breaks the request; it becomes a warning", async () => {
     const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
     const sessions = new SessionManager({ store: new MemoryStore(), onEvent: () => { throw new Error("audit log down"); } });

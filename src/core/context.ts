@@ -1,0 +1,110 @@
+/**
+ * The one object the manager's paths and the identity functions share: options, the store with
+ * its abilities, store calls under `storeTimeout`, the record codec, events, and the Session host.
+ * Made once per manager.
+ */
+import type { Envelope } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, handleOfKey, userMeta } from "./envelope.js";
+import type { ServerStore } from "./abilities.js";
+import { SessionTooLargeError } from "./errors.js";
+import type { SessionEvent, SessionEventType } from "./events.js";
+import { emitSafely } from "./events.js";
+import { destroy, regenerate, signIn } from "./identity.js";
+import { generateToken, hashToken } from "./ids.js";
+import type { ResolvedOptions } from "./options.js";
+import type { SessionHost, SessionInternals } from "./session.js";
+import { Session } from "./session.js";
+import type { Awaitable, StoreCallOptions } from "./store.js";
+import { StoreCalls } from "./store-call.js";
+
+export class ManagerContext implements SessionHost {
+  readonly options: ResolvedOptions;
+  readonly idleTimeout: number;
+  readonly absoluteTimeout: number;
+  /** NODE_ENV read once: process.env is a call into the runtime on every read. */
+  readonly inProduction = globalThis.process?.env?.NODE_ENV === "production";
+  /** The server store, or null for cookie sessions (and until a provider's store is ready). */
+  server: ServerStore | null = null;
+  readonly #calls: StoreCalls;
+
+  constructor(options: ResolvedOptions) {
+    this.options = options;
+    this.idleTimeout = options.idleTimeout;
+    this.absoluteTimeout = options.absoluteTimeout;
+    this.#calls = new StoreCalls(options.storeTimeout);
+  }
+
+  now(): number {
+    return this.options.now();
+  }
+
+  newToken(): string {
+    return generateToken();
+  }
+
+  /** Every store call goes through here: storeTimeout, its abort signal, typed errors. */
+  call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
+    return this.#calls.run(operation, run);
+  }
+
+  session<T extends object>(state: SessionInternals, isNew: boolean): Session<T> {
+    return new Session<T>(this, state, isNew);
+  }
+
+  expiresAt(state: SessionInternals): number {
+    return Math.min(state.usedAt + this.idleTimeout, state.createdAt + this.absoluteTimeout);
+  }
+
+  keyOf(token: string): string {
+    return this.options.hashIds ? hashToken(token) : token;
+  }
+
+  handleOf(state: SessionInternals): string {
+    return state.user?.handle ?? this.handleOfToken((state.token ??= generateToken()));
+  }
+
+  handleOfToken(token: string): string {
+    return handleOfKey(this.keyOf(token));
+  }
+
+  regenerate(state: SessionInternals): Promise<void> {
+    return regenerate(this, state);
+  }
+
+  signIn(state: SessionInternals, userId: string): Promise<void> {
+    return signIn(this, state, userId);
+  }
+
+  destroy(state: SessionInternals): Promise<void> {
+    return destroy(this, state);
+  }
+
+  /** The record text of the session; throws SessionTooLargeError over `maxSize`. */
+  encode(state: SessionInternals): string {
+    const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.now()) : undefined;
+    const text = encodeEnvelope(this.options.codec, state.createdAt, state.data, user);
+    // Cheap bound first: a UTF-8 string is at most 3 bytes per UTF-16 unit.
+    if (text.length * 3 > this.options.maxSize) {
+      const size = Buffer.byteLength(text);
+      if (size > this.options.maxSize) throw new SessionTooLargeError(size, this.options.maxSize);
+    }
+    return text;
+  }
+
+  /** The envelope of a record that may still load at `now`; null for anything else. */
+  live(text: string | undefined, expiresAt: number, now = this.now()): Envelope | null {
+    if (text === undefined || expiresAt <= now) return null;
+    const envelope = decodeEnvelope(this.options.codec, text);
+    return envelope && envelope.createdAt + this.absoluteTimeout > now ? envelope : null;
+  }
+
+  /** Costs nothing without a listener: a session's handle (two hashes) is made only for one. */
+  emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void {
+    const listener = this.options.onEvent;
+    if (!listener) return;
+    const handle = typeof subject === "string" ? subject : this.handleOf(subject);
+    const event: SessionEvent = { type, handle, at: new Date(this.now()) };
+    if (userId !== undefined) event.userId = userId;
+    emitSafely(listener, event);
+  }
+}

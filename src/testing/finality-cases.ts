@@ -1,0 +1,238 @@
+/**
+ * Finality one level up from a single id: once a logout, revokeSession or revokeUser has
+ * resolved, no session it ended loads again, whatever rotation, sign-in or eviction ran beside
+ * it. Each case forces one interleaving on a GatedStore barrier and names it in its title.
+ */
+import assert from "node:assert/strict";
+import { SessionLimitError } from "../core/errors.js";
+import { hashToken } from "../core/ids.js";
+import type { SessionStore, SessionWrite } from "../core/store.js";
+import { GatedStore } from "./gate.js";
+import type { ConformanceCase, ConformanceOptions, Skip, StoreFactory } from "./harness.js";
+import { harness } from "./harness.js";
+
+const USER = "ada@example.com";
+const device = (n: number) => ({ ip: `203.0.113.${n}`, headers: { "user-agent": `Device ${n}` } });
+const retiring = (_key: string, write?: SessionWrite) => write?.data === "-";
+const isFence = (key: string) => key.startsWith("fence_");
+
+export function finalityCases(factory: StoreFactory, options: ConformanceOptions): ConformanceCase[] {
+  const { withStore, manager, tokenOf } = harness(factory, options);
+  const withUsers = (run: (store: SessionStore) => Promise<void>) =>
+    withStore(async (store, skip: Skip) => {
+      if (!store.listByOwner) return skip("the store has no listByOwner()");
+      await run(store);
+    });
+  type Manager = ReturnType<typeof manager>;
+  const signedIn = async (sessions: Manager, n: number, user = USER) => {
+    const session = await sessions.load(undefined, { device: device(n) });
+    await session.signIn(user);
+    return tokenOf(await sessions.commit(session));
+  };
+  /** Token of a rotation's new id after it committed, or undefined when no cookie was sent. */
+  const committedToken = async (sessions: Manager, session: Awaited<ReturnType<Manager["load"]>>) => {
+    const cookies = await sessions.commit(session);
+    return cookies.length > 0 && !cookies[0]!.includes("Max-Age=0") && !cookies[0]!.includes("Expires=Thu, 01 Jan 1970") ? tokenOf(cookies) : undefined;
+  };
+  const assertGone = async (sessions: Manager, tokens: Array<string | undefined>, why: string) => {
+    for (const token of tokens) if (token) assert.equal((await sessions.load(token)).isNew, true, why);
+    assert.deepEqual(await sessions.listSessions(USER), [], `${why}: nothing listed`);
+  };
+
+  /** A revocation that listed the old id, held before deleting it, while the tab rotates. */
+  const revokeDuringRotation = (rotate: (session: Awaited<ReturnType<Manager["load"]>>) => Promise<void>, revoke: (sessions: Manager, handle: string) => Promise<unknown>) =>
+    withUsers(async (store) => {
+      const gated = new GatedStore(store);
+      const sessions = manager(gated);
+      const token = await signedIn(sessions, 1);
+      const tab = await sessions.load(token);
+      const handle = tab.handle;
+      const held = gated.hold("destroy", (key) => key === hashToken(token));
+      const revoking = revoke(sessions, handle);
+      await held.reached; // listed the old id, not yet deleted it
+      await rotate(tab);
+      const rotated = await committedToken(sessions, tab);
+      held.release();
+      await revoking;
+      await assertGone(sessions, [token, rotated, tab.id], "the session the revocation named is dead under every id");
+      await sessions.close();
+    });
+
+  return [
+    {
+      name: "revokeUser holds after listing while the tab regenerates: the new id is dead too",
+      run: revokeDuringRotation((tab) => tab.regenerate(), (sessions) => sessions.revokeUser(USER)),
+    },
+    {
+      name: "revokeUser holds after listing while the tab signs in again: the new id is dead too",
+      run: revokeDuringRotation((tab) => tab.signIn(USER), (sessions) => sessions.revokeUser(USER)),
+    },
+    {
+      name: "revokeSession holds after listing while the tab regenerates: the new id is dead too",
+      run: revokeDuringRotation((tab) => tab.regenerate(), (sessions, handle) => sessions.revokeSession(USER, handle)),
+    },
+    {
+      name: "a rotation holds before retiring its old id while revokeUser runs to the end: nothing survives, count 1",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const token = await signedIn(sessions, 1);
+        const tab = await sessions.load(token);
+        const held = gated.hold("set", retiring);
+        const rotating = tab.regenerate();
+        await held.reached; // the new record is written, the old one still live: both listed
+        assert.equal(await sessions.revokeUser(USER), 1, "one session ended, though listed under two ids");
+        held.release();
+        await rotating;
+        assert.equal(tab.superseded, true);
+        await assertGone(sessions, [token, await committedToken(sessions, tab)], "revoked");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "a rotation holds before reading the fence while revokeUser runs to the end: the rotation ends itself",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const token = await signedIn(sessions, 1);
+        const tab = await sessions.load(token);
+        const held = gated.hold("get", isFence);
+        const rotating = tab.regenerate();
+        await held.reached; // new record written, old id retired, fence not yet read
+        await sessions.revokeUser(USER);
+        held.release();
+        await rotating;
+        assert.equal(tab.superseded, true, "the rotation saw the revocation and ended its session");
+        await assertGone(sessions, [token, tab.id], "revoked");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "a tab rotating in a loop cannot escape revokeUser",
+      run: withUsers(async (store) => {
+        const sessions = manager(store);
+        let token: string | undefined = await signedIn(sessions, 1);
+        const loop = (async () => {
+          for (let i = 0; i < 20 && token; i++) {
+            const tab = await sessions.load(token);
+            if (tab.isNew) return;
+            await tab.regenerate();
+            token = await committedToken(sessions, tab);
+          }
+        })();
+        await sessions.revokeUser(USER);
+        const afterRevoke = token;
+        await loop;
+        await assertGone(sessions, [afterRevoke, token], "the looping tab was signed out");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "B destroys after A's regenerate of the same session: the rotated id is dead and B expires the cookie",
+      run: withUsers(async (store) => {
+        const sessions = manager(store);
+        const token = await signedIn(sessions, 1);
+        const b = await sessions.load(token); // loaded before the rotation
+        const a = await sessions.load(token);
+        await a.regenerate();
+        const rotated = await committedToken(sessions, a);
+        await b.destroy();
+        const cookies = await sessions.commit(b);
+        assert.ok(cookies.length === 1 && /Max-Age=0|Expires=Thu, 01 Jan 1970/.test(cookies[0]!), "the logout still expires the cookie");
+        await assertGone(sessions, [token, rotated], "the logout the user pressed wins over the rotation");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "B destroys while A's regenerate holds before retiring the old id: A ends superseded",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const token = await signedIn(sessions, 1);
+        const b = await sessions.load(token);
+        const a = await sessions.load(token);
+        const retire = gated.hold("set", retiring);
+        const rotating = a.regenerate();
+        await retire.reached;
+        await b.destroy();
+        await sessions.commit(b);
+        retire.release();
+        await rotating;
+        assert.equal(a.superseded, true);
+        await assertGone(sessions, [token, a.id], "logged out");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "except keeps the caller's session after another tab rotated it; the others end",
+      run: withUsers(async (store) => {
+        const sessions = manager(store);
+        const mine = await signedIn(sessions, 1);
+        const other = await signedIn(sessions, 2);
+        const caller = await sessions.load(mine);
+        const otherTab = await sessions.load(mine);
+        await otherTab.regenerate();
+        const rotated = await committedToken(sessions, otherTab);
+        assert.equal(await sessions.revokeUser(USER, { except: caller }), 1);
+        assert.equal((await sessions.load(rotated)).userId, USER, "the caller's session, under its new id, is kept");
+        assert.equal((await sessions.load(other)).isNew, true);
+        await sessions.close();
+      }),
+    },
+    {
+      name: "a handle listed before a regenerate still revokes the session",
+      run: withUsers(async (store) => {
+        const sessions = manager(store);
+        const token = await signedIn(sessions, 1);
+        const [listed] = await sessions.listSessions(USER);
+        const tab = await sessions.load(token);
+        await tab.regenerate();
+        const rotated = await committedToken(sessions, tab);
+        assert.deepEqual((await sessions.listSessions(USER)).map((info) => info.handle), [listed!.handle], "one entry, the same handle");
+        assert.equal(await sessions.revokeSession(USER, listed!.handle), true);
+        await assertGone(sessions, [token, rotated], "revoked by its old handle");
+        await sessions.close();
+      }),
+    },
+    {
+      name: 'sessionLimit "reject": 4 racing sign-ins never end the session that was live before',
+      run: withUsers(async (store) => {
+        const sessions = manager(store, { maxSessionsPerUser: 2, sessionLimit: "reject" });
+        const existing = await signedIn(sessions, 1);
+        const outcomes = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => signedIn(sessions, i + 2)));
+        for (const outcome of outcomes) {
+          if (outcome.status === "rejected") assert.ok(outcome.reason instanceof SessionLimitError, String(outcome.reason));
+        }
+        assert.equal((await sessions.load(existing)).userId, USER, "the existing session is still signed in");
+        for (const outcome of outcomes) {
+          if (outcome.status === "fulfilled") assert.equal((await sessions.load(outcome.value)).userId, USER, "a racer that got a cookie is signed in");
+        }
+        await sessions.close();
+      }),
+    },
+    {
+      name: "evict-oldest: a sign-in evicts a session whose rotation holds before retiring: exactly max stay live",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        let skew = 0; // sign-ins a second apart, so "oldest" is never a tie broken by handle
+        const sessions = manager(gated, { maxSessionsPerUser: 2, now: () => Date.now() + skew });
+        const oldest = await signedIn(sessions, 1);
+        skew += 1000;
+        const second = await signedIn(sessions, 2);
+        skew += 1000;
+        const tab = await sessions.load(oldest);
+        const held = gated.hold("set", retiring);
+        const rotating = tab.regenerate();
+        await held.reached; // the oldest session's new record exists beside the old one
+        const third = await signedIn(sessions, 3);
+        held.release();
+        await rotating;
+        assert.equal(tab.superseded, true, "the evicted session's rotation ended");
+        assert.equal((await sessions.listSessions(USER)).length, 2);
+        assert.equal((await sessions.load(second)).userId, USER);
+        assert.equal((await sessions.load(third)).userId, USER);
+        await sessions.close();
+      }),
+    },
+  ];
+}
