@@ -109,6 +109,9 @@ describe("installed without any peer dependency", () => {
     expect((await attempt("sessionkit/mysql", 'new m.MySQLStore({ uri: "mysql://h/db" })')).stdout).toBe(
       'TypeError: install mysql2 to use sessionkit/mysql with option "uri" (npm install mysql2)\n',
     );
+    expect((await attempt("sessionkit/dynamodb", "new m.DynamoStore({ client: { send() {} } })")).stdout).toBe(
+      "TypeError: install @aws-sdk/client-dynamodb to use sessionkit/dynamodb (npm install @aws-sdk/client-dynamodb)\n",
+    );
     const h3 = await node(`
       const { SessionManager } = await import("sessionkit");
       const { sessionMiddleware } = await import("sessionkit/h3");

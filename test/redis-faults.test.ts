@@ -9,6 +9,7 @@ import { connect, createServer } from "node:net";
 import { performance } from "node:perf_hooks";
 import express from "express";
 import type { NextFunction, Request, Response } from "express";
+import { GlideClient, Logger } from "@valkey/valkey-glide";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -374,6 +375,30 @@ describe.each(drivers)("RedisStore when Redis fails ($name)", (driver) => {
       expect(acknowledged.length).toBeGreaterThanOrEqual(10);
     } finally {
       admin.disconnect();
+    }
+  });
+});
+
+describe("RedisStore through Valkey GLIDE when its server restarts", () => {
+  const register = redisServerInstalled ? it : it.skip;
+
+  register("a server without the scripts (new, or restarted) answers NoScriptError, and the store sends EVAL instead", async () => {
+    Logger.setLoggerConfig("error"); // GLIDE's core would log each NoScriptError and reconnect attempt as a warning
+    const server = new PrivateRedis(await freePort());
+    await server.start();
+    const client = await GlideClient.createClient({ addresses: [{ host: "127.0.0.1", port: server.port }], requestTimeout: 1000 });
+    try {
+      const store = new RedisStore({ client });
+      const write = (expectedVersion: number) => ({ data: `v${expectedVersion + 1}`, expiresAt: Date.now() + 60_000, version: expectedVersion + 1, expectedVersion });
+      expect(await store.set("k", write(0))).toBe(true); // a new server has never seen the script
+      expect(await store.set("k", write(1))).toBe(true);
+      await server.kill();
+      await server.start(); // no persistence: data and script cache are gone
+      expect(await eventually(() => store.set("k", write(0)))).toBe(true);
+      expect((await store.get("k"))?.data).toBe("v1");
+    } finally {
+      client.close();
+      await server.kill();
     }
   });
 });

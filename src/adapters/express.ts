@@ -6,6 +6,8 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
 import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import type { Duration } from "../core/duration.js";
+import { toMilliseconds } from "../core/duration.js";
 import type { Awaitable } from "../core/store.js";
 import { dbscHostOf, handleDbscNode, isDbscNodeRequest } from "../core/dbsc/http.js";
 import { isSecureRequest } from "../core/node-http.js";
@@ -249,4 +251,31 @@ function baseBelow(value: object, root: object): { writeHead: unknown; end: unkn
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** What `requireFresh` does with a request whose sign-in is too old (or missing, or by another method). */
+export interface RequireFreshOptions {
+  /** Only these `signIn`/`reauthenticated` methods count (e.g. ["password", "webauthn"]). */
+  methods?: readonly string[];
+  /** Default: a 401 "reauthentication required". Redirect to your password-confirmation page instead. */
+  onStale?: (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+}
+
+/**
+ * Guards a sensitive route (change email or password, MFA, "sign out everywhere": OWASP ASVS
+ * V7.5.1, V7.5.3): it runs only when the user authenticated within `maxAge` (see Session.isFresh).
+ * Mount it after sessionMiddleware.
+ */
+export function requireFresh(maxAge: Duration, options: RequireFreshOptions = {}) {
+  toMilliseconds(maxAge, "maxAge"); // a bad duration fails here, not at the first request
+  const onStale = options.onStale ?? ((_req: IncomingMessage, res: ServerResponse) => {
+    res.statusCode = 401;
+    res.setHeader("content-type", "text/plain; charset=utf-8");
+    res.end("reauthentication required");
+  });
+  return function requireFresh(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    const session = (req as IncomingMessage & { session?: Session<object> }).session;
+    if (session?.isFresh(maxAge, options)) return next();
+    onStale(req, res, next);
+  };
 }

@@ -10,6 +10,8 @@ import { applyFetchHeaders } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 import { dbscHostOf, handleDbscFetch } from "../core/dbsc/http.js";
 import { isDbscPath } from "../core/dbsc/handler.js";
+import type { Duration } from "../core/duration.js";
+import { toMilliseconds } from "../core/duration.js";
 
 /** For `new Hono<{ Variables: SessionVariables }>()` when you prefer not to augment globally. */
 export type SessionVariables<T extends object = SessionData> = { session: Session<T> };
@@ -61,4 +63,25 @@ function ensureMutableHeaders(c: Context): void {
   } catch {
     c.res = new Response(c.res.body, c.res);
   }
+}
+
+/** What `requireFresh` does with a request whose sign-in is too old (or missing, or by another method). */
+export interface RequireFreshOptions {
+  /** Only these `signIn`/`reauthenticated` methods count (e.g. ["password", "webauthn"]). */
+  methods?: readonly string[];
+  /** Default: a 401 "reauthentication required". Redirect to your password-confirmation page instead. */
+  onStale?: (c: Context) => Response | Promise<Response>;
+}
+
+/**
+ * Guards a sensitive route (change email or password, MFA, "sign out everywhere": OWASP ASVS
+ * V7.5.1, V7.5.3): it runs only when the user authenticated within `maxAge` (see Session.isFresh).
+ */
+export function requireFresh(maxAge: Duration, options: RequireFreshOptions = {}): MiddlewareHandler {
+  toMilliseconds(maxAge, "maxAge"); // a bad duration fails here, not at the first request
+  const onStale = options.onStale ?? ((c: Context) => c.text("reauthentication required", 401));
+  return async function requireFresh(c, next) {
+    if (!c.get("session").isFresh(maxAge, options)) return onStale(c);
+    await next();
+  };
 }

@@ -9,10 +9,10 @@ import type { ServerStore } from "./abilities.js";
 import { SessionTooLargeError } from "./errors.js";
 import type { SessionEvent, SessionEventType } from "./events.js";
 import { emitSafely } from "./events.js";
-import { destroy, regenerate, signIn } from "./identity.js";
+import { destroy, reauthenticated, regenerate, signIn } from "./identity.js";
 import { generateToken, hashToken } from "./ids.js";
 import type { ResolvedOptions } from "./options.js";
-import type { SessionHost, SessionInternals } from "./session.js";
+import type { SessionHost, SessionInternals, SessionLifetime, SignInOptions } from "./session.js";
 import { Session } from "./session.js";
 import type { Awaitable, StoreCallOptions } from "./store.js";
 import { StoreCalls } from "./store-call.js";
@@ -51,8 +51,20 @@ export class ManagerContext implements SessionHost {
     return new Session<T>(this, state, isNew);
   }
 
+  /** The longest a session may live: how long a revocation's fence must be kept. */
+  get longestLifetime(): number {
+    return this.options.maxAbsoluteTimeout;
+  }
+
+  /** The session's own lifetime (signIn's options, within today's maximums) or the manager's. */
   expiresAt(state: SessionInternals): number {
-    return Math.min(state.usedAt + this.idleTimeout, state.createdAt + this.absoluteTimeout);
+    const lifetime = state.user?.lifetime;
+    const idle = Math.min(lifetime?.idleTimeout ?? this.idleTimeout, this.options.maxIdleTimeout);
+    return Math.min(state.usedAt + idle, state.createdAt + this.absoluteOf(lifetime));
+  }
+
+  absoluteOf(lifetime: SessionLifetime | undefined): number {
+    return Math.min(lifetime?.absoluteTimeout ?? this.absoluteTimeout, this.options.maxAbsoluteTimeout);
   }
 
   keyOf(token: string): string {
@@ -71,8 +83,12 @@ export class ManagerContext implements SessionHost {
     return regenerate(this, state);
   }
 
-  signIn(state: SessionInternals, userId: string): Promise<void> {
-    return signIn(this, state, userId);
+  signIn(state: SessionInternals, userId: string, options: SignInOptions): Promise<void> {
+    return signIn(this, state, userId, options);
+  }
+
+  reauthenticated(state: SessionInternals, method: string | undefined): Promise<void> {
+    return reauthenticated(this, state, method);
   }
 
   destroy(state: SessionInternals): Promise<void> {
@@ -95,7 +111,7 @@ export class ManagerContext implements SessionHost {
   live(text: string | undefined, expiresAt: number, now = this.now()): Envelope | null {
     if (text === undefined || expiresAt <= now) return null;
     const envelope = decodeEnvelope(this.options.codec, text);
-    return envelope && envelope.createdAt + this.absoluteTimeout > now ? envelope : null;
+    return envelope && envelope.createdAt + this.absoluteOf(envelope.user?.lifetime) > now ? envelope : null;
   }
 
   /** Costs nothing without a listener: a session's handle (two hashes) is made only for one. */

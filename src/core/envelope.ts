@@ -4,7 +4,7 @@ import { encodeJsonMap, jsonCodec } from "./codec.js";
 import type { Binding } from "./dbsc/binding.js";
 import { readBinding } from "./dbsc/binding.js";
 import type { FenceMark } from "./fence.js";
-import type { SignedInUser } from "./session.js";
+import type { SessionLifetime, SignedInUser } from "./session.js";
 import { randomBytesPooled } from "./random.js";
 
 /**
@@ -31,8 +31,12 @@ export interface StoredUser {
   ip: string | undefined;
   sealedId: string;
   binding: Binding | undefined;
-  /** The session's handle, kept across rotations (absent in records of 0.2.0 and before). */
+  /** The session's handle, kept across rotations (absent in records of 0.2 previews). */
   handle: string | undefined;
+  /** When and how the user last authenticated (records of 0.2 previews: their sign-in). */
+  authenticatedAt: number;
+  authMethod: string | undefined;
+  lifetime: SessionLifetime | undefined;
   /** The user's fence as the sign-in saw it (see fence.ts). */
   fence: FenceMark | undefined;
 }
@@ -48,6 +52,13 @@ export interface UserMeta {
   b?: Binding;
   h?: string;
   f?: FenceMark;
+  /** authenticatedAt, when it differs from the sign-in (s). */
+  t?: number;
+  m?: string;
+  /** Per-session lifetime: persistent (1/0), idle and absolute timeouts in ms. */
+  p?: number;
+  ti?: number;
+  ta?: number;
 }
 
 /** A record that a rotation has retired: never decodes, so it reads as "not found". */
@@ -67,6 +78,12 @@ export function userMeta(user: SignedInUser, token: string, now: number): UserMe
   if (user.binding !== undefined) meta.b = user.binding;
   if (user.handle !== undefined) meta.h = user.handle;
   if (user.fence !== undefined) meta.f = user.fence;
+  if (user.authenticatedAt !== user.signedInAt) meta.t = user.authenticatedAt;
+  if (user.authMethod !== undefined) meta.m = user.authMethod;
+  const lifetime = user.lifetime;
+  if (lifetime?.persistent !== undefined) meta.p = lifetime.persistent ? 1 : 0;
+  if (lifetime?.idleTimeout !== undefined) meta.ti = lifetime.idleTimeout;
+  if (lifetime?.absoluteTimeout !== undefined) meta.ta = lifetime.absoluteTimeout;
   return meta;
 }
 
@@ -96,7 +113,16 @@ function decodeMeta(text: string): StoredUser {
   if (meta.b !== undefined && !binding) throw new TypeError("malformed device binding");
   const fence = meta.f && typeof meta.f.e === "string" && typeof meta.f.g === "number" ? meta.f : undefined;
   const handle = typeof meta.h === "string" ? meta.h : undefined;
-  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, handle, fence, binding };
+  const authenticatedAt = typeof meta.t === "number" ? meta.t : meta.s;
+  const authMethod = typeof meta.m === "string" ? meta.m : undefined;
+  const lifetime = meta.p !== undefined || meta.ti !== undefined || meta.ta !== undefined ? lifetimeOf(meta) : undefined;
+  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, handle, fence, authenticatedAt, authMethod, lifetime, binding };
+}
+
+/** Only positive whole numbers are taken: a record cannot lend a session a lifetime it did not get. */
+function lifetimeOf(meta: Partial<UserMeta>): SessionLifetime {
+  const positive = (value: unknown) => (typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : undefined);
+  return { persistent: meta.p === undefined ? undefined : meta.p === 1, idleTimeout: positive(meta.ti), absoluteTimeout: positive(meta.ta) };
 }
 
 /** The owner key of a user id: what stores index, never the id itself. */

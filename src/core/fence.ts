@@ -47,7 +47,7 @@ interface Fence {
 }
 
 /** What these helpers use of the manager's one context. */
-export type FenceContext = Pick<ManagerContext, "call" | "now" | "absoluteTimeout">;
+export type FenceContext = Pick<ManagerContext, "call" | "now" | "longestLifetime">;
 
 export const FENCE_LOG = 32;
 const MAX_ATTEMPTS = 64;
@@ -79,7 +79,7 @@ export async function advanceFence(ctx: FenceContext, store: SessionStore, owner
     if (fence.log.length > FENCE_LOG) fence.log.splice(0, fence.log.length - FENCE_LOG);
     // A missing or expired record counts as version 0 (store contract).
     const expected = found && found.expiresAt > now ? found.version : 0;
-    const write = { data: JSON.stringify(fence), expiresAt: now + ctx.absoluteTimeout, version: expected + 1, expectedVersion: expected };
+    const write = { data: JSON.stringify(fence), expiresAt: now + ctx.longestLifetime, version: expected + 1, expectedVersion: expected };
     if (await ctx.call("set", (o) => store.set(key, write, o))) return;
   }
   throw new SessionConflictError(MAX_ATTEMPTS);

@@ -13,7 +13,8 @@ import type { ServerStore } from "./abilities.js";
 import type { ManagerContext } from "./context.js";
 import type { FenceMark, FenceTarget } from "./fence.js";
 import { advanceFence, markOf, readFence, spared, targetsHandle } from "./fence.js";
-import type { SessionInternals, SignedInUser } from "./session.js";
+import { toMilliseconds } from "./duration.js";
+import type { SessionInternals, SessionLifetime, SignInOptions, SignedInUser } from "./session.js";
 import type { SessionStore } from "./store.js";
 import type { OwnedRecord, SessionInfo } from "./users.js";
 import { distinctSessions, ownedRecords } from "./users.js";
@@ -161,8 +162,10 @@ function endState(state: SessionInternals): void {
 
 // ---- signing in ----
 
-export async function signIn(core: ManagerContext, state: SessionInternals, userId: string): Promise<void> {
+export async function signIn(core: ManagerContext, state: SessionInternals, userId: string, options: SignInOptions = {}): Promise<void> {
   checkUserId(userId);
+  const method = checkMethod(options.method);
+  const lifetime = lifetimeOf(core, options);
   const owner = ownerOf(userId);
   const server = core.server;
   const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now } = core.options;
@@ -184,9 +187,49 @@ export async function signIn(core: ManagerContext, state: SessionInternals, user
     sealedId: undefined,
     handle: undefined,
     fence,
+    authenticatedAt: now(),
+    authMethod: method,
+    lifetime,
   };
   state.status = "modified";
   await regenerate(core, state, previous);
+}
+
+/** The user proved who they are again: a new authentication time (and method), and a new id. */
+export async function reauthenticated(core: ManagerContext, state: SessionInternals, method: string | undefined): Promise<void> {
+  const user = state.user;
+  if (!user) throw new SessionError("ERR_SESSION_NOT_SIGNED_IN", "reauthenticated() needs a signed-in session: call signIn() instead");
+  user.authMethod = checkMethod(method) ?? user.authMethod;
+  user.authenticatedAt = core.now();
+  state.status = "modified";
+  await regenerate(core, state);
+}
+
+function checkMethod(method: string | undefined): string | undefined {
+  if (method === undefined) return undefined;
+  if (typeof method !== "string" || method.length === 0 || method.length > 64) {
+    throw new TypeError(`option "method" must be a non-empty string of at most 64 characters, such as "password" or "webauthn"; got ${JSON.stringify(method)}`);
+  }
+  return method;
+}
+
+/** signIn's lifetime options in milliseconds, refused (TypeError) above the manager's maximums. */
+function lifetimeOf(core: ManagerContext, options: SignInOptions): SessionLifetime | undefined {
+  const { persistent, idleTimeout, absoluteTimeout } = options;
+  if (persistent === undefined && idleTimeout === undefined && absoluteTimeout === undefined) return undefined;
+  if (persistent !== undefined && typeof persistent !== "boolean") throw new TypeError('option "persistent" must be true or false');
+  const bounded = (value: SignInOptions["idleTimeout"], name: string, max: number, maxName: string) => {
+    if (value === undefined) return undefined;
+    const parsed = toMilliseconds(value, name);
+    if (parsed === 0 || parsed > max) throw new TypeError(`option "${name}" must be greater than 0 and at most the manager's ${maxName} (${max} ms); got ${JSON.stringify(value)}`);
+    return parsed;
+  };
+  const { maxIdleTimeout, maxAbsoluteTimeout } = core.options;
+  return {
+    persistent,
+    idleTimeout: bounded(idleTimeout, "idleTimeout", maxIdleTimeout, "maxIdleTimeout"),
+    absoluteTimeout: bounded(absoluteTimeout, "absoluteTimeout", maxAbsoluteTimeout, "maxAbsoluteTimeout"),
+  };
 }
 
 /** The fence a sign-in starts from: in the session store, or for cookie sessions in `revocations`. */
@@ -256,7 +299,7 @@ export async function indexOwner(core: ManagerContext, server: ServerStore, stat
   const user = state.user;
   const add = server.users?.add;
   if (!user || !(user.fresh || rotating) || !add) return;
-  const keepUntil = Math.max(expiresAt, state.createdAt + core.options.absoluteTimeout);
+  const keepUntil = Math.max(expiresAt, state.createdAt + core.absoluteOf(user.lifetime));
   await core.call("indexOwner", (o) => add(user.owner, key, keepUntil, o));
 }
 

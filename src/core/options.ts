@@ -32,6 +32,16 @@ export interface SessionManagerOptions {
   idleTimeout?: Duration;
   /** Default "24h": hard cap from creation, never extended, so a stolen token dies eventually. */
   absoluteTimeout?: Duration;
+  /**
+   * Default: `idleTimeout`. The longest idle timeout `signIn(userId, { idleTimeout })` may give
+   * one session, so an app cannot be made to hand out a session that never idles out.
+   */
+  maxIdleTimeout?: Duration;
+  /**
+   * Default: `absoluteTimeout`. The longest absolute lifetime `signIn(userId, { absoluteTimeout })`
+   * may give one session ("remember me" for 30 days: raise this, keep `absoluteTimeout` short).
+   */
+  maxAbsoluteTimeout?: Duration;
   /** Default "1m": an unmodified session's expiry is re-written at most this often, saving store writes. */
   touchInterval?: Duration;
   /**
@@ -92,6 +102,8 @@ export interface ResolvedOptions {
   cookie: ResolvedCookieOptions;
   idleTimeout: number;
   absoluteTimeout: number;
+  maxIdleTimeout: number;
+  maxAbsoluteTimeout: number;
   touchInterval: number;
   secrets: readonly string[] | undefined;
   hashIds: boolean;
@@ -118,6 +130,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     cookie: resolveCookieOptions(options.cookie),
     idleTimeout: toMilliseconds(options.idleTimeout ?? "30m", "idleTimeout"),
     absoluteTimeout: toMilliseconds(options.absoluteTimeout ?? "24h", "absoluteTimeout"),
+    maxIdleTimeout: 0,
+    maxAbsoluteTimeout: 0,
     touchInterval: toMilliseconds(options.touchInterval ?? "1m", "touchInterval"),
     secrets: options.secrets === undefined ? undefined : checkSecretList(options.secrets, 'option "secrets"'),
     hashIds: options.hashIds ?? true,
@@ -139,6 +153,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
     throw new TypeError('options "idleTimeout" and "absoluteTimeout" must be greater than 0');
   }
+  resolved.maxIdleTimeout = Math.max(resolved.idleTimeout, toMilliseconds(options.maxIdleTimeout ?? 0, "maxIdleTimeout"));
+  resolved.maxAbsoluteTimeout = Math.max(resolved.absoluteTimeout, toMilliseconds(options.maxAbsoluteTimeout ?? 0, "maxAbsoluteTimeout"));
   if (!Number.isInteger(resolved.maxSize) || resolved.maxSize <= 0) {
     throw new TypeError(`option "maxSize" must be a positive whole number of bytes; got ${String(options.maxSize)}`);
   }

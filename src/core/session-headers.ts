@@ -13,12 +13,15 @@ import { warnInsecureCookie } from "./warnings.js";
  * only for a new id, a re-signed token, or (cookie sessions) new sealed content.
  */
 export function cookieHeaders(ctx: ManagerContext, state: SessionInternals, now: number, sealed?: string): SessionHeader[] {
-  const { cookie, header, absoluteTimeout } = ctx.options;
+  const { cookie, header } = ctx.options;
   const value = sealed ?? tokenValue(ctx, state);
   if (header) return [[header, value]];
   const secure = isSecure(state);
   if (!secure && ctx.inProduction) warnInsecureCookie(cookie.name);
-  const maxAge = cookie.persistent ? Math.max(0, Math.round((state.createdAt + absoluteTimeout - now) / 1000)) : undefined;
+  const lifetime = state.user?.lifetime;
+  const persistent = lifetime?.persistent ?? cookie.persistent;
+  const absolute = ctx.absoluteOf(lifetime);
+  const maxAge = persistent ? Math.max(0, Math.round((state.createdAt + absolute - now) / 1000)) : undefined;
   return [["set-cookie", serializeSessionCookie(cookie, value, maxAge, secure)]];
 }
 

@@ -1,6 +1,8 @@
 import type { Binding } from "./dbsc/binding.js";
 import { inspect } from "node:util";
 import { SessionError } from "./errors.js";
+import type { Duration } from "./duration.js";
+import { toMilliseconds } from "./duration.js";
 import type { FenceMark } from "./fence.js";
 
 /**
@@ -27,7 +29,8 @@ export interface SessionHost {
   expiresAt(state: SessionInternals): number;
   handleOf(state: SessionInternals): string;
   regenerate(state: SessionInternals): Promise<void>;
-  signIn(state: SessionInternals, userId: string): Promise<void>;
+  signIn(state: SessionInternals, userId: string, options: SignInOptions): Promise<void>;
+  reauthenticated(state: SessionInternals, method: string | undefined): Promise<void>;
   destroy(state: SessionInternals): Promise<void>;
 }
 
@@ -36,6 +39,31 @@ export interface DeviceSource {
   readonly ip?: string | undefined;
   readonly headers?: Readonly<Record<string, unknown>> | Headers;
   readonly socket?: { readonly remoteAddress?: string | undefined };
+}
+
+/** How a user signed in, and how long this one session may live (see Session.signIn). */
+export interface SignInOptions {
+  /**
+   * How the user proved who they are: a short string such as "password", "webauthn",
+   * "oauth:github" (at most 64 characters). Read back as `authMethod`; `isFresh` can require it.
+   */
+  method?: string;
+  /**
+   * This session's cookie: false gives a browser-session cookie (no Max-Age: "don't remember me"
+   * on a shared computer), true one that lasts to the absolute deadline. Default: `cookie.persistent`.
+   */
+  persistent?: boolean;
+  /** This session's idle timeout, at most the manager's `maxIdleTimeout`. Default: `idleTimeout`. */
+  idleTimeout?: Duration;
+  /** This session's absolute lifetime, at most the manager's `maxAbsoluteTimeout`. Default: `absoluteTimeout`. */
+  absoluteTimeout?: Duration;
+}
+
+/** What a session signed in with: `SignInOptions` resolved (milliseconds), kept in the record. */
+export interface SessionLifetime {
+  persistent: boolean | undefined;
+  idleTimeout: number | undefined;
+  absoluteTimeout: number | undefined;
 }
 
 /** The user a session is signed in as, and the device it was signed in from. */
@@ -52,6 +80,10 @@ export interface SignedInUser {
   sealedId: string | undefined;
   /** Set once the session is bound to a device key (option `dbsc`). */
   binding?: Binding;
+  /** When the user last proved who they are (signIn or reauthenticated), by the server's clock. */
+  authenticatedAt: number;
+  authMethod: string | undefined;
+  lifetime: SessionLifetime | undefined;
   /** The session's public name, fixed at sign-in and kept across rotations (see Session.handle). */
   handle: string | undefined;
   /** The user's fence as the sign-in saw it: a rotation checks the revocations made since. */
@@ -150,6 +182,29 @@ export class Session<T extends object = SessionData> {
     return this[INTERNALS].user?.id;
   }
 
+  /** When the user last proved who they are (signIn, or reauthenticated), or undefined when signed out. */
+  get authenticatedAt(): Date | undefined {
+    const user = this[INTERNALS].user;
+    return user ? new Date(user.authenticatedAt) : undefined;
+  }
+
+  /** How the user last proved who they are (`signIn`'s or `reauthenticated`'s `method`). */
+  get authMethod(): string | undefined {
+    return this[INTERNALS].user?.authMethod;
+  }
+
+  /**
+   * Whether the user proved who they are within `maxAge` (and, with `methods`, by one of them):
+   * ask it before a sensitive change — email, password, MFA, ending other sessions (OWASP ASVS
+   * V7.5.1, V7.5.3). Counted from the last authentication, not from the session's creation.
+   */
+  isFresh(maxAge: Duration, options: { methods?: readonly string[] } = {}): boolean {
+    const user = this[INTERNALS].user;
+    if (!user) return false;
+    if (options.methods && (user.authMethod === undefined || !options.methods.includes(user.authMethod))) return false;
+    return this.#host.now() - user.authenticatedAt <= toMilliseconds(maxAge, "maxAge");
+  }
+
   /**
    * A public, non-secret name of this session for lists and "sign out that device": derived one
    * way from the stored key, so neither the token nor the key can be computed from it. A
@@ -234,9 +289,18 @@ export class Session<T extends object = SessionData> {
    * listSessions/revokeUser then find. Applies `maxSessionsPerUser`. `userId` is a non-empty
    * string of at most 256 characters.
    */
-  signIn(userId: string): Promise<void> {
+  signIn(userId: string, options: SignInOptions = {}): Promise<void> {
     // After destroy, a fresh session signs in.
-    return this.#storeStep(() => this.#host.signIn(this.#writable(), userId));
+    return this.#storeStep(() => this.#host.signIn(this.#writable(), userId, options));
+  }
+
+  /**
+   * Records that the signed-in user just proved who they are again (a password re-entered, a
+   * WebAuthn assertion): `authenticatedAt` becomes now, `authMethod` the method given, and the id
+   * rotates, as any privilege change must. Rejects with ERR_SESSION_NOT_SIGNED_IN when signed out.
+   */
+  reauthenticated(options: { method?: string } = {}): Promise<void> {
+    return this.#storeStep((state) => this.#host.reauthenticated(state, options.method));
   }
 
   /** Removes the session from the store now; the next commit expires the cookie. */

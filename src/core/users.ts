@@ -16,6 +16,11 @@ export interface SessionInfo {
   ip?: string;
   /** True when the browser bound the session to a device key (option `dbsc`). */
   bound: boolean;
+  /** When and how the user last proved who they are (signIn, reauthenticated). */
+  authenticatedAt: Date;
+  authMethod?: string;
+  /** False: a browser-session cookie ("don't remember me"); absent: the manager's cookie.persistent. */
+  persistent?: boolean;
 }
 
 /** A live session of a user with the store key it lives under (never leaves the manager). */
@@ -48,7 +53,10 @@ export async function ownedRecords(ctx: UserContext, server: ServerStore, owner:
       lastSeenAt: new Date(lastSeen),
       expiresAt: new Date(record.expiresAt),
       bound: user.binding !== undefined,
+      authenticatedAt: new Date(user.authenticatedAt),
     };
+    if (user.authMethod !== undefined) info.authMethod = user.authMethod;
+    if (user.lifetime?.persistent !== undefined) info.persistent = user.lifetime.persistent;
     if (user.userAgent !== undefined) info.userAgent = user.userAgent;
     if (user.ip !== undefined) info.ip = user.ip;
     owned.push({ key, info });

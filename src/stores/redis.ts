@@ -1,7 +1,8 @@
 /**
- * Sessions in Redis, through a client the application already has: node-redis 4+ (`createClient`,
- * `createCluster`, 5+ `createSentinel`) or ioredis (`Redis`, also with `sentinels`, and `Cluster`).
- * No driver is imported: the client is recognised by its shape, so installing either one is enough.
+ * Sessions in Redis or Valkey, through a client the application already has: node-redis 4+
+ * (`createClient`, `createCluster`, 5+ `createSentinel`), ioredis or iovalkey (`Redis`, also with
+ * `sentinels`, and `Cluster`), or Valkey GLIDE (`GlideClient`, `GlideClusterClient`). No driver is
+ * imported: the client is recognised by its shape, so installing any one of them is enough.
  *
  * One session is one hash `${prefix}${key}` = { d: data, e: expiresAt, v: version, o: owner? } with
  * a PEXPIREAT at `e`, so Redis deletes it itself (no gc). Every session call touches that one key
@@ -58,7 +59,22 @@ export interface IoRedisLike {
   pipeline?(commands: string[][]): { exec(): Promise<[Error | null, unknown][] | null> };
 }
 
-export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike | IoRedisLike;
+/**
+ * Valkey GLIDE (@valkey/valkey-glide) `GlideClient` or `GlideClusterClient`: every command goes
+ * through customCommand, routed in a cluster to the primary of the key's slot.
+ */
+export interface GlideClientLike {
+  /** `decoder` is named only so GlideClient's options type (which has no route) matches; the store never sets it. */
+  customCommand(args: string[], options?: { route?: GlideRoute; decoder?: never }): Promise<unknown>;
+  close(errorMessage?: string): void;
+  /** Only a GlideClusterClient has it: how a cluster client is told from a standalone one. */
+  invokeScriptWithRoute?: unknown;
+}
+
+/** The GLIDE routes the store uses. */
+export type GlideRoute = "allPrimaries" | { type: "primarySlotKey"; key: string } | { type: "routeByAddress"; host: string; port: number };
+
+export type RedisClientLike = NodeRedisClientLike | NodeRedisClusterLike | NodeRedisSentinelLike | IoRedisLike | GlideClientLike;
 
 export interface RedisStoreOptions {
   /** A connected node-redis or ioredis client or cluster. Required. */
@@ -334,12 +350,15 @@ function escapeGlob(text: string): string {
 }
 
 function driverFor(client: RedisClientLike): Driver {
-  const shape = client as Partial<NodeRedisClusterLike & NodeRedisSentinelLike & IoRedisLike> | null;
+  const shape = client as Partial<NodeRedisClusterLike & NodeRedisSentinelLike & IoRedisLike & GlideClientLike> | null;
+  if (shape && typeof shape.customCommand === "function") return glideDriver(client as GlideClientLike);
   if (shape && typeof shape.call === "function") return ioredisDriver(client as IoRedisLike);
   if (shape && Array.isArray(shape.masters) && typeof shape.nodeClient === "function") return nodeRedisClusterDriver(client as NodeRedisClusterLike);
   if (shape && typeof shape.use === "function" && typeof shape.sendCommand === "function") return nodeRedisSentinelDriver(client as NodeRedisSentinelLike);
   if (shape && typeof shape.sendCommand === "function") return nodeRedisDriver(client as NodeRedisClientLike);
-  throw new TypeError('option "client" must be a node-redis client, cluster or sentinel (createClient/createCluster/createSentinel) or an ioredis Redis or Cluster');
+  throw new TypeError(
+    'option "client" must be a node-redis client, cluster or sentinel (createClient/createCluster/createSentinel), an ioredis or iovalkey Redis or Cluster, or a Valkey GLIDE client',
+  );
 }
 
 /** Commands written in the same tick leave on one socket in one write, so this is one round trip. */
@@ -360,6 +379,51 @@ function ioredisDriver(client: IoRedisLike): Driver {
     },
     masters: async () => (typeof client.nodes === "function" ? client.nodes("master") : [client]).map(command),
     quit: () => client.quit(),
+  };
+}
+
+/**
+ * Valkey GLIDE, shimmed onto raw commands (customCommand) so the scripts and replies are the other
+ * clients': GLIDE's own script API would cache scripts in its native core instead of EVALSHA's
+ * NOSCRIPT fallback. Its replies differ in two places, mapped here: a map reply (HGETALL) comes as
+ * [{ key, value }], and a server error as "… NoScriptError: …" instead of "NOSCRIPT …". In a
+ * cluster every command is routed to the primary of its key's slot, and count() scans each primary
+ * by address. GLIDE applies its own requestTimeout; the manager's signal is not passed.
+ */
+function glideDriver(client: GlideClientLike): Driver {
+  const cluster = client.invokeScriptWithRoute !== undefined;
+  const run = async (args: string[], route?: GlideRoute) => {
+    try {
+      const reply = await client.customCommand(args, route && { route });
+      return args[0] === "HGETALL" ? (reply as { key: string; value: string }[]).flatMap(({ key, value }) => [key, value]) : reply;
+    } catch (error) {
+      const message = String((error as Error)?.message);
+      if (/NoScriptError/.test(message)) throw new Error(`NOSCRIPT ${message}`, { cause: error });
+      throw error;
+    }
+  };
+  const send = (key: string, args: string[]) => run(args, cluster ? { type: "primarySlotKey", key } : undefined);
+  return {
+    send,
+    // In a cluster one after the other, as for node-redis: a WAIT sent alongside a write that is
+    // then redirected could be answered before the write reaches its new primary.
+    batch: async (key, commands) => {
+      if (!cluster) return together(commands, (args) => send(key, args));
+      const replies: unknown[] = [];
+      for (const args of commands) replies.push(await send(key, args));
+      return replies;
+    },
+    masters: async () => {
+      if (!cluster) return [(args) => run(args)];
+      // ECHO has no reply policy, so GLIDE answers per primary, keyed by address (PING's replies are merged into one).
+      const primaries = (await client.customCommand(["ECHO", "sessionkit"], { route: "allPrimaries" })) as { key: string }[];
+      return primaries.map(({ key: address }) => {
+        const at = address.lastIndexOf(":");
+        const route: GlideRoute = { type: "routeByAddress", host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+        return (args: string[]) => run(args, route);
+      });
+    },
+    quit: async () => client.close(),
   };
 }
 

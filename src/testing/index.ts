@@ -17,6 +17,7 @@ import type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } f
 import { LONG, harness, sleep } from "./harness.js";
 import { edgeCases } from "./edge-cases.js";
 import { storeContractCases } from "./store-cases.js";
+import { authCases } from "./auth-cases.js";
 import { finalityCases } from "./finality-cases.js";
 import { userCases } from "./user-cases.js";
 
@@ -240,5 +241,6 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
     ...edgeCases(factory, options),
     ...userCases(factory, options),
     ...finalityCases(factory, options),
+    ...authCases(factory, options),
   ];
 }

@@ -41,3 +41,18 @@ declare module "session-file-store" {
   function fileStoreFactory(expressSession: typeof session): new (options: FileStoreOptions) => session.Store;
   export = fileStoreFactory;
 }
+
+declare module "dynalite" {
+  import type { Server } from "node:http";
+
+  interface DynaliteOptions {
+    /** Milliseconds a table stays CREATING/DELETING/UPDATING; default 500. */
+    createTableMs?: number;
+    deleteTableMs?: number;
+    updateTableMs?: number;
+    /** A LevelDB directory; in memory without it. */
+    path?: string;
+  }
+  function dynalite(options?: DynaliteOptions): Server;
+  export = dynalite;
+}
