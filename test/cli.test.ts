@@ -104,6 +104,37 @@ describe("usage errors", () => {
     expectOneLineError(await sessionkit(["count", "--store", "/nonexistent/sessions"]), 2, '"/nonexistent/sessions" is not an existing directory');
   });
 
+  // Issue 31: an operator's typo must not print the database password on stderr (CI logs, terminals).
+  const PASSWORD = "Pw-s3cret-1234";
+  const leakyStores = [
+    `redis://:${PASSWORD}@[::1:6379/0`,
+    `postgres://u:${PASSWORD}@host:99999/x`,
+    `postgresql://u:${PASSWORD}@host/x?sslmode=x&password=${PASSWORD}:99999`,
+    `postgres://host:99999/db?password=${PASSWORD}`,
+    `rediss://user:${PASSWORD}@exa mple:6379`,
+    `mysql://u:${PASSWORD}@host:0x/db`,
+    `sentinel://:${PASSWORD}@host:26379`,
+    `sentinel://${PASSWORD}@host`,
+    `'bad password=${PASSWORD} host=h`,
+    `host=h password='${PASSWORD} x' port=1 x`,
+    `redis:/:${PASSWORD}@host:6379`,
+  ];
+  it("no error message echoes a password from --store or SESSION_STORE, with or without --debug", async () => {
+    for (const store of leakyStores) {
+      for (const run of [
+        await sessionkit(["count", "--store", store]),
+        await sessionkit(["count", "--debug"], { SESSION_STORE: store }),
+      ]) {
+        expect(run.code, store).not.toBe(0);
+        expect(run.stderr, store).toMatch(/^sessionkit: /);
+        expect(run.stderr, store).not.toContain(PASSWORD);
+        expect(run.stderr, store).not.toContain(encodeURIComponent(PASSWORD));
+      }
+    }
+    const run = await sessionkit(["count", "--store", leakyStores[0]!]);
+    expect(run.stderr).toContain("redis://:***@[::1:6379/0");
+  });
+
   it("--help prints the usage on stdout", async () => {
     const run = await sessionkit(["--help"]);
     expect(run).toMatchObject({ code: 0, stderr: "" });

@@ -10,9 +10,9 @@ import { SessionManager } from "../src/core/manager.js";
 import type { SessionManagerOptions } from "../src/core/options.js";
 import { CookieStore } from "../src/stores/cookie.js";
 
-const NEW = "n".repeat(16) + "-new-secret-0123456789";
-const OLD = "o".repeat(16) + "-old-secret-0123456789";
-const FOREIGN = "f".repeat(16) + "-foreign-secret-012345";
+const NEW = "new secret: 4c9e1a7f0d3b8265 e07b9c2d";
+const OLD = "old secret: 9a2f6d0c4e8b1375 b3d81e6a";
+const FOREIGN = "foreign secret: 7e0b3d9a5c21f486 2c";
 
 function managerWith(secrets: string[], options: Partial<SessionManagerOptions> = {}) {
   return new SessionManager<Record<string, unknown>>({ store: new CookieStore({ secrets }), ...options });
@@ -307,6 +307,17 @@ describe("CookieStore", () => {
     const v1 = sealV1(NEW, `${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000);
     expect(new CookieStore({ secrets: [NEW] }).open(v1, now, "sid")).toMatchObject({ stale: true, expiresAt: now + 60_000 });
     await expectResealedInFormat3(sessions, v1);
+  });
+
+  it("acceptFormat1: false refuses a format-1 cookie (not bound to its name); formats 2 and 3 still open (issue 31)", async () => {
+    const now = Date.now();
+    const v1 = sealV1(NEW, `${"t".repeat(43)}|${now}|{"user":"ada"}`, now + 60_000);
+    const strict = new CookieStore({ secrets: [NEW], acceptFormat1: false });
+    expect(strict.open(v1, now, "sid")).toBeNull();
+    expect(new CookieStore({ secrets: [NEW], acceptFormat1: true }).open(v1, now, "sid")).toMatchObject({ stale: true });
+    const v3 = strict.seal("payload", now + 60_000, "sid");
+    expect(strict.open(v3, now, "sid")).toMatchObject({ payload: "payload", stale: false });
+    expect(() => new CookieStore({ secrets: [NEW], acceptFormat1: "no" as never })).toThrow(/option "acceptFormat1"/);
   });
 
   it("works unchanged through the Express 5 adapter on a real server", async () => {

@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 const MINUTE = 60_000;
-const SECRET = "dbsc-test-secret-0123456789abcdefghijklmnopqrstuv";
+const SECRET = randomBytes(32).toString("base64url");
 const fileDir = mkdtempSync(join(tmpdir(), "sessionkit-dbsc-"));
 afterAll(() => rmSync(fileDir, { recursive: true, force: true }));
 

@@ -3,7 +3,7 @@
  * Legacy stores: express-session's MemoryStore and connect-redis on the real Redis.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -253,6 +253,70 @@ describe("migrating from session-file-store (a legacy store that builds file pat
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("duplicate legacy cookies (issue 31)", () => {
+  it("two genuinely signed legacy sessions migrate neither: the planted one never lands in the victim's browser", async () => {
+    const legacyStore = new session.MemoryStore();
+    const victim = await legacyLogin(legacyStore);
+    const attacker = await legacyLogin(legacyStore);
+    const spy = counting(legacyStore);
+    const kit = await sessionkitApp(spy);
+    for (const header of [`${attacker.cookie}; ${victim.cookie}`, `${victim.cookie}; ${attacker.cookie}`]) {
+      const response = await kit.read(header);
+      expect(await response.json(), header).toEqual({});
+      expect(response.headers.getSetCookie(), header).toEqual([]);
+    }
+    expect(spy.calls.filter((call) => call.startsWith("destroy"))).toEqual([]);
+    expect(kit.store.count()).toBe(0);
+    // Alone, the victim's own legacy cookie still migrates.
+    expect(await (await kit.read(victim.cookie)).json()).toEqual({ user: "alice", cart: [1, 2] });
+  });
+
+  it("a junk legacy cookie beside the user's own is ignored: the user's session migrates", async () => {
+    const legacyStore = new session.MemoryStore();
+    const victim = await legacyLogin(legacyStore);
+    const kit = await sessionkitApp(legacyStore);
+    const junk = [`connect.sid=x`, signLegacy("B".repeat(32), NEW_SECRET), signLegacy("C".repeat(32), "not the secret")];
+    const response = await kit.read(`${junk.join("; ")}; ${victim.cookie}`);
+    expect(await response.json()).toEqual({ user: "alice", cart: [1, 2] });
+    expect(await legacyGet(legacyStore, victim.sid)).toBeFalsy();
+  });
+});
+
+describe("sidPattern is matched against the whole id, and never lets a path through (issue 31)", () => {
+  const SAMPLE_SECRET = "keyboard cat";
+
+  it("an unanchored /[A-Za-z0-9_-]{32}/ does not pass AAAA…/../../config to session-file-store", async () => {
+    const root = await mkdtemp(join(tmpdir(), "sessionkit-sfs-"));
+    try {
+      await mkdir(join(root, "a"));
+      const FileStore = sessionFileStore(session);
+      const legacyStore = new FileStore({ path: join(root, "a", "sessions"), retries: 0, reapInterval: -1, logFn: () => {} });
+      const config = JSON.stringify({ databasePassword: "hunter2" });
+      await writeFile(join(root, "a", "config.json"), config);
+      const spy = counting(legacyStore);
+      const kit = await sessionkitApp(spy, SAMPLE_SECRET, /[A-Za-z0-9_-]{32}/);
+      const response = await kit.read(signLegacy(`${"A".repeat(32)}/../../config`, SAMPLE_SECRET));
+      expect(await response.json()).toEqual({});
+      expect(spy.calls, "the legacy store is never asked").toEqual([]);
+      expect(await readFile(join(root, "a", "config.json"), "utf8")).toBe(config);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses path separators and .. whatever the pattern says, and still migrates a whole-match id", async () => {
+    const legacyStore = new session.MemoryStore();
+    for (const sid of ["ok-id", "a/b", "a\\b", "..", "a..b", "x\0y"]) legacyStore.set(sid, { cookie: { expires: null }, user: sid });
+    const spy = counting(legacyStore);
+    const kit = await sessionkitApp(spy, SECRETS, /^.*$/);
+    for (const sid of ["a/b", "a\\b", "..", "a..b", "x\0y"]) {
+      expect(await (await kit.read(signLegacy(sid, NEW_SECRET))).json(), sid).toEqual({});
+    }
+    expect(spy.calls).toEqual([]);
+    expect(await (await kit.read(signLegacy("ok-id", NEW_SECRET))).json()).toEqual({ user: "ok-id" });
   });
 });
 

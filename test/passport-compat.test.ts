@@ -313,4 +313,25 @@ describe("express-session compat mode, the methods", () => {
     }, first.cookie);
     expect(second.body).toEqual({ error: null, note: "stored", idWrite: "TypeError", touch: true, expiresInFuture: true });
   });
+
+  it("a stored __proto__ key does not become the prototype of Object.assign or for-in copies (issue 31)", async () => {
+    // A record with an own "__proto__" data key, as a careless or hostile write leaves it.
+    const writer = new SessionManager({ store: sharedStore, gcInterval: 0 });
+    const planted = await writer.load();
+    planted.set("__proto__" as never, { isAdmin: true } as never);
+    planted.set("name" as never, "mallory" as never);
+    const first = { cookie: (await writer.commit(planted))[0]!.split(";")[0] };
+    const second = await run((req, res) => {
+      const assigned = Object.assign({}, view(req)) as Record<string, unknown>;
+      const copied: Record<string, unknown> = {};
+      for (const key in view(req)) copied[key] = view(req)[key];
+      const spread = { ...view(req) } as Record<string, unknown>;
+      res.json({
+        assigned: [assigned.isAdmin ?? null, Object.getPrototypeOf(assigned) === Object.prototype, assigned.name],
+        copied: [copied.isAdmin ?? null, Object.getPrototypeOf(copied) === Object.prototype, copied.name],
+        spread: [spread.isAdmin ?? null, spread.name],
+      });
+    }, first.cookie);
+    expect(second.body).toEqual({ assigned: [null, true, "mallory"], copied: [null, true, "mallory"], spread: [null, "mallory"] });
+  });
 });

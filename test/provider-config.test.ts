@@ -6,6 +6,7 @@ import {
   parseMySQLConfig,
   parsePostgresConfig,
   parseRedisConfig,
+  parseRedisSentinelConfig,
 } from "../src/core/provider-config.js";
 
 const hostname = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}$/);
@@ -143,5 +144,44 @@ describe("parseCookieConfig and parseFileConfig", () => {
     expect(parseFileConfig("./tmp")).toEqual({ dir: "./tmp" });
     expect(() => parseFileConfig("")).toThrow(/provider "file".*directory/);
     expect(() => parseFileConfig("a\0b")).toThrow(TypeError);
+  });
+});
+
+describe("error messages never carry a password (issue 31)", () => {
+  const PASSWORD = "Pw-s3cret-1234";
+  const cases: Array<[string, (config: string) => unknown, string]> = [
+    ["redis", parseRedisConfig, `redis://:${PASSWORD}@[::1:6379/0`],
+    ["redis", parseRedisConfig, `rediss://user:${PASSWORD}@exa mple:6379`],
+    ["redis", parseRedisSentinelConfig, `sentinel://:${PASSWORD}@host:26379`],
+    ["redis", parseRedisSentinelConfig, `sentinel://${PASSWORD}@host`],
+    ["postgresql", parsePostgresConfig, `postgres://u:${PASSWORD}@host:99999/x`],
+    ["postgresql", parsePostgresConfig, `postgres://host:99999/db?password=${PASSWORD}`],
+    ["postgresql", parsePostgresConfig, `'bad password=${PASSWORD} host=h`],
+    ["postgresql", parsePostgresConfig, `x password='${PASSWORD} x' port=1`],
+    ["mysql", parseMySQLConfig, `mysql://u:${PASSWORD}@host:0x/db`],
+    ["mysql", parseMySQLConfig, `mysql://u@ho st/db?password=${PASSWORD}`],
+  ];
+  it.each(cases)("%s: %#", (provider, parse, config) => {
+    let error: unknown;
+    try {
+      parse(config);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(TypeError);
+    const { message } = error as TypeError;
+    expect(message).toMatch(new RegExp(`^provider "${provider}": `));
+    expect(message).not.toContain(PASSWORD);
+    expect(message).toContain("***");
+  });
+
+  it("the manager's TypeError for a providerConfig URL does not carry it either", async () => {
+    const { SessionManager } = await import("../src/index.js");
+    await import("../src/providers.js"); // registers "redis"
+    const load = async () => new SessionManager({ provider: "redis", providerConfig: `redis://:${PASSWORD}@[::1:6379/0`, gcInterval: 0 }).load();
+    const error = await load().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(String((error as Error).message)).not.toContain(PASSWORD);
+    expect(String((error as Error).message)).toContain("redis://:***@[::1:6379/0");
   });
 });

@@ -32,7 +32,7 @@ export interface Contestant {
 }
 
 // Shared by every contestant that signs or seals: at least 32 characters (fastify/session's rule).
-export const BENCH_SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+export const BENCH_SECRET = "bench-secret-7Gq2Lx9Vd4Tn0Rb6Ws1Hk8Pm3Zc5YfJ2eQ8u";
 export const IDLE_SECONDS = 30 * 60;
 
 const SK_DEFAULTS =

@@ -76,7 +76,12 @@ const passportUserId: CompatUserId = (session) => {
   return typeof user === "number" && Number.isFinite(user) ? String(user) : undefined;
 };
 
-const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch"]);
+/**
+ * The view's own names. "__proto__" is one too: listed as an own data key, a stored
+ * `__proto__` would become the prototype of `Object.assign({}, req.session)` or of a for-in copy
+ * (its assignment runs the Object.prototype setter), so it stays the view's and is never data.
+ */
+const RESERVED = new Set<string | symbol>(["id", "cookie", "regenerate", "save", "destroy", "reload", "touch", "__proto__"]);
 
 class CompatView {
   declare [STATE]: ViewState;
@@ -166,7 +171,8 @@ const handler: ProxyHandler<CompatView> = {
     return view[STATE].data.has(key);
   },
   ownKeys(view) {
-    return [...view[STATE].data.keys()];
+    const keys = [...view[STATE].data.keys()];
+    return keys.includes("__proto__") ? keys.filter((key) => key !== "__proto__") : keys;
   },
   getOwnPropertyDescriptor(view, key) {
     if (typeof key === "symbol" || RESERVED.has(key) || !view[STATE].data.has(key)) return undefined;
@@ -189,7 +195,7 @@ export function createView(req: IncomingMessage, manager: SessionManager<object>
 async function bindUser(state: ViewState): Promise<void> {
   const { session } = state;
   if (state.data !== (session as unknown as DataSource) || session.destroyed) return;
-  const data: Record<string, unknown> = {};
+  const data = Object.create(null) as Record<string, unknown>; // a stored "__proto__" stays a plain key
   for (const key of session.keys()) data[key] = session.get(key as never);
   const userId = state.userIdOf(data);
   if (userId === session.userId) return;

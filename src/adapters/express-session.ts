@@ -34,6 +34,8 @@ export interface ExpressSessionMigrationOptions {
    * Default: express-session's own ids (uid-safe: 32 base64url characters). Give the format of
    * your ids if the old app had a custom `genid`. A signed id of another format never reaches the
    * legacy store: stores that build a file path or key from the id must not see "../config".
+   * The pattern must match the whole id (it is anchored for you), and an id holding "/", "\\",
+   * ".." or NUL is refused whatever the pattern allows.
    */
   sidPattern?: RegExp;
 }
@@ -55,19 +57,26 @@ export function fromExpressSession(options: ExpressSessionMigrationOptions): Ses
   if (!store || typeof store.get !== "function" || typeof store.destroy !== "function") {
     throw new TypeError('fromExpressSession: option "store" must be an express-session store with get() and destroy()');
   }
+  const liveRecord = async (cookieValue: string): Promise<{ sid: string; record: LegacySessionRecord } | null> => {
+    const sid = unsignCookie(cookieValue, secrets);
+    // Forged, unsigned, or signed but not an id (a known sample secret signs anything): never asked.
+    if (sid === null || !isLegacyId(sid, sidPattern)) return null;
+    const record = await callback<LegacySessionRecord | null | undefined>((done) => store.get(sid, done));
+    return record && !isExpired(record) ? { sid, record } : null;
+  };
   const path = options.cookie?.path ?? "/";
   const domain = options.cookie?.domain;
   return {
     cookieName: name,
     async take(cookieValue) {
-      const sid = unsignCookie(cookieValue, secrets);
-      // Forged, unsigned, or signed but not an id (a known sample secret signs anything): never asked.
-      if (sid === null || !sidPattern.test(sid)) return null;
-      const record = await callback<LegacySessionRecord | null | undefined>((done) => store.get(sid, done));
-      if (!record || isExpired(record)) return null;
-      await callback<void>((done) => store.destroy(sid, done));
-      const { cookie: _cookie, ...data } = record;
+      const found = await liveRecord(cookieValue);
+      if (!found) return null;
+      await callback<void>((done) => store.destroy(found.sid, done));
+      const { cookie: _cookie, ...data } = found.record;
       return data;
+    },
+    async verify(cookieValue) {
+      return (await liveRecord(cookieValue)) !== null;
     },
     expireCookie(secure) {
       return serialize(name, "", { path, domain, maxAge: 0, expires: new Date(0), httpOnly: true, secure });
@@ -96,8 +105,17 @@ function checkSidPattern(pattern: RegExp | undefined): RegExp {
   if (!(pattern instanceof RegExp)) {
     throw new TypeError('fromExpressSession: option "sidPattern" must be a RegExp matching the whole legacy id, such as /^[0-9a-f-]{36}$/');
   }
-  // Without the g and y flags, test() keeps no lastIndex between calls.
-  return new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ""));
+  // Anchored, so /[A-Za-z0-9_-]{32}/ matches the whole id, not 32 characters of "A…A/../../config";
+  // without g and y, test() keeps no lastIndex between calls; without m, "$" is the end of the id.
+  return new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gym]/g, ""));
+}
+
+/**
+ * Legacy stores build file paths and keys from the id (session-file-store joins it to its
+ * directory), so "/", "\\", ".." and NUL are refused whatever the app's pattern allows.
+ */
+function isLegacyId(sid: string, pattern: RegExp): boolean {
+  return pattern.test(sid) && !/[/\\\0]|\.\./.test(sid);
 }
 
 /**

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { SessionManager } from "../core/manager.js";
 import type { SessionStore } from "../core/store.js";
 import { COMMANDS } from "./commands.js";
+import { scrubberFor } from "../core/redact.js";
 import { describeError, UsageError } from "./errors.js";
 import { openStore, parseStoreSpec } from "./store.js";
 
@@ -53,8 +54,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     // parseArgs' own errors (unknown option, missing value) are usage errors too.
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
-    process.stderr.write(`sessionkit: ${describeError(error)}${usage ? " (see sessionkit --help)" : ""}\n`);
-    if (values?.debug || argv.includes("--debug")) process.stderr.write(`${stackWithCauses(error)}\n`);
+    // A driver's own message or stack may quote the store string: its password is masked there too.
+    const scrub = scrubberFor(values?.store ?? storeArgument(argv) ?? process.env.SESSION_STORE ?? "");
+    process.stderr.write(scrub(`sessionkit: ${describeError(error)}${usage ? " (see sessionkit --help)" : ""}\n`));
+    if (values?.debug || argv.includes("--debug")) process.stderr.write(scrub(`${stackWithCauses(error)}\n`));
     return usage ? 2 : 1;
   }
 }
@@ -107,6 +110,13 @@ async function run(positionals: string[], values: Values): Promise<void> {
 async function closeQuietly(manager: SessionManager, store: SessionStore): Promise<void> {
   await manager.close().catch(() => {});
   await Promise.resolve(store.close?.()).catch(() => {});
+}
+
+/** The --store value when parseArgs failed before giving it. */
+function storeArgument(argv: string[]): string | undefined {
+  const at = argv.findIndex((arg) => arg === "--store" || arg.startsWith("--store="));
+  if (at < 0) return undefined;
+  return argv[at] === "--store" ? argv[at + 1] : argv[at]!.slice("--store=".length);
 }
 
 function stackWithCauses(error: unknown): string {

@@ -5,6 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { redactCredentials } from "../core/redact.js";
 import { isRedisSentinelConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "../core/provider-config.js";
 import type { SessionStore } from "../core/store.js";
 import { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "../providers.js";
@@ -67,6 +68,6 @@ function checkApplicable(kind: StoreKind, options: OpenOptions): void {
 // FileStore creates a missing directory; an operator's typo must not become an empty store.
 async function openFileStore(dir: string): Promise<SessionStore> {
   const info = await stat(dir).catch(() => undefined);
-  if (!info?.isDirectory()) throw new UsageError(`--store: ${JSON.stringify(dir)} is not an existing directory; give ${FORMS}`);
+  if (!info?.isDirectory()) throw new UsageError(`--store: ${JSON.stringify(redactCredentials(dir))} is not an existing directory; give ${FORMS}`);
   return new FileStore({ dir });
 }

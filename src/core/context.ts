@@ -97,7 +97,7 @@ export class ManagerContext implements SessionHost {
 
   /** The record text of the session; throws SessionTooLargeError over `maxSize`. */
   encode(state: SessionInternals): string {
-    const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.now()) : undefined;
+    const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.now(), this.options.atRest) : undefined;
     const text = encodeEnvelope(this.options.codec, state.createdAt, state.data, user);
     // Cheap bound first: a UTF-8 string is at most 3 bytes per UTF-16 unit.
     if (text.length * 3 > this.options.maxSize) {

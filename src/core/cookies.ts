@@ -111,56 +111,6 @@ export function readCookie(header: string | undefined | null, name: string): str
   return parse(header)[name];
 }
 
-/** The session cookie of a request: its value, or none when the header is ambiguous. */
-export interface SessionCookie {
-  readonly value: string | undefined;
-  /** More than one cookie of this name with different values: `value` is then undefined. */
-  readonly ambiguous: boolean;
-}
-
-const NO_COOKIE: SessionCookie = Object.freeze({ value: undefined, ambiguous: false });
-const AMBIGUOUS: SessionCookie = Object.freeze({ value: undefined, ambiguous: true });
-
-/**
- * The session cookie `name` in a Cookie header. Two cookies of one name with different values
- * mean one was planted (a sibling subdomain's `Domain=.example.com; Path=/app` cookie is sent
- * first, RFC 6265bis section 5.8.3), or is stale; which one is the user's own cannot be told, so
- * neither is used: a stranger's session is never loaded (login CSRF). The `cookie` package keeps
- * the first value only and cannot report this, hence this scan. Values are not percent-decoded:
- * a session value is base64url and dots, anything else is not found anyway.
- */
-export function readSessionCookie(header: string | undefined | null, name: string): SessionCookie {
-  if (!header || !header.includes(name)) return NO_COOKIE;
-  let value: string | undefined;
-  for (let start = 0; start < header.length; ) {
-    let end = header.indexOf(";", start);
-    if (end === -1) end = header.length;
-    const found = pairValue(header, start, end, name);
-    // An empty value carries no session, so it cannot be a stranger's: it is not a duplicate.
-    if (found) {
-      if (value === undefined) value = found;
-      else if (found !== value) return AMBIGUOUS;
-    }
-    start = end + 1;
-  }
-  return value === undefined ? NO_COOKIE : { value, ambiguous: false };
-}
-
-/** The value of the `name=value` pair in header[start, end), or undefined for another name. */
-function pairValue(header: string, start: number, end: number, name: string): string | undefined {
-  let at = start;
-  while (at < end && isWhitespace(header.charCodeAt(at))) at++;
-  if (!header.startsWith(name, at)) return undefined;
-  at += name.length;
-  while (at < end && isWhitespace(header.charCodeAt(at))) at++;
-  if (header.charCodeAt(at) !== 0x3d /* = */ || at >= end) return undefined;
-  return header.slice(at + 1, end).trim();
-}
-
-function isWhitespace(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-
 /**
  * The Set-Cookie value for the session. `maxAgeSeconds` undefined gives a browser-session cookie;
  * `secure` is the resolved flag for this request ("auto" already decided by the caller).

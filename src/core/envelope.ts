@@ -3,13 +3,16 @@ import type { SessionCodec } from "./codec.js";
 import { encodeJsonMap, jsonCodec } from "./codec.js";
 import type { Binding } from "./dbsc/binding.js";
 import { readBinding } from "./dbsc/binding.js";
+import type { AtRest } from "./at-rest.js";
+import { unkeyedOwner } from "./at-rest.js";
 import type { FenceMark } from "./fence.js";
 import type { SessionLifetime, SignedInUser } from "./session.js";
 import { randomBytesPooled } from "./random.js";
 
 /**
  * The record text a store keeps: `createdAt|data` for an anonymous session (the 0.1 format),
- * `createdAt~meta|data` for a signed-in one, where meta is base64url JSON of the user fields.
+ * `createdAt~meta|data` for a signed-in one, where meta is base64url JSON of the user fields
+ * (owner key, times, sealed id, and the device sealed as at-rest.ts describes).
  *
  * The user id itself is kept only encrypted under a key derived from the session token, which
  * the store never sees (it holds SHA-256 of the token): a store dump shows neither tokens nor
@@ -27,8 +30,11 @@ export interface StoredUser {
   signedInAt: number;
   /** When a request last wrote the record (touches are seen through expiresAt instead). */
   lastWriteAt: number;
+  /** In the clear only in records written before the device was sealed (sessionkit 0.2). */
   userAgent: string | undefined;
   ip: string | undefined;
+  /** User-Agent and IP sealed under the user's device key (at-rest.ts). */
+  sealedDevice: string | undefined;
   sealedId: string;
   binding: Binding | undefined;
   /** The session's handle, kept across rotations (absent in records of 0.2 previews). */
@@ -46,6 +52,8 @@ export interface UserMeta {
   s: number;
   l: number;
   u: string;
+  /** Sealed device; `a` and `i` (User-Agent, IP in the clear) are only read, from older records. */
+  d?: string;
   a?: string;
   i?: string;
   /** The device binding (option `dbsc`). */
@@ -70,11 +78,23 @@ export function encodeEnvelope(codec: SessionCodec, createdAt: number, data: Map
   return `${createdAt}~${Buffer.from(JSON.stringify(user)).toString("base64url")}|${body}`;
 }
 
+/** The device seal of each signed-in user, made once and reused by later writes. */
+const sealedDevices = new WeakMap<SignedInUser, string>();
+
+/** A loaded user's device seal, kept as it is (unopened) when the record is written again. */
+export function rememberSealedDevice(user: SignedInUser, sealed: string | undefined): void {
+  if (sealed !== undefined) sealedDevices.set(user, sealed);
+}
+
 /** The user fields to store; the id is sealed once per token and the seal reused by later writes. */
-export function userMeta(user: SignedInUser, token: string, now: number): UserMeta {
+export function userMeta(user: SignedInUser, token: string, now: number, atRest: AtRest): UserMeta {
   const meta: UserMeta = { o: user.owner, s: user.signedInAt, l: now, u: (user.sealedId ??= sealUserId(user.id, token)) };
-  if (user.userAgent !== undefined) meta.a = user.userAgent;
-  if (user.ip !== undefined) meta.i = user.ip;
+  let device = sealedDevices.get(user);
+  // A record of 0.2 kept the device in the clear: it is sealed at its next write.
+  if (device === undefined && (user.userAgent !== undefined || user.ip !== undefined)) {
+    sealedDevices.set(user, (device = atRest.sealDevice(user.id, user.userAgent, user.ip)));
+  }
+  if (device !== undefined) meta.d = device;
   if (user.binding !== undefined) meta.b = user.binding;
   if (user.handle !== undefined) meta.h = user.handle;
   if (user.fence !== undefined) meta.f = user.fence;
@@ -116,7 +136,22 @@ function decodeMeta(text: string): StoredUser {
   const authenticatedAt = typeof meta.t === "number" ? meta.t : meta.s;
   const authMethod = typeof meta.m === "string" ? meta.m : undefined;
   const lifetime = meta.p !== undefined || meta.ti !== undefined || meta.ta !== undefined ? lifetimeOf(meta) : undefined;
-  return { owner: meta.o, signedInAt: meta.s, lastWriteAt: meta.l, userAgent: meta.a, ip: meta.i, sealedId: meta.u, handle, fence, authenticatedAt, authMethod, lifetime, binding };
+  const sealedDevice = typeof meta.d === "string" ? meta.d : undefined;
+  return {
+    owner: meta.o,
+    signedInAt: meta.s,
+    lastWriteAt: meta.l,
+    userAgent: meta.a,
+    ip: meta.i,
+    sealedDevice,
+    sealedId: meta.u,
+    handle,
+    fence,
+    authenticatedAt,
+    authMethod,
+    lifetime,
+    binding,
+  };
 }
 
 /** Only positive whole numbers are taken: a record cannot lend a session a lifetime it did not get. */
@@ -125,9 +160,9 @@ function lifetimeOf(meta: Partial<UserMeta>): SessionLifetime {
   return { persistent: meta.p === undefined ? undefined : meta.p === 1, idleTimeout: positive(meta.ti), absoluteTimeout: positive(meta.ta) };
 }
 
-/** The owner key of a user id: what stores index, never the id itself. */
+/** The owner key of a user id without `atRestSecret` (at-rest.ts): what stores index, never the id itself. */
 export function ownerOf(userId: string): string {
-  return createHash("sha256").update(`sessionkit/owner\0${userId}`).digest("base64url");
+  return unkeyedOwner(userId);
 }
 
 /** The public handle of a stored key: one-way, 128 bits, distinct from the key's own hash. */

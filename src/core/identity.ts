@@ -3,7 +3,7 @@
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
  * The manager calls these with its ManagerContext; the store side lives in records.ts and users.ts.
  */
-import { RETIRED, ownerOf } from "./envelope.js";
+import { RETIRED } from "./envelope.js";
 import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
@@ -17,7 +17,7 @@ import { toMilliseconds } from "./duration.js";
 import type { SessionInternals, SessionLifetime, SignInOptions, SignedInUser } from "./session.js";
 import type { SessionStore } from "./store.js";
 import type { OwnedRecord, SessionInfo } from "./users.js";
-import { distinctSessions, ownedRecords } from "./users.js";
+import { distinctSessions, ownedByAny, ownedRecords } from "./users.js";
 
 // ---- the session's id ----
 
@@ -166,11 +166,11 @@ export async function signIn(core: ManagerContext, state: SessionInternals, user
   checkUserId(userId);
   const method = checkMethod(options.method);
   const lifetime = lifetimeOf(core, options);
-  const owner = ownerOf(userId);
+  const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now, atRest } = core.options;
+  const owner = atRest.owner(userId);
   const server = core.server;
-  const { maxSessionsPerUser: max, sessionLimit, deviceInfo, now } = core.options;
   if (server && max !== undefined && sessionLimit === "reject") {
-    const owned = distinctSessions(await ownedRecords(core, server, owner));
+    const owned = distinctSessions(await ownedByAny(core, server, atRest.owners(userId)));
     const own = state.user?.owner === owner ? state.user.handle : undefined;
     if (owned.filter((record) => record.info.handle !== own).length >= max) throw new SessionLimitError(max);
   }
@@ -306,37 +306,45 @@ export async function indexOwner(core: ManagerContext, server: ServerStore, stat
 // ---- a user's devices ----
 
 export async function listSessions(core: ManagerContext, server: ServerStore, userId: string): Promise<SessionInfo[]> {
-  const owned = distinctSessions(await ownedRecords(core, server, ownerOf(checkUserId(userId))));
+  const { atRest } = core.options;
+  const owners = atRest.owners(checkUserId(userId));
+  const owned = distinctSessions(await ownedByAny(core, server, owners, (user) => atRest.openDevice(userId, user.sealedDevice!)));
   return owned.map((record: OwnedRecord) => record.info);
 }
 
-/** `server` is null for cookie sessions. */
+/**
+ * `server` is null for cookie sessions. A user may have two owner keys while an index migrates
+ * to `atRestSecret` (at-rest.ts): each gets its fence and its listing.
+ */
 export async function revokeSession(core: ManagerContext, server: ServerStore | null, userId: string, handle: string): Promise<boolean> {
-  const owner = ownerOf(checkUserId(userId));
+  const owners = core.options.atRest.owners(checkUserId(userId));
   if (!server) {
     // The server cannot see cookie sessions: the fence names the handle; true as it cannot be checked.
-    await advanceFence(core, revocationStore(core, "revokeSession"), owner, { handles: [handle] });
+    const revocations = revocationStore(core, "revokeSession");
+    for (const owner of owners) await advanceFence(core, revocations, owner, { handles: [handle] });
     core.emit("revoked", handle, userId);
     return true;
   }
   // A live session always has a record to list, under its old id or its new one.
-  const listed = (await ownedRecords(core, server, owner)).some((record) => record.info.handle === handle);
+  const listed = (await ownedByAny(core, server, owners)).find((record) => record.info.handle === handle);
   if (!listed) return false;
-  await endSessions(core, server, owner, { handles: [handle] });
+  await endSessions(core, server, listed.owner, { handles: [handle] });
   core.emit("revoked", handle, userId);
   return true;
 }
 
 export async function revokeUser(core: ManagerContext, server: ServerStore | null, userId: string, except: string | undefined): Promise<number> {
-  const owner = ownerOf(checkUserId(userId));
+  const owners = core.options.atRest.owners(checkUserId(userId));
   if (!server) {
     // Cookie sessions cannot be counted: the fence ends them at their next load; resolves to 0.
-    await advanceFence(core, revocationStore(core, "revokeUser"), owner, { all: true, except });
+    const revocations = revocationStore(core, "revokeUser");
+    for (const owner of owners) await advanceFence(core, revocations, owner, { all: true, except });
     return 0;
   }
-  const ended = await endSessions(core, server, owner, { all: true, except });
+  const ended = new Set<string>();
+  for (const owner of owners) for (const handle of await endSessions(core, server, owner, { all: true, except })) ended.add(handle);
   for (const handle of ended) core.emit("revoked", handle, userId);
-  return ended.length;
+  return ended.size;
 }
 
 function revocationStore(core: ManagerContext, what: string): SessionStore {

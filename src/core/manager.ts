@@ -6,10 +6,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ServerStore } from "./abilities.js";
 import { ManagerContext } from "./context.js";
-import { readCookie } from "./cookies.js";
+import { readCookieCandidates, verifiedCandidate } from "./cookie-candidates.js";
 import { SessionError, SessionHeadersSentError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
 import { listSessions, revokeSession, revokeUser } from "./identity.js";
-import type { SessionManagerOptions } from "./options.js";
+import type { SessionManagerOptions, SessionMigration } from "./options.js";
 import { resolveOptions } from "./options.js";
 import { CookiePath } from "./cookie-path.js";
 import type { SessionHeader } from "./node-http.js";
@@ -17,7 +17,8 @@ import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-htt
 import type { PreparedCommit, SessionPath } from "./paths.js";
 import { DONE } from "./paths.js";
 import { getProvider } from "./providers.js";
-import { fetchToken, nodeToken } from "./request-token.js";
+import type { TokenCandidates } from "./request-token.js";
+import { ambiguous, fetchToken, nodeToken } from "./request-token.js";
 import { ServerPath } from "./server-path.js";
 import type { DeviceSource, SecureFlag, SessionData } from "./session.js";
 import { INTERNALS, Session, isSecure, newState } from "./session.js";
@@ -131,12 +132,14 @@ export class SessionManager<T extends object = SessionData> {
    * `load` without the promise when the store answers synchronously (MemoryStore): an adapter
    * that can go on at once saves a tick.
    */
-  #loadNow(token: string | null | undefined, context: LoadContext): Awaitable<Session<T>> {
+  #loadNow(token: TokenCandidates, context: LoadContext): Awaitable<Session<T>> {
     const path = this.#path;
     if (!path) return this.#resolveStore().then(() => this.#loadNow(token, context));
     const now = this.#ctx.now();
     const secure = this.#secure(context.secure);
-    let found = token ? path.find(token, now, secure) : null;
+    const find = (value: string) => path.find(value, now, secure);
+    // Several different session cookies: only one that verifies loads (cookie-candidates.ts).
+    let found = !token ? null : typeof token === "string" ? find(token) : verifiedCandidate(token, find, () => ambiguous(this.#ctx));
     const { dbsc } = this.#ctx.options;
     if (dbsc) found = admitBound(found, dbsc, context.cookieHeader, now, (s) => this.#ctx.emit("binding-failed", s[INTERNALS], s.userId));
     if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
@@ -271,7 +274,10 @@ export class SessionManager<T extends object = SessionData> {
       find: async (cookieHeader, secure) => {
         await this.#server("dbsc"); // bindings need a server store (checked at construction too)
         const token = nodeToken(ctx, { cookie: cookieHeader });
-        return token ? ((await this.#path!.find(token, ctx.now(), this.#secure(secure))) as Session<object> | null) : null;
+        const find = (value: string) => this.#path!.find(value, ctx.now(), this.#secure(secure));
+        // Several different session cookies: only one that verifies loads, as in #loadNow.
+        const found = !token ? null : typeof token === "string" ? find(token) : verifiedCandidate(token, find, () => ambiguous(ctx));
+        return (await found) as Session<object> | null;
       },
       store: async () => (await this.#server("dbsc")).store,
       call: (operation, run) => ctx.call(operation, run),
@@ -337,7 +343,7 @@ export class SessionManager<T extends object = SessionData> {
 
   async #migrate(cookieHeader: string, now: number, secure: SecureFlag): Promise<Session<T> | null> {
     const migration = this.#ctx.options.migrateFrom!;
-    const legacy = readCookie(cookieHeader, migration.cookieName);
+    const legacy = await this.#legacyCookie(migration, cookieHeader);
     if (!legacy) return null;
     let data: Record<string, unknown> | null;
     try {
@@ -350,6 +356,14 @@ export class SessionManager<T extends object = SessionData> {
     for (const key of Object.keys(data)) session.set(key as never, data[key] as never);
     session[INTERNALS].extraCookies = [migration.expireCookie(isSecure(session[INTERNALS]))];
     return session;
+  }
+
+  /** The legacy cookie to take: the same duplicate rule as the session cookie's (cookie-candidates.ts). */
+  #legacyCookie(migration: SessionMigration, cookieHeader: string): Awaitable<string | null | undefined> {
+    const values = readCookieCandidates(cookieHeader, migration.cookieName, true);
+    if (values === undefined || typeof values === "string") return values;
+    const verify = migration.verify ? migration.verify.bind(migration) : async () => false;
+    return verifiedCandidate(values, async (value) => ((await verify(value)) ? value : null), () => ambiguous(this.#ctx, migration.cookieName));
   }
 
   #secure(request: SecureFlag | undefined): SecureFlag {

@@ -7,6 +7,8 @@ import { toMilliseconds } from "./duration.js";
 import type { SessionEventListener } from "./events.js";
 import type { DbscOptions, ResolvedDbsc } from "./dbsc/options.js";
 import { resolveDbsc } from "./dbsc/options.js";
+import type { AtRest } from "./at-rest.js";
+import { atRestKeys } from "./at-rest.js";
 import { checkSecretList } from "./secrets.js";
 import type { AnyStore, SessionStore } from "./store.js";
 
@@ -16,6 +18,12 @@ export interface SessionMigration {
   readonly cookieName: string;
   /** The legacy session's data, removed from the legacy store; null for a forged, expired or unknown cookie. */
   take(cookieValue: string): Promise<Record<string, unknown> | null>;
+  /**
+   * True when `take` would find a live legacy session for this value, without removing it. Asked
+   * only when a request carries two or more different legacy cookies: one that verifies is
+   * taken, two or more take none ("ambiguous-cookie"). Without it, such a request migrates none.
+   */
+  verify?(cookieValue: string): Promise<boolean>;
   /** The Set-Cookie value that removes the legacy cookie. */
   expireCookie(secure: boolean): string;
 }
@@ -96,6 +104,14 @@ export interface SessionManagerOptions {
    * end before they expire. Each load of a signed-in cookie session then costs one read of it.
    */
   revocations?: SessionStore;
+  /**
+   * Default none. A server secret (at least 32 characters and 72 estimated bits, as `secrets`)
+   * that keys what a store keeps about signed-in users: the owner key every store indexes becomes
+   * HMAC-SHA256 of the user id instead of SHA-256 (which a dump reverses for a guessable id), and
+   * the User-Agent and IP are sealed under it. It is not rotated with `secrets`: changing it
+   * orphans the sessions indexed under the old one. See docs/security.md, "What a store dump shows".
+   */
+  atRestSecret?: string;
 }
 
 export interface ResolvedOptions {
@@ -120,6 +136,7 @@ export interface ResolvedOptions {
   onEvent: SessionEventListener | undefined;
   dbsc: ResolvedDbsc | undefined;
   revocations: SessionStore | undefined;
+  atRest: AtRest;
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -148,6 +165,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     onEvent: options.onEvent,
     dbsc: resolveDbsc(options.dbsc, options.header !== undefined),
     revocations: options.revocations,
+    atRest: atRestKeys(options.atRestSecret === undefined ? undefined : checkSecretList([options.atRestSecret], 'option "atRestSecret"')[0]),
   };
   checkUserOptions(options);
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {

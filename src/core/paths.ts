@@ -4,7 +4,7 @@
  * find a session by its token and to prepare a commit.
  */
 import type { StoredUser } from "./envelope.js";
-import { handleOfKey, openUserId } from "./envelope.js";
+import { handleOfKey, openUserId, rememberSealedDevice } from "./envelope.js";
 import type { SessionHeader } from "./node-http.js";
 import type { SecureFlag, Session, SessionInternals } from "./session.js";
 import type { Awaitable } from "./store.js";
@@ -52,5 +52,7 @@ export function restoreUser(state: SessionInternals, stored: StoredUser, token: 
   // Records of 0.2 previews carry no handle: the one derived from the key they were loaded under.
   const handle = stored.handle ?? handleOfKey(key);
   state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId, handle, fence, authenticatedAt, authMethod, lifetime, binding };
+  // Only listSessions reads the device: a load keeps its seal as stored, unopened.
+  rememberSealedDevice(state.user, stored.sealedDevice);
   return true;
 }

@@ -1,9 +1,11 @@
 import { toMilliseconds } from "./duration.js";
+import { redactCredentials } from "./redact.js";
 
 /**
  * Pure parsers for beego-style provider configuration strings (no I/O, no driver): each turns the
  * string a beego app already has into the options of the Node driver that sessionkit uses.
- * A string that fits none of the accepted forms is a TypeError naming the provider and the forms.
+ * A string that fits none of the accepted forms is a TypeError naming the provider and the forms;
+ * a message that quotes the string shows it with its password masked (redact.ts).
  */
 
 /** For node-redis `createClient({ url })`. */
@@ -61,6 +63,11 @@ const POSTGRES_FORMS = '"user=a password=b dbname=c host=h port=5432 sslmode=dis
 const MYSQL_FORMS = '"user:password@tcp(host:port)/dbname?param=value", "user@unix(/path/mysql.sock)/dbname" or "mysql://user:password@host:port/dbname"';
 const COOKIE_FORMS = '\'{"securityKey":"<32+ characters>"}\' or \'{"secrets":["<newest>","<older>"]}\'';
 
+/** Config text for a message: JSON-quoted, credentials masked. */
+function quote(text: string): string {
+  return JSON.stringify(redactCredentials(text));
+}
+
 function malformed(provider: string, forms: string, reason: string): TypeError {
   return new TypeError(`provider "${provider}": ${reason}; expected ${forms}`);
 }
@@ -75,7 +82,7 @@ function parseUrl(text: string, protocols: string[], provider: string, forms: st
   try {
     url = new URL(text);
   } catch {
-    throw malformed(provider, forms, `${JSON.stringify(text)} is not a valid URL`);
+    throw malformed(provider, forms, `${quote(text)} is not a valid URL`);
   }
   if (!protocols.includes(url.protocol)) throw malformed(provider, forms, `unsupported URL scheme ${JSON.stringify(url.protocol)}`);
   if (url.hostname === "") throw malformed(provider, forms, "the URL has no host");
@@ -91,7 +98,7 @@ function parsePort(text: string, provider: string, forms: string): number {
 /** "host:port" with an optional [IPv6] host; the port is required, as beego's Dial needs it. */
 function splitHostPort(address: string, provider: string, forms: string): { host: string; port: number } {
   const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/\s]+):(\d+)$/.exec(address);
-  if (!match) throw malformed(provider, forms, `${JSON.stringify(address)} is not host:port`);
+  if (!match) throw malformed(provider, forms, `${quote(address)} is not host:port`);
   return { host: match[1]!, port: parsePort(match[2]!, provider, forms) };
 }
 
@@ -128,7 +135,7 @@ export function isRedisSentinelConfig(config: string): boolean {
 export function parseRedisSentinelConfig(config: string): RedisSentinelProviderConfig {
   const text = nonEmpty(config, "redis", REDIS_FORMS);
   const match = /^sentinel:\/\/(?:([^@/]*)@)?([^/?]+)\/([^/?]+)(?:\/(\d+))?(?:\?(.*))?$/i.exec(text);
-  if (!match) throw malformed("redis", REDIS_FORMS, `${JSON.stringify(text)} is not sentinel://host:port[,host:port...]/mastername`);
+  if (!match) throw malformed("redis", REDIS_FORMS, `${quote(text)} is not sentinel://host:port[,host:port...]/mastername`);
   const [, userInfo, hosts, name, db, query] = match;
   const sentinelRootNodes = hosts!.split(",").map((address) => {
     const { host, port } = splitHostPort(address.trim(), "redis", REDIS_FORMS);
@@ -149,7 +156,7 @@ function sentinelStoreOptions(query: string): RedisSentinelProviderConfig["store
   for (const [key, value] of new URLSearchParams(query)) {
     if (key === "waitReplicas" && /^\d+$/.test(value)) store.waitReplicas = Number(value);
     else if (key === "waitTimeout") store.waitTimeout = toMilliseconds(value, "waitTimeout");
-    else throw malformed("redis", REDIS_FORMS, `unsupported parameter ${JSON.stringify(`${key}=${value}`)}`);
+    else throw malformed("redis", REDIS_FORMS, `unsupported parameter ${quote(`${key}=${value}`)}`);
   }
   return store;
 }
@@ -185,7 +192,7 @@ function libpqPairs(text: string): Array<[string, string]> {
   while (index < text.length) {
     pattern.lastIndex = index;
     const match = pattern.exec(text);
-    if (!match) throw malformed("postgresql", POSTGRES_FORMS, `cannot read keyword=value at ${JSON.stringify(text.slice(index, index + 20))}`);
+    if (!match) throw malformed("postgresql", POSTGRES_FORMS, `cannot read keyword=value at ${quote(text.slice(index, index + 20))}`);
     pairs.push([match[1]!, match[2] !== undefined ? match[2].replace(/\\(.)/g, "$1") : match[3]!]);
     index = pattern.lastIndex;
   }
@@ -262,7 +269,7 @@ function applyUserInfo(result: MySQLProviderConfig, userInfo: string): void {
 function applyAddress(result: MySQLProviderConfig, netAddr: string): void {
   if (netAddr === "") return; // Go's default: tcp(127.0.0.1:3306), which is also mysql2's
   const match = /^(tcp|tcp6|unix)(?:\((.*)\))?$/.exec(netAddr);
-  if (!match) throw malformed("mysql", MYSQL_FORMS, `${JSON.stringify(netAddr)} is not protocol(address)`);
+  if (!match) throw malformed("mysql", MYSQL_FORMS, `${quote(netAddr)} is not protocol(address)`);
   const [, protocol, address = ""] = match;
   if (protocol === "unix") {
     result.socketPath = address || "/tmp/mysql.sock";

@@ -69,7 +69,7 @@ export interface SessionLifetime {
 /** The user a session is signed in as, and the device it was signed in from. */
 export interface SignedInUser {
   id: string;
-  /** The user's key at rest: SHA-256 of the id, so an email never lands in a key or column. */
+  /** The user's key at rest: SHA-256 of the id, or HMAC with atRestSecret (at-rest.ts), so an email never lands in a key or column. */
   owner: string;
   signedInAt: number;
   userAgent: string | undefined;

@@ -1,5 +1,6 @@
 import type { ManagerContext } from "./context.js";
 import { SessionUnsupportedError } from "./errors.js";
+import type { StoredUser } from "./envelope.js";
 import { handleOfKey } from "./envelope.js";
 import type { ServerStore } from "./abilities.js";
 
@@ -23,17 +24,24 @@ export interface SessionInfo {
   persistent?: boolean;
 }
 
+type DeviceInfo = { userAgent: string | undefined; ip: string | undefined };
+
 /** A live session of a user with the store key it lives under (never leaves the manager). */
 export interface OwnedRecord {
   key: string;
+  /** The owner key it is indexed under. */
+  owner: string;
   info: SessionInfo;
 }
 
 /** What these helpers use of the manager's one context. */
 export type UserContext = Pick<ManagerContext, "call" | "live" | "idleTimeout" | "now">;
 
-/** Every live session of `owner`, newest sign-in first (ties by handle, so racers agree). */
-export async function ownedRecords(ctx: UserContext, server: ServerStore, owner: string): Promise<OwnedRecord[]> {
+/**
+ * Every live session of `owner`, newest sign-in first (ties by handle, so racers agree).
+ * `device` opens a record's sealed User-Agent and IP (listSessions passes it; others need none).
+ */
+export async function ownedRecords(ctx: UserContext, server: ServerStore, owner: string, device?: (user: StoredUser) => DeviceInfo): Promise<OwnedRecord[]> {
   const users = server.users;
   if (!users) {
     throw new SessionUnsupportedError("this store cannot list a user's sessions: it has no listByOwner() method (see the store contract)");
@@ -57,11 +65,19 @@ export async function ownedRecords(ctx: UserContext, server: ServerStore, owner:
     };
     if (user.authMethod !== undefined) info.authMethod = user.authMethod;
     if (user.lifetime?.persistent !== undefined) info.persistent = user.lifetime.persistent;
-    if (user.userAgent !== undefined) info.userAgent = user.userAgent;
-    if (user.ip !== undefined) info.ip = user.ip;
-    owned.push({ key, info });
+    const { userAgent, ip } = device && user.sealedDevice !== undefined ? device(user) : user;
+    if (userAgent !== undefined) info.userAgent = userAgent;
+    if (ip !== undefined) info.ip = ip;
+    owned.push({ key, owner, info });
   }
   return owned.sort(newestFirst);
+}
+
+/** ownedRecords of each of a user's owner keys (at-rest.ts), merged in the same order. */
+export async function ownedByAny(ctx: UserContext, server: ServerStore, owners: readonly string[], device?: (user: StoredUser) => DeviceInfo): Promise<OwnedRecord[]> {
+  if (owners.length === 1) return ownedRecords(ctx, server, owners[0]!, device);
+  const lists = await Promise.all(owners.map((owner) => ownedRecords(ctx, server, owner, device)));
+  return lists.flat().sort(newestFirst);
 }
 
 /**

@@ -8,8 +8,9 @@
  * secret's key-generating key, the counter starting at the salt (AES as a PRF, as NIST SP 800-90A's
  * CTR_DRBG and RFC 8452's per-nonce keys use it). A random 96-bit IV under one key is safe for
  * only 2^32 messages (NIST SP 800-38D section 8.3), which a large site re-sealing on every touch
- * can reach; with a fresh key per cookie there is no such count, only the 128-bit salt's birthday
- * bound (about 2^62 cookies per secret). One AES call instead of an HKDF: a third of the CPU.
+ * can reach; with a fresh key per cookie there is no such count, only the chance that two cookies
+ * share a derived block: at most 14·n²/2^129 for n cookies per secret, under 2^-32 up to about
+ * 2^46.6 cookies (docs/stores/cookie.md, "Format"). One AES call instead of an HKDF: a third of the CPU.
  * The plaintext is expiresAt (float64, big-endian) followed by the payload, so the expiry is
  * authenticated. The AAD is the header and salt plus the purpose and the cookie name, so a cookie
  * sealed for one cookie (or app, by purpose) does not open as another with the same secret.
@@ -33,6 +34,12 @@ export interface CookieStoreOptions {
    * secret and a cookie name give different purposes, so one's cookies never open in the other.
    */
   purpose?: string;
+  /**
+   * Default true: format-1 cookies (sessionkit 0.1, not bound to the cookie name) still open, as
+   * stale, and are re-sealed in format 3. false refuses them (a fresh session). The default turns
+   * to false in the first release after 2027-06-30 (docs/stores/cookie.md, "Format").
+   */
+  acceptFormat1?: boolean;
 }
 
 const FORMAT = 3;
@@ -69,12 +76,17 @@ export class CookieStore implements ClientSideStore {
   readonly clientSide = true as const;
   readonly #keys: SecretKeys[];
   readonly #purpose: string;
+  readonly #acceptFormat1: boolean;
   /** The AAD tail of each cookie name seen, JSON of [purpose, name]. */
   readonly #boundNames = new Map<string, Buffer>();
 
   constructor(options: CookieStoreOptions) {
     this.#keys = checkSecretList(options?.secrets, 'CookieStore: option "secrets"').map(deriveKeys);
     this.#purpose = checkPurpose(options.purpose);
+    if (options.acceptFormat1 !== undefined && typeof options.acceptFormat1 !== "boolean") {
+      throw new TypeError('CookieStore: option "acceptFormat1" must be true or false');
+    }
+    this.#acceptFormat1 = options.acceptFormat1 ?? true;
   }
 
   /** `name` is the cookie (or header) the value travels in; the manager passes it. */
@@ -120,7 +132,7 @@ export class CookieStore implements ClientSideStore {
     const id = sealed.subarray(1, HEADER_BYTES);
     if (sealed[0] === FORMAT) return keys.id.equals(id) ? this.#openSalted(sealed, name, cookieKey, keys.generator) : null;
     if (sealed[0] === FORMAT_2) return keys.format2Id.equals(id) ? this.#openSalted(sealed, name, format2Key, keys.format2Master) : null;
-    if (sealed[0] === FORMAT_1) return keys.legacyId.equals(id) ? openFormat1(keys.legacy, sealed) : null;
+    if (sealed[0] === FORMAT_1) return this.#acceptFormat1 && keys.legacyId.equals(id) ? openFormat1(keys.legacy, sealed) : null;
     return null;
   }
 
@@ -175,7 +187,7 @@ function keyId(key: Buffer): Buffer {
 /**
  * Format 3: AES-256(generator, salt), AES-256(generator, salt + 1), AES-256(generator, salt + 2),
  * the counter block incremented as one 128-bit big-endian number. Two cookies share a block only
- * if their random salts lie within 2 of each other.
+ * if their random salts lie within 2 of each other (5 of 2^128 differences per pair).
  */
 function cookieKey(generator: KeyObject, salt: Buffer): { key: Buffer; iv: Buffer } {
   const keystream = createCipheriv("aes-256-ctr", generator, salt).update(KEYSTREAM_ZEROS);

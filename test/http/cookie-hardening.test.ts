@@ -109,6 +109,62 @@ describe("a request with more than one cookie of the session's name", () => {
     });
   }
 
+  // Issue 31: a planted value that does not verify is junk; it neither signs the user out nor
+  // earns a fresh session whose Set-Cookie would overwrite the user's own cookie.
+  for (const [framework, start] of [["Express (start)", expressApp], ["Hono (loadRequest)", honoApp]] as const) {
+    it(`${framework}: a junk duplicate (malformed, forged, unknown) is ignored and the user's session loads`, async () => {
+      const events: string[] = [];
+      const base = await start(await freshManager({ onEvent: (event) => events.push(event.type) }));
+      const victim = await login(base, "alice");
+      const unknown = "A".repeat(43); // well formed, in no store
+      for (const junk of ["x", unknown, `${victim.slice(0, -2)}AA`]) {
+        for (const header of [`sid=${junk}; sid=${victim}`, `sid=${victim}; sid=${junk}`]) {
+          const { body, setCookies } = await whoami(base, header);
+          expect(body, header).toEqual({ user: "alice" });
+          expect(setCookies, header).toEqual([]);
+        }
+      }
+      expect(events.filter((type) => type === "ambiguous-cookie")).toEqual([]);
+      // And a page that writes updates the user's own session, with no new cookie.
+      const write = await fetch(`${base}/login?user=alice2`, { headers: { cookie: `sid=x; sid=${victim}` } });
+      expect(write.headers.getSetCookie()).toEqual([]);
+      expect((await whoami(base, `sid=${victim}`)).body).toEqual({ user: "alice2" });
+    });
+  }
+
+  it("signed ids and cookie sessions: junk beside a valid cookie is ignored, two valid ones are ambiguous", async () => {
+    const { CookieStore } = await import("../../src/stores/cookie.js");
+    const secret = "Yb0q7TQm2v9sK1xW4pLr8cNf6hJd3uZa";
+    for (const options of [{ secrets: [secret] }, { store: new CookieStore({ secrets: [secret] }) }] as Partial<SessionManagerOptions>[]) {
+      const events: string[] = [];
+      const base = await expressApp(await freshManager({ ...options, onEvent: (event) => events.push(event.type) }));
+      const victim = await login(base, "alice");
+      const attacker = await login(base, "mallory");
+      const forged = `${victim.slice(0, 10)}${victim[10] === "A" ? "B" : "A"}${victim.slice(11)}`;
+      expect((await whoami(base, `sid=${forged}; sid=${victim}`)).body).toEqual({ user: "alice" });
+      expect(events).not.toContain("ambiguous-cookie");
+      expect((await whoami(base, `sid=${attacker}; sid=${forged}; sid=${victim}`)).body).toEqual({});
+      expect(events).toContain("ambiguous-cookie");
+    }
+  });
+
+  it("more than 8 different values load none without reading the store more than 8 times", async () => {
+    const { MAX_CANDIDATES } = await import("../../src/core/cookie-candidates.js");
+    const store = new MemoryStore();
+    let reads = 0;
+    const get = store.get.bind(store);
+    store.get = (...args: Parameters<MemoryStore["get"]>) => (reads++, get(...args));
+    const base = await expressApp(await freshManager({ store }));
+    const victim = await login(base, "alice");
+    const junk = Array.from({ length: MAX_CANDIDATES }, (_, i) => `sid=${String(i).padStart(43, "A")}`);
+    reads = 0;
+    expect((await whoami(base, `${junk.slice(1).join("; ")}; sid=${victim}`)).body).toEqual({ user: "alice" });
+    expect(reads).toBe(MAX_CANDIDATES);
+    reads = 0;
+    expect((await whoami(base, `${junk.join("; ")}; sid=${victim}`)).body).toEqual({});
+    expect(reads).toBe(0);
+  });
+
   it("the same value twice, or an empty one beside it, is not ambiguous: it loads, without a warning", async () => {
     const base = await expressApp(await freshManager());
     const victim = await login(base, "alice");

@@ -22,18 +22,24 @@ async function signInThrough(url: string): Promise<void> {
 const closers: Array<() => Promise<unknown>> = [];
 afterAll(() => Promise.all(closers.map((close) => close())));
 
+/** Express with `trust proxy` on, whose /login signs `userId` in. */
+async function trustingExpress(sessions: SessionManager, userId: string): Promise<string> {
+  const app = express();
+  app.set("trust proxy", true);
+  app.use(expressSessions(sessions));
+  app.get("/login", async (req, res) => {
+    await req.session.signIn(userId);
+    res.send("ok");
+  });
+  const { url, close } = await listen(createServer(app));
+  closers.push(close);
+  return url;
+}
+
 describe("deviceInfo records User-Agent and the framework's client IP at sign-in", () => {
   it("Express with trust proxy: req.ip", async () => {
     const sessions = new SessionManager({ store: new MemoryStore() });
-    const app = express();
-    app.set("trust proxy", true);
-    app.use(expressSessions(sessions));
-    app.get("/login", async (req, res) => {
-      await req.session.signIn("ada");
-      res.send("ok");
-    });
-    const { url, close } = await listen(createServer(app));
-    closers.push(close);
+    const url = await trustingExpress(sessions, "ada");
     await signInThrough(url);
     const [device] = await sessions.listSessions("ada");
     expect(device).toMatchObject({ userAgent: UA, ip: FORWARDED });
@@ -72,5 +78,40 @@ describe("deviceInfo records User-Agent and the framework's client IP at sign-in
     const [hidden] = await silent.listSessions("ada");
     expect(hidden?.userAgent).toBeUndefined();
     expect(hidden?.ip).toBeUndefined();
+  });
+});
+
+describe("device details are capped and checked at capture (issue 31)", () => {
+  it("Express with trust proxy: a 3,000-character X-Forwarded-For is not stored as the IP", async () => {
+    const sessions = new SessionManager({ store: new MemoryStore() });
+    const url = await trustingExpress(sessions, "eve");
+    const response = await fetch(`${url}/login`, { headers: { "user-agent": UA, "x-forwarded-for": "9".repeat(3000) } });
+    expect(response.status).toBe(200);
+    const [device] = await sessions.listSessions("eve");
+    expect(device!.ip).toBeUndefined();
+    expect(device!.userAgent).toBe(UA);
+  });
+
+  it("keeps a real IPv4 or IPv6 address; control characters in a User-Agent become U+FFFD", async () => {
+    const sessions = new SessionManager({ store: new MemoryStore(), gcInterval: 0 });
+    const devices: Array<[string, string]> = [
+      ["2001:db8::1", "curl/8\u001b[2J\u0007\r\u009b31m"],
+      ["203.0.113.9", "x".repeat(1000)],
+      ["not an ip\u001b[2J", "ok"],
+    ];
+    for (const [ip, userAgent] of devices) {
+      const session = await sessions.load(undefined, { device: { ip, headers: { "user-agent": userAgent } } });
+      await session.signIn("mallory");
+      await sessions.commit(session);
+    }
+    const seen = (await sessions.listSessions("mallory")).map(({ ip, userAgent }) => [ip ?? null, userAgent]);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ["2001:db8::1", "curl/8\ufffd[2J\ufffd\ufffd\ufffd31m"],
+        ["203.0.113.9", "x".repeat(256)],
+        [null, "ok"],
+      ]),
+    );
+    expect(seen).toHaveLength(3);
   });
 });

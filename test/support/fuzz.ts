@@ -2,7 +2,10 @@
  * Cookie-header fuzzing through one real Express server that mounts two managers: /signed (HMAC
  * signed ids in a MemoryStore, with express-session migration from a legacy store signed with
  * "keyboard cat") and /sealed (CookieStore). Used by test/fuzz.test.ts (CI) and bench/fuzz.ts
- * (`npm run fuzz`). Every answer must be 2xx and nothing may throw uncaught.
+ * (`npm run fuzz`). Every answer must be 2xx and nothing may throw uncaught. The migration is
+ * given an unanchored sidPattern, and a legacy id holding "/", "\\" or ".." that reaches the
+ * legacy store counts as an error: the mutations include such ids signed with the known secret,
+ * duplicate and junk session cookies next to real ones, and duplicate legacy cookies.
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { request } from "node:http";
@@ -75,7 +78,15 @@ export async function startFuzzServer(): Promise<FuzzServer> {
   process.on("unhandledRejection", onUncaught);
 
   const legacyStore = new legacySession.MemoryStore();
-  const migrateFrom = fromExpressSession({ store: legacyStore, secret: LEGACY_SECRET });
+  const watch = (sid: string) => {
+    if (/[/\\]|\.\./.test(sid)) errors.push(new Error(`a hostile legacy id reached the legacy store: ${JSON.stringify(sid)}`));
+  };
+  const watched = {
+    get: (sid: string, done: Parameters<typeof legacyStore.get>[1]) => (watch(sid), legacyStore.get(sid, done)),
+    destroy: (sid: string, done: (error?: unknown) => void) => (watch(sid), legacyStore.destroy(sid, done)),
+  };
+  // Unanchored on purpose (issue 31): the migration must match it against the whole id.
+  const migrateFrom = fromExpressSession({ store: watched, secret: LEGACY_SECRET, sidPattern: /[A-Za-z0-9_-]{32}/ });
   const signed = new SessionManager<Record<string, unknown>>({ store: new MemoryStore(), secrets: SIGNING_SECRETS, gcInterval: 0, migrateFrom });
   const sealed = new SessionManager<Record<string, unknown>>({ store: new CookieStore({ secrets: [SEALING_SECRET] }), cookie: { name: "csid" } });
   const app = express();
@@ -212,6 +223,31 @@ function mutated(value: string): fc.Arbitrary<string> {
   );
 }
 
+// Signed with the known legacy secret, so only the id check stands between them and the store.
+const HOSTILE_LEGACY_IDS = [`${"A".repeat(32)}/../../config`, `../${"B".repeat(32)}`, `${"C".repeat(32)}\\..\\x`, `${"D".repeat(16)}..${"D".repeat(16)}`, "../config"];
+
+/**
+ * Several values of one cookie name (issue 31): junk beside a real session (which must still
+ * load), two real sessions (which load neither), more than eight values, and the same for the
+ * legacy cookie; plus hostile legacy ids signed with the known secret.
+ */
+function duplicates(seeds: FuzzServer["seeds"]): fc.Arbitrary<string> {
+  const junk = fc.oneof(fc.constantFrom("x", "A".repeat(43), `${seeds.sid[0]!.slice(0, -3)}AAA`), headerText(60).map((t) => t.replace(/[;,]/g, "")));
+  const both = <T>(a: T, b: T, flip: boolean) => (flip ? [b, a] : [a, b]);
+  const twoOf = (name: string, values: string[], other: fc.Arbitrary<string>) =>
+    fc.tuple(fc.constantFrom(...values), other, fc.boolean()).map(([real, extra, flip]) => both(`${name}=${real}`, `${name}=${extra}`, flip).join("; "));
+  return fc.oneof(
+    twoOf("sid", seeds.sid, junk),
+    twoOf("sid", seeds.sid, fc.constantFrom(...seeds.sid)),
+    twoOf("csid", seeds.csid, junk),
+    twoOf("csid", seeds.csid, fc.constantFrom(...seeds.csid)),
+    twoOf("connect.sid", seeds.legacy, junk),
+    twoOf("connect.sid", seeds.legacy, fc.constantFrom(...seeds.legacy)),
+    fc.tuple(fc.constantFrom(...seeds.sid), fc.array(junk, { minLength: 7, maxLength: 10 })).map(([real, extra]) => [...extra, real].map((v) => `sid=${v}`).join("; ")),
+    fc.constantFrom(...HOSTILE_LEGACY_IDS).map((id) => `connect.sid=${legacyCookieValue(id)}`),
+  );
+}
+
 function pair(seeds: FuzzServer["seeds"]): fc.Arbitrary<string> {
   // Mostly a seed under its own name, so intact or slightly broken sessions reach the store and the seal.
   const own = fc.oneof(
@@ -224,6 +260,7 @@ function pair(seeds: FuzzServer["seeds"]): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 6, arbitrary: own },
     { weight: 3, arbitrary: fc.tuple(name, anyValue).map(([n, v]) => `${n}=${v}`) },
+    { weight: 2, arbitrary: duplicates(seeds) },
     { weight: 1, arbitrary: headerText(40) },
   );
 }
