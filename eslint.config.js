@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".ci/", "scratch/", "coverage/", "bench/results/", "bench/.build/", ".sessions/", "test/apps/*/build/", "test/apps/*/.svelte-kit/", "test/apps/*/.next/", "test/apps/*/.react-router/", "test/apps/next/next-env.d.ts"] },
+  { ignores: ["dist/", "node_modules/", ".ci/", "scratch/", "coverage/", "bench/results/", "bench/.build/", ".sessions/", "test/apps/*/build/", "test/apps/*/.svelte-kit/", "test/apps/*/.next/", "test/apps/*/.react-router/", "test/apps/*/.nuxt/", "test/apps/*/.output/", "test/apps/nuxt/server/", "test/apps/next/next-env.d.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -107,6 +107,6 @@ describe("h3 adapter specifics", () => {
       }
     });
     expect(await (await app.request("/")).text()).toBe("no session");
-    expect(thrown[0]).toMatchObject({ code: "ERR_SESSION_NOT_LOADED", message: expect.stringContaining("app.use(sessionMiddleware(sessions))") });
+    expect(thrown[0]).toMatchObject({ code: "ERR_SESSION_NO_MIDDLEWARE", message: expect.stringContaining("app.use(sessionMiddleware(sessions))") });
   });
 });

@@ -21,7 +21,7 @@ let tarball = "";
 let files: string[] = [];
 
 beforeAll(async () => {
-  // --ignore-scripts: the tree is already built; `prepare` would only build it again.
+  // --ignore-scripts: the tree is already built; `prepack` would only build it again.
   const { stdout } = await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], { cwd: ROOT });
   const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(work, packed!.filename);
@@ -41,6 +41,14 @@ describe("the tarball", () => {
     }
     expect(files).toContain(strip(manifest.bin.sessionkit!));
     expect(files).toEqual(expect.arrayContaining(["LICENSE", "CHANGELOG.md", "README.md", "package.json"]));
+  });
+
+  it("runs no script when installed: the build is prepack's, not prepare's", async () => {
+    const { stdout } = await run("tar", ["-xzOf", tarball, "package/package.json"]);
+    const scripts = (JSON.parse(stdout) as { scripts?: Record<string, string> }).scripts ?? {};
+    // npm runs these (prepare too, for a git or local-folder install) in the installing project.
+    expect(Object.keys(scripts).filter((name) => /^(pre|post)?install$|^prepare$/.test(name))).toEqual([]);
+    expect(scripts.prepack).toBe("npm run build");
   });
 
   it("holds nothing from test/, bench/, examples/ or src/", () => {

@@ -1,14 +1,14 @@
 /**
  * The demo app of `npm start`: sign in (a new session id, bound to the user), a per-session
- * counter, a flash message, sign out, and "Your sessions" (every device of the user, sign out one
- * or all the others). http://127.0.0.1:3000
+ * counter, a flash message, sign out, "remember me", and "Your sessions" (every device of the
+ * user, sign out one, or all the others after confirming who you are). http://127.0.0.1:3000
  */
 import express from "express";
 import type { Request, Response } from "express";
 import { SessionManager, SessionUnsupportedError } from "sessionkit";
-import { sessionMiddleware } from "sessionkit/express";
+import { requireFresh, sessionMiddleware } from "sessionkit/express";
 import { demoStore } from "./store.js";
-import { homeBody, page, sessionsBody, unsupportedBody } from "./views.js";
+import { confirmBody, homeBody, page, sessionsBody, unsupportedBody } from "./views.js";
 
 // Declare the session's shape once; req.session is typed from it.
 declare module "sessionkit" {
@@ -18,9 +18,10 @@ declare module "sessionkit" {
   }
 }
 
+// "Remember me" sessions may live 30 days; the others end with the browser or after 12 hours.
 // dbsc: a browser that speaks Device Bound Session Credentials (Chromium, over HTTPS) binds each
 // sign-in to a key it keeps on the device; the sessions page then says "bound to this device".
-const sessions = new SessionManager({ ...demoStore(), idleTimeout: "30m", absoluteTimeout: "12h", dbsc: {} });
+const sessions = new SessionManager({ ...demoStore(), idleTimeout: "30m", absoluteTimeout: "12h", maxIdleTimeout: "30d", maxAbsoluteTimeout: "30d", dbsc: {} });
 const app = express();
 app.use(express.urlencoded({ extended: false }));
 app.use(sessionMiddleware(sessions));
@@ -32,9 +33,12 @@ app.get("/", (req, res) => {
 });
 
 app.post("/signin", async (req, res) => {
-  const user = String((req.body as { user?: unknown }).user ?? "").trim().slice(0, 64);
+  const body = req.body as { user?: unknown; remember?: unknown };
+  const user = String(body.user ?? "").trim().slice(0, 64);
   if (!user) return res.redirect("/");
-  await req.session.signIn(user); // a new id at every privilege change (session fixation)
+  // A new id at every privilege change (session fixation). The demo has no passwords: the name is the credential.
+  const lifetime = body.remember === "on" ? { idleTimeout: "30d", absoluteTimeout: "30d" } : { persistent: false };
+  await req.session.signIn(user, { method: "name", ...lifetime });
   req.session.set("flash", `Welcome, ${user}!`);
   res.redirect("/");
 });
@@ -70,7 +74,27 @@ app.post("/sessions/revoke", async (req, res) => {
   res.redirect("/sessions");
 });
 
-app.post("/sessions/revoke-others", async (req, res) => {
+// Ending the other sessions is sensitive (OWASP ASVS V7.5.1): it needs a sign-in of the last 5 minutes.
+const confirmFirst = requireFresh("5m", { onStale: (_req, res) => res.writeHead(303, { location: "/confirm" }).end() });
+
+app.get("/confirm", (req, res) => {
+  if (signedIn(req, res) === undefined) return;
+  res.type("html").send(page("Confirm it's you", req.session.pop("flash"), confirmBody()));
+});
+
+app.post("/confirm", async (req, res) => {
+  const user = signedIn(req, res);
+  if (user === undefined) return;
+  if (String((req.body as { user?: unknown }).user ?? "").trim() !== user) {
+    req.session.set("flash", "That is not the name you signed in with.");
+    return res.redirect("/confirm");
+  }
+  await req.session.reauthenticated({ method: "name" });
+  req.session.set("flash", "Confirmed. You can sign out your other sessions for the next 5 minutes.");
+  res.redirect("/sessions");
+});
+
+app.post("/sessions/revoke-others", confirmFirst, async (req, res) => {
   const user = signedIn(req, res);
   if (user === undefined) return;
   const ended = await sessions.revokeUser(user, { except: req.session });

@@ -23,7 +23,8 @@ export function homeBody(user: string | undefined, visits: number): string {
 <nav><a href="/sessions">Your sessions</a></nav>
 <p><form method="post" action="/signout"><button>Sign out</button></form></p>`
     : `<p>Not signed in. Visits this session: ${visits}.</p>
-<form method="post" action="/signin"><input name="user" placeholder="name" aria-label="name" required maxlength="64"> <button>Sign in</button></form>`;
+<form method="post" action="/signin"><input name="user" placeholder="name" aria-label="name" required maxlength="64">
+<label><input type="checkbox" name="remember"> Remember me</label> <button>Sign in</button></form>`;
   return status;
 }
 
@@ -43,8 +44,14 @@ function sessionItem(info: SessionInfo, current: boolean, now: number): string {
     : `<form method="post" action="/sessions/revoke"><input type="hidden" name="handle" value="${escape(info.handle)}"><button>Sign out</button></form>`;
   return `<li${current ? ' class="current"' : ""} data-handle="${escape(info.handle)}">
 <div><b>${escape(describeBrowser(info.userAgent))}</b> · ${escape(info.ip ?? "unknown IP")}</div>
-<small>signed in ${ago(info.signedInAt, now)} · last seen ${ago(info.lastSeenAt, now)}${info.bound ? ` · <span class="bound">bound to ${current ? "this" : "its"} device</span>` : ""}</small>
+<small>signed in ${ago(info.signedInAt, now)} · last seen ${ago(info.lastSeenAt, now)}${info.persistent === false ? " · until the browser closes" : ""}${info.bound ? ` · <span class="bound">bound to ${current ? "this" : "its"} device</span>` : ""}</small>
 <div>${action}</div></li>`;
+}
+
+export function confirmBody(): string {
+  return `<nav><a href="/sessions">Your sessions</a></nav>
+<p>Signing out your other sessions needs a recent sign-in. Type your name again to confirm it is you.</p>
+<form method="post" action="/confirm"><input name="user" placeholder="name" aria-label="name" required maxlength="64"> <button>Confirm</button></form>`;
 }
 
 export function unsupportedBody(reason: string): string {

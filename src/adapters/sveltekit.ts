@@ -15,15 +15,22 @@ export interface SessionLocals<T extends object = SessionData> {
 }
 
 /** The part of SvelteKit's RequestEvent the hook uses. */
-export interface SessionEvent {
+export interface SvelteKitRequestEvent {
   request: Request;
   locals: object;
   /** The client's address as the adapter sees it (adapter-node: ADDRESS_HEADER / XFF_DEPTH). */
   getClientAddress?: () => string;
 }
 
-/** Assignable to SvelteKit's `Handle`; compose it with others through `sequence()`. */
-export type SessionHandle = <E extends SessionEvent>(input: { event: E; resolve: (event: E) => Promise<Response> }) => Promise<Response>;
+/**
+ * Assignable to SvelteKit's `Handle`, alone and inside `sequence()`. `resolve` may answer
+ * synchronously: SvelteKit 2 types it `MaybePromise<Response>`, SvelteKit 3 `Promise<Response>`,
+ * and a parameter must accept the wider of the two to fit both.
+ */
+export type SessionHandle = <E extends SvelteKitRequestEvent>(input: {
+  event: E;
+  resolve: (event: E) => Response | Promise<Response>;
+}) => Promise<Response>;
 
 export function sessionHandle<T extends object = SessionData>(manager: SessionManager<T>): SessionHandle {
   if (!manager || typeof manager.commitResponse !== "function") {
@@ -41,7 +48,7 @@ export function sessionHandle<T extends object = SessionData>(manager: SessionMa
 }
 
 /** For the device list of signed-in sessions; some contexts (prerendering) have no client. */
-function clientAddress(event: SessionEvent): string | undefined {
+function clientAddress(event: SvelteKitRequestEvent): string | undefined {
   try {
     return event.getClientAddress?.();
   } catch {

@@ -1,4 +1,5 @@
 import type { Handle, HandleServerError } from "@sveltejs/kit/hooks";
+import { sequence } from "@sveltejs/kit/hooks";
 import { MemoryStore, SessionManager } from "sessionkit";
 import type { SessionStore, SessionWrite } from "sessionkit";
 import { sessionHandle } from "sessionkit/sveltekit";
@@ -13,7 +14,14 @@ class WritesFail extends MemoryStore implements SessionStore {
 const store = process.env.SESSION_STORE_DOWN ? new WritesFail() : new MemoryStore();
 const sessions = new SessionManager({ store });
 
-export const handle: Handle = sessionHandle(sessions);
+const session: Handle = sessionHandle(sessions);
+/** A hook after the session's, as apps compose them: the session is loaded when it runs. */
+const sessionFirst: Handle = ({ event, resolve }) => {
+  if (!event.locals.session) throw new Error("the session hook did not run first");
+  return resolve(event);
+};
+
+export const handle: Handle = sequence(session, sessionFirst);
 
 /** SvelteKit's error path; the status stays SvelteKit's own (500 for an unexpected error). */
 export const handleError: HandleServerError = ({ error }) => {
