@@ -37,12 +37,5 @@ export type {
   OwnedSession,
 } from "./core/store.js";
 export { isClientSideStore } from "./core/store.js";
-export { registerProvider } from "./core/providers.js";
-export type { ProviderFactory } from "./core/providers.js";
 export { MemoryStore } from "./stores/memory.js";
 export type { MemoryStoreOptions } from "./stores/memory.js";
-
-import { registerProvider } from "./core/providers.js";
-import { MemoryStore } from "./stores/memory.js";
-registerProvider("memory", () => new MemoryStore());
-import "./providers.js";

@@ -15,6 +15,7 @@ import type { SessionEvent, SessionStore } from "../src/index.js";
 import { MemoryStore, SessionManager, serveDbsc } from "../src/index.js";
 import { issueChallenge, registrationKey } from "../src/core/dbsc/tokens.js";
 import { CookieStore } from "../src/stores/cookie.js";
+import "../src/providers/index.js"; // registers the "cookie" provider
 import { FileStore } from "../src/stores/file.js";
 import { PostgresStore } from "../src/stores/postgres.js";
 import { RedisStore } from "../src/stores/redis.js";

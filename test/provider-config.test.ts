@@ -7,7 +7,7 @@ import {
   parsePostgresConfig,
   parseRedisConfig,
   parseRedisSentinelConfig,
-} from "../src/core/provider-config.js";
+} from "../src/providers/config.js";
 
 const hostname = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,2}$/);
 const port = fc.integer({ min: 1, max: 65535 });
@@ -177,7 +177,7 @@ describe("error messages never carry a password (issue 31)", () => {
 
   it("the manager's TypeError for a providerConfig URL does not carry it either", async () => {
     const { SessionManager } = await import("../src/index.js");
-    await import("../src/providers.js"); // registers "redis"
+    await import("../src/providers/index.js"); // registers "redis"
     const load = async () => new SessionManager({ provider: "redis", providerConfig: `redis://:${PASSWORD}@[::1:6379/0`, gcInterval: 0 }).load();
     const error = await load().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TypeError);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isRedisSentinelConfig, parseRedisConfig, parseRedisSentinelConfig } from "../src/core/provider-config.js";
+import { isRedisSentinelConfig, parseRedisConfig, parseRedisSentinelConfig } from "../src/providers/config.js";
 
 describe("parseRedisSentinelConfig (the redis provider's sentinel:// form)", () => {
   it("reads the sentinels, the master group name, credentials, database and the durable-write options", () => {

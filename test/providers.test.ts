@@ -1,9 +1,12 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { MemoryStore, SessionManager, SessionStoreError, registerProvider } from "../src/index.js";
-import { importDriver } from "../src/providers.js";
+import { MemoryStore, SessionManager, SessionStoreError } from "../src/index.js";
+import { createStore, registerProvider } from "../src/providers/index.js";
+import { importDriver } from "../src/providers/connect.js";
 import { serverAvailable } from "./support/servers.js";
 
 const redisUp = await serverAvailable("Redis", "REDIS_URL", "redis://127.0.0.1:6379");
@@ -134,10 +137,47 @@ describe("registerProvider and errors", () => {
     expect(() => new SessionManager({ provider, providerConfig: config })).toThrow(new RegExp(`provider "${provider}": .*expected`));
   });
 
+  it("createStore makes the store without a manager, and throws a malformed config at once", async () => {
+    const store = await createStore("memory");
+    expect(store).toBeInstanceOf(MemoryStore);
+    const sessions = new SessionManager<Record<string, unknown>>({ store, gcInterval: 0 });
+    const session = await sessions.load();
+    session.set("user", "ada");
+    const [cookie] = await sessions.commit(session);
+    expect((await sessions.load(/^sid=([^;]+)/.exec(cookie!)![1])).get("user")).toBe("ada");
+    expect(() => createStore("redis", "localhost")).toThrow(/provider "redis": .*expected/);
+    expect(() => createStore("mongo")).toThrow(/unknown provider "mongo"/);
+  });
+
   it("tells which package to install when a driver is missing", async () => {
     await expect(importDriver("sessionkit-no-such-driver", "example")).rejects.toThrow(TypeError);
     await expect(importDriver("sessionkit-no-such-driver", "example")).rejects.toThrow(
       'install sessionkit-no-such-driver to use provider "example" (npm install sessionkit-no-such-driver)',
     );
+  });
+});
+
+describe("the registry is outside the core", () => {
+  const root = join(import.meta.dirname, "..");
+  const nodeEval = (code: string) => promisify(execFile)(process.execPath, ["--input-type=module", "-e", code], { cwd: root });
+
+  it("the core entry alone loads no provider and says how to get them; the node condition keeps provider: working", async () => {
+    // dist/index.js is what a Workers bundle resolves `sessionkit` to (no "node" condition).
+    const core = await nodeEval(`
+      const { SessionManager } = await import("./dist/index.js");
+      try { new SessionManager({ provider: "memory" }); } catch (e) { console.log(e.name + ": " + e.message); }`);
+    expect(core.stdout).toBe(
+      'TypeError: option "provider" needs the provider registry: import "sessionkit/providers" once, or better pass store: await createStore(provider, providerConfig) from "sessionkit/providers"\n',
+    );
+    // By package name on Node: the "node" condition adds the registry, and warns once that the option goes.
+    const compat = await nodeEval(`
+      process.on("warning", (w) => console.log(w.code));
+      const { SessionManager } = await import("sessionkit");
+      const sessions = new SessionManager({ provider: "memory", gcInterval: 0 });
+      new SessionManager({ provider: "memory", gcInterval: 0 });
+      const session = await sessions.load();
+      session.set("n", 1);
+      console.log((await sessions.commit(session)).length);`);
+    expect(compat.stdout).toBe("1\nSESSIONKIT_PROVIDER_OPTION\n");
   });
 });

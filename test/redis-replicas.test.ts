@@ -16,6 +16,7 @@ import { SessionManager } from "../src/index.js";
 import type { RedisClientLike } from "../src/stores/redis.js";
 import { RedisStore } from "../src/stores/redis.js";
 import { storeConformance } from "../src/testing/index.js";
+import "../src/providers/index.js"; // the `provider:` option resolves through the registry
 
 const installed = spawnSync("redis-sentinel", ["--version"]).status === 0;
 if (!installed) {

@@ -6,9 +6,9 @@
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { redactCredentials } from "../core/redact.js";
-import { isRedisSentinelConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "../core/provider-config.js";
+import { isRedisSentinelConfig, parseMySQLConfig, parsePostgresConfig, parseRedisConfig, parseRedisSentinelConfig } from "../providers/config.js";
 import type { SessionStore } from "../core/store.js";
-import { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "../providers.js";
+import { connectMySQL, connectPostgres, connectRedis, connectRedisSentinel } from "../providers/connect.js";
 import { FileStore } from "../stores/file.js";
 import { UsageError } from "./errors.js";
 

@@ -1,3 +1,4 @@
+import { emitWarning } from "./warnings.js";
 import type { DeviceSource } from "./session.js";
 
 /** What happened to a session, for audit logs (option `onEvent`). */
@@ -21,7 +22,7 @@ export function emitSafely(listener: SessionEventListener, event: SessionEvent):
   try {
     listener(event);
   } catch (error) {
-    process.emitWarning(`sessionkit: the onEvent listener threw on "${event.type}": ${String(error)}`, "SessionkitWarning");
+    emitWarning(`sessionkit: the onEvent listener threw on "${event.type}": ${String(error)}`);
   }
 }
 

@@ -16,7 +16,7 @@ import type { SessionHeader } from "./node-http.js";
 import { applyFetchHeaders, applyNodeHeaders, isSecureRequest } from "./node-http.js";
 import type { PreparedCommit, SessionPath } from "./paths.js";
 import { DONE } from "./paths.js";
-import { getProvider } from "./providers.js";
+import { resolveProvider } from "./providers.js";
 import type { TokenCandidates } from "./request-token.js";
 import { ambiguous, fetchToken, nodeToken } from "./request-token.js";
 import { ServerPath } from "./server-path.js";
@@ -29,6 +29,7 @@ import { admitBound, checkDbscStore, registrationOffer } from "./dbsc/binding.js
 import type { DbscHost } from "./dbsc/handler.js";
 import { DBSC_HOST } from "./dbsc/handler.js";
 import { dbscHost } from "./dbsc/host.js";
+import { emitWarning, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -80,6 +81,8 @@ export class SessionManager<T extends object = SessionData> {
   readonly #ownsStore: boolean;
   #gcTimer: ReturnType<typeof setInterval> | undefined;
   #dbscHost: DbscHost | undefined;
+  /** The store has gc() and gcInterval is not 0: the timer starts at the first load (Workers forbid timers at module scope). */
+  #gcDue = false;
 
   constructor(options: SessionManagerOptions) {
     this.#ctx = new ManagerContext(resolveOptions(options));
@@ -88,10 +91,10 @@ export class SessionManager<T extends object = SessionData> {
       this.#ownsStore = false;
       this.#use(options.store);
     } else if (options.provider !== undefined) {
-      const factory = getProvider(options.provider);
+      warnOnce("SESSIONKIT_PROVIDER_OPTION", 'sessionkit: option "provider" is deprecated and goes in the next minor release; pass store: await createStore(provider, providerConfig) from "sessionkit/providers"');
       this.#ownsStore = true;
       // Called now, so a factory that validates its config synchronously throws from here.
-      this.#storePromise = Promise.resolve(factory(options.providerConfig ?? "")).then((store) => this.#use(store));
+      this.#storePromise = Promise.resolve(resolveProvider(options.provider, options.providerConfig ?? "")).then((store) => this.#use(store));
       this.#storePromise.catch(() => {}); // surfaced by the first load/commit
     } else {
       throw new TypeError('option "store" is required (a SessionStore such as new MemoryStore()), or give "provider"');
@@ -135,6 +138,7 @@ export class SessionManager<T extends object = SessionData> {
   #loadNow(token: TokenCandidates, context: LoadContext): Awaitable<Session<T>> {
     const path = this.#path;
     if (!path) return this.#resolveStore().then(() => this.#loadNow(token, context));
+    if (this.#gcDue) this.#startGc();
     const now = this.#ctx.now();
     const secure = this.#secure(context.secure);
     const find = (value: string) => path.find(value, now, secure);
@@ -310,6 +314,7 @@ export class SessionManager<T extends object = SessionData> {
   async close(): Promise<void> {
     if (this.#gcTimer) clearInterval(this.#gcTimer);
     this.#gcTimer = undefined;
+    this.#gcDue = false;
     if (!this.#ownsStore) return;
     const store = this.#store ?? (await this.#storePromise?.catch(() => undefined));
     await store?.close?.();
@@ -390,10 +395,15 @@ export class SessionManager<T extends object = SessionData> {
   }
 
   #scheduleGc(server: ServerStore): void {
-    if (!server.gc || this.#ctx.options.gcInterval === 0) return;
+    this.#gcDue = server.gc !== undefined && this.#ctx.options.gcInterval !== 0;
+  }
+
+  #startGc(): void {
+    this.#gcDue = false;
     this.#gcTimer = setInterval(() => {
-      this.gc().catch((error: unknown) => process.emitWarning(`sessionkit: periodic gc failed: ${String(error)}`));
+      this.gc().catch((error: unknown) => emitWarning(`sessionkit: periodic gc failed: ${String(error)}`));
     }, this.#ctx.options.gcInterval);
-    this.#gcTimer.unref?.();
+    // Deno before 2.8 and Workers return a number, which has no unref.
+    (this.#gcTimer as { unref?: () => void }).unref?.();
   }
 }

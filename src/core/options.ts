@@ -31,9 +31,17 @@ export interface SessionMigration {
 export interface SessionManagerOptions {
   /** Where sessions live. Give either `store` or `provider`. */
   store?: AnyStore;
-  /** A registered provider name ("memory", "file", "cookie", "redis", "postgresql", "mysql", or your own). */
+  /**
+   * A registered provider name ("memory", "file", "cookie", "redis", "postgresql", "mysql", or your own).
+   * @deprecated Goes in the next minor release: pass `store: await createStore(provider, providerConfig)`
+   * from `sessionkit/providers`. Until then it works where that module is loaded (on Node, Bun and
+   * Deno, `sessionkit` loads it), with a one-time warning.
+   */
   provider?: string;
-  /** The provider's configuration string (beego style). */
+  /**
+   * The provider's configuration string (beego style).
+   * @deprecated With `provider`.
+   */
   providerConfig?: string;
   cookie?: CookieOptions;
   /** Default "30m": sliding expiry after the last request that used the session (OWASP: 15–30 min for most apps). */

@@ -1,22 +1,28 @@
 import type { AnyStore, Awaitable } from "./store.js";
 
-/** Makes a store from a beego-style configuration string. Called once per manager. */
-export type ProviderFactory = (providerConfig: string) => Awaitable<AnyStore>;
+/**
+ * The manager's one link to the provider registry, which lives outside the core in
+ * `sessionkit/providers` (its drivers' loaders cannot be bundled for Workers). Importing that
+ * entry installs the resolver here; on Node, Bun and Deno the package's "node" export condition
+ * imports it with `sessionkit`, so `new SessionManager({ provider })` keeps working for this
+ * release. The core itself never imports the registry.
+ */
+export type ProviderResolver = (name: string, providerConfig: string) => Awaitable<AnyStore>;
 
-const providers = new Map<string, ProviderFactory>();
+let resolver: ProviderResolver | undefined;
 
-/** Registers a provider name for `new SessionManager({ provider, providerConfig })` (beego's Register). */
-export function registerProvider(name: string, factory: ProviderFactory): void {
-  if (typeof name !== "string" || name === "") throw new TypeError("registerProvider: name must be a non-empty string");
-  if (typeof factory !== "function") throw new TypeError(`registerProvider("${name}"): factory must be a function`);
-  providers.set(name, factory);
+/** Called by `sessionkit/providers` when it loads. */
+export function installProviderResolver(resolve: ProviderResolver): void {
+  resolver = resolve;
 }
 
-export function getProvider(name: string): ProviderFactory {
-  const factory = providers.get(name);
-  if (!factory) {
-    const known = [...providers.keys()].map((n) => JSON.stringify(n)).join(", ");
-    throw new TypeError(`option "provider": unknown provider ${JSON.stringify(name)}; registered: ${known}`);
+/** The store of a named provider; a TypeError naming the fix when the registry was never loaded. */
+export function resolveProvider(name: string, providerConfig: string): Awaitable<AnyStore> {
+  if (!resolver) {
+    throw new TypeError(
+      'option "provider" needs the provider registry: import "sessionkit/providers" once, ' +
+        'or better pass store: await createStore(provider, providerConfig) from "sessionkit/providers"',
+    );
   }
-  return factory;
+  return resolver(name, providerConfig);
 }

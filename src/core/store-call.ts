@@ -14,6 +14,10 @@ import type { Awaitable, StoreCallOptions } from "./store.js";
  * times out between `timeout` and `timeout + window` after it started, never before; the
  * shared signal aborts only when a call of its window is still unanswered, and a store has
  * let go of the signal of a call that already settled.
+ *
+ * Cloudflare Workers forbid using an I/O object (a timer, an AbortController's signal handed to
+ * a fetch) from a request other than the one that made it, so there every call gets its own
+ * window: detected once, at load.
  */
 export class StoreCalls {
   readonly #timeout: number;
@@ -22,7 +26,7 @@ export class StoreCalls {
 
   constructor(timeout: number) {
     this.#timeout = timeout;
-    this.#width = Math.min(50, Math.max(1, Math.floor(timeout / 10)));
+    this.#width = PER_REQUEST_IO ? 0 : Math.min(50, Math.max(1, Math.floor(timeout / 10)));
   }
 
   run<R>(operation: string, call: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
@@ -49,6 +53,12 @@ export class StoreCalls {
 
 const NO_LIMIT: StoreCallOptions = Object.freeze({});
 
+/** Workers set this user agent (developers.cloudflare.com/workers/runtime-apis/web-standards/#navigatoruseragent). */
+const PER_REQUEST_IO = globalThis.navigator?.userAgent === "Cloudflare-Workers";
+
+/** Node's timer object; Workers (and Deno before 2.8) return a number, which has neither method. */
+type Timer = ReturnType<typeof setTimeout> & { ref?: () => unknown; unref?: () => unknown };
+
 interface Watched {
   operation: string;
   reject: (error: unknown) => void;
@@ -57,7 +67,7 @@ interface Watched {
 /** The calls that started in one window: one timer fires for them all, one signal aborts them all. */
 class Window implements StoreCallOptions {
   readonly #pending = new Set<Watched>();
-  readonly #timer: NodeJS.Timeout;
+  readonly #timer: Timer;
   #controller: AbortController | undefined;
 
   constructor(
@@ -67,7 +77,7 @@ class Window implements StoreCallOptions {
     readonly timeout: number,
   ) {
     this.#timer = setTimeout(() => this.#expire(), delay);
-    this.#timer.unref(); // referenced only while a call waits, so an idle app can exit
+    this.#timer.unref?.(); // referenced only while a call waits, so an idle app can exit
   }
 
   /** Made only if a store reads it: one per window, not one per call. */
@@ -88,11 +98,11 @@ class Window implements StoreCallOptions {
 
   #add(watched: Watched): void {
     this.#pending.add(watched);
-    if (this.#pending.size === 1) this.#timer.ref();
+    if (this.#pending.size === 1) this.#timer.ref?.();
   }
 
   #remove(watched: Watched): void {
-    if (this.#pending.delete(watched) && this.#pending.size === 0) this.#timer.unref();
+    if (this.#pending.delete(watched) && this.#pending.size === 0) this.#timer.unref?.();
   }
 
   #expire(): void {
@@ -111,7 +121,7 @@ class Window implements StoreCallOptions {
 /** Every call of a window may listen to its signal (node-redis does): more than Node's warning threshold of 10. */
 function sharedController(): AbortController {
   const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
+  if (!PER_REQUEST_IO) setMaxListeners(0, controller.signal);
   return controller;
 }
 

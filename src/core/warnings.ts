@@ -1,4 +1,15 @@
 /**
+ * `process.emitWarning` where the runtime has it (Node, Bun, Deno, Workers with nodejs_compat);
+ * `console.warn` where it does not (Workers without nodejs_compat), so a warning never throws.
+ */
+export function emitWarning(message: string, code?: string): void {
+  const process = globalThis.process as NodeJS.Process | undefined;
+  if (typeof process?.emitWarning !== "function") console.warn(code ? `${code}: ${message}` : message);
+  else if (code === undefined) process.emitWarning(message, "SessionkitWarning");
+  else process.emitWarning(message, { type: "SessionkitWarning", code });
+}
+
+/**
  * Once-per-process warnings for misconfigurations that cannot be refused outright (a running
  * app must keep working), in Node's own channel: `process.on("warning")`, `--no-warnings`.
  */
@@ -8,7 +19,7 @@ const warned = new Set<string>();
 export function warnOnce(code: string, message: string): void {
   if (warned.has(code)) return;
   warned.add(code);
-  process.emitWarning(message, { type: "SessionkitWarning", code });
+  emitWarning(message, code);
 }
 
 /**

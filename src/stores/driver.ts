@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 
-const require = createRequire(import.meta.url);
+/** Made at the first use, not at load: a bundle (Workers) has no import.meta.url to make it from. */
+let require: NodeJS.Require | undefined;
 
 /**
  * Optional peers are loaded only when they are needed, so importing a subpath never fails for a
@@ -25,6 +26,7 @@ function missingPeer(error: unknown, specifier: string, packageName: string, use
  */
 export function requireDriver<M>(specifier: string, use: string, packageName = specifier): M {
   try {
+    require ??= createRequire(import.meta.url);
     return require(specifier) as M;
   } catch (error) {
     throw missingPeer(error, specifier, packageName, use);

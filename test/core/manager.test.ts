@@ -10,6 +10,8 @@ import {
   hashToken,
 } from "../../src/index.js";
 import { FlakyStore, RecordingStore } from "../support/stores.js";
+// The deprecated `provider:` option resolves through the registry, which `sessionkit/providers` installs.
+import "../../src/providers/index.js";
 
 const SECRET_A = "secret A: 7f3c9e21b84d6a05 c2e1f09d3b7a";
 const SECRET_B = "secret B: 0a9d4e7c2f61b358 e4d07c9a1f2b";

@@ -1,5 +1,5 @@
-import { toMilliseconds } from "./duration.js";
-import { redactCredentials } from "./redact.js";
+import { toMilliseconds } from "../core/duration.js";
+import { redactCredentials } from "../core/redact.js";
 
 /**
  * Pure parsers for beego-style provider configuration strings (no I/O, no driver): each turns the

@@ -1,23 +1,12 @@
 /**
- * beego-style provider names: `new SessionManager({ provider: "redis", providerConfig: "127.0.0.1:6379" })`.
- * Each factory imports its store and driver only when that provider is used, so an app using
- * "file" never loads pg, mysql2 or redis, and none of them needs to be installed.
- * A store made here owns what it created (client or pool) and closes it in close(), which the
- * manager calls from `manager.close()`.
+ * Opens the server stores of the built-in providers from parsed configuration: used by the
+ * provider registry (./index.ts) and by the `sessionkit` CLI. Each function imports its driver
+ * only when called, so an app using "file" never loads pg, mysql2 or redis, and none of them needs
+ * to be installed. A store made here owns what it created (client or pool) and closes it in close().
  */
-import type { MySQLProviderConfig, PostgresProviderConfig, RedisSentinelProviderConfig } from "./core/provider-config.js";
-import {
-  isRedisSentinelConfig,
-  parseCookieConfig,
-  parseFileConfig,
-  parseMySQLConfig,
-  parsePostgresConfig,
-  parseRedisConfig,
-  parseRedisSentinelConfig,
-} from "./core/provider-config.js";
-import { registerProvider } from "./core/providers.js";
-import { importPeer } from "./stores/driver.js";
-import type { SessionStore } from "./core/store.js";
+import type { MySQLProviderConfig, PostgresProviderConfig, RedisSentinelProviderConfig } from "./config.js";
+import { importPeer } from "../stores/driver.js";
+import type { SessionStore } from "../core/store.js";
 
 /** Imports an optional peer dependency, turning "not installed" into an instruction. */
 export function importDriver<M>(specifier: string, provider: string, packageName = specifier): Promise<M> {
@@ -41,18 +30,6 @@ function closingAlso<S extends SessionStore>(store: S, release: () => Promise<un
   return store;
 }
 
-// Each factory parses its config before its first await, so a malformed string throws from the
-// SessionManager constructor rather than at the first request.
-registerProvider("file", (config) => {
-  const options = parseFileConfig(config);
-  return import("./stores/file.js").then(({ FileStore }) => new FileStore(options));
-});
-
-registerProvider("cookie", (config) => {
-  const options = parseCookieConfig(config);
-  return import("./stores/cookie.js").then(({ CookieStore }) => new CookieStore(options));
-});
-
 /**
  * What a caller other than the provider registry (the `sessionkit` CLI) adds to a config string.
  * `failFast` gives up on an unreachable server after one attempt instead of reconnecting forever,
@@ -70,13 +47,9 @@ export interface ConnectOptions {
 
 const FAIL_FAST_MS = 5000;
 
-registerProvider("redis", (config) =>
-  isRedisSentinelConfig(config) ? connectRedisSentinel(parseRedisSentinelConfig(config)) : connectRedis(parseRedisConfig(config).url),
-);
-
 export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<SessionStore> {
   const { createClient } = await importDriver<typeof import("redis")>("redis", "redis");
-  const { RedisStore } = await import("./stores/redis.js");
+  const { RedisStore } = await import("../stores/redis.js");
   const socket = options.failFast ? { reconnectStrategy: false as const, connectTimeout: FAIL_FAST_MS } : {};
   const client = createClient({ url, socket });
   // Errors reach callers through failed commands; without a listener an "error" event would crash the process.
@@ -88,7 +61,7 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
 /** Needs node-redis 5+ (createSentinel); it follows failovers by asking the sentinels for the master. */
 export async function connectRedisSentinel({ store, ...config }: RedisSentinelProviderConfig, options: ConnectOptions = {}): Promise<SessionStore> {
   const redis = await importDriver<typeof import("redis")>("redis", "redis");
-  const { RedisStore } = await import("./stores/redis.js");
+  const { RedisStore } = await import("../stores/redis.js");
   if (typeof redis.createSentinel !== "function") throw new TypeError('provider "redis": the sentinel:// form needs redis (node-redis) 5 or later');
   const socket = options.failFast ? { reconnectStrategy: false as const, connectTimeout: FAIL_FAST_MS } : undefined;
   // failFast: one more look at the sentinels after a second, not node-redis's default 16.
@@ -99,22 +72,18 @@ export async function connectRedisSentinel({ store, ...config }: RedisSentinelPr
   return new RedisStore({ client, ownsClient: true, ...store, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) });
 }
 
-registerProvider("postgresql", (config) => connectPostgres(parsePostgresConfig(config)));
-
 export async function connectPostgres(config: PostgresProviderConfig, options: ConnectOptions = {}): Promise<SessionStore> {
   const pg = await importDriver<typeof import("pg")>("pg", "postgresql");
-  const { PostgresStore } = await import("./stores/postgres.js");
+  const { PostgresStore } = await import("../stores/postgres.js");
   const pool = new pg.Pool(options.failFast ? { connectionTimeoutMillis: FAIL_FAST_MS, ...config } : config);
   pool.on("error", () => {}); // an idle client's lost connection; the next query reports it
   const store = new PostgresStore({ pool, tableName: options.tableName, createTable: options.createTable });
   return closingAlso(store, () => pool.end());
 }
 
-registerProvider("mysql", (config) => connectMySQL(parseMySQLConfig(config)));
-
 export async function connectMySQL(config: MySQLProviderConfig, options: ConnectOptions = {}): Promise<SessionStore> {
   const mysql = await importDriver<typeof import("mysql2/promise")>("mysql2/promise", "mysql", "mysql2");
-  const { MySQLStore } = await import("./stores/mysql.js");
+  const { MySQLStore } = await import("../stores/mysql.js");
   // utf8mb4: MySQL's "utf8" cannot hold 4-byte characters such as emoji.
   const pool = mysql.createPool({ charset: "utf8mb4", ...(options.failFast ? { connectTimeout: FAIL_FAST_MS } : {}), ...config });
   // The manager's gcInterval schedules gc(); the store's own timer would only double it.
