@@ -4,6 +4,8 @@ export { Session } from "./core/session.js";
 export type { SessionData, SessionKey, SessionStatus, SessionValue } from "./core/session.js";
 export type { SessionManagerOptions, SessionMigration } from "./core/options.js";
 export type { SessionInfo } from "./core/users.js";
+export type { DbscAlgorithm, DbscOptions } from "./core/dbsc/index.js";
+export { serveDbsc, serveDbscFetch } from "./core/dbsc/index.js";
 export type { SessionEvent, SessionEventListener, SessionEventType } from "./core/events.js";
 export type { DeviceSource, SecureFlag, SessionLifetime, SignInOptions } from "./core/session.js";
 export type { CookieOptions } from "./core/cookies.js";

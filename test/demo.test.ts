@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { RunningDemo } from "./support/demo.js";
 import { startDemo } from "./support/demo.js";
+import { Browser, parseRegistration } from "./support/dbsc-browser.js";
 import { CookieClient } from "./support/http.js";
 import { NODE_SQLITE } from "./support/sqlite.js";
 
@@ -98,4 +99,21 @@ it("sessions survive a restart of the demo", async () => {
   } finally {
     (second ?? first).stop();
   }
+});
+
+it("offers DBSC at sign-in; a browser that binds sees \"bound to this device\" on its sessions page", async () => {
+  const browser = new Browser(demo.base);
+  await browser.fetch("/");
+  const signIn = await fetch(`${demo.base}/signin`, {
+    method: "POST",
+    body: new URLSearchParams({ user: "dbsc-user" }),
+    headers: { cookie: `sid=${browser.jar.get("sid")}` },
+    redirect: "manual",
+  });
+  browser.jar.set("sid", sessionCookie(signIn));
+  browser.lastRegistration = parseRegistration(signIn.headers.get("secure-session-registration"));
+  expect(browser.lastRegistration?.path).toBe("/.sessionkit/dbsc/register");
+  expect((await browser.register()).status).toBe(200);
+  const page = await (await browser.fetch("/sessions")).text();
+  expect(page).toContain('<span class="bound">bound to this device</span>');
 });

@@ -44,7 +44,7 @@ function sessionItem(info: SessionInfo, current: boolean, now: number): string {
     : `<form method="post" action="/sessions/revoke"><input type="hidden" name="handle" value="${escape(info.handle)}"><button>Sign out</button></form>`;
   return `<li${current ? ' class="current"' : ""} data-handle="${escape(info.handle)}">
 <div><b>${escape(describeBrowser(info.userAgent))}</b> · ${escape(info.ip ?? "unknown IP")}</div>
-<small>signed in ${ago(info.signedInAt, now)} · last seen ${ago(info.lastSeenAt, now)}${info.persistent === false ? " · until the browser closes" : ""}</small>
+<small>signed in ${ago(info.signedInAt, now)} · last seen ${ago(info.lastSeenAt, now)}${info.persistent === false ? " · until the browser closes" : ""}${info.bound ? ` · <span class="bound">bound to ${current ? "this" : "its"} device</span>` : ""}</small>
 <div>${action}</div></li>`;
 }
 

@@ -9,6 +9,8 @@ import type { Session, SessionData } from "../core/session.js";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 import type { Awaitable } from "../core/store.js";
+import { dbscHostOf, handleDbscNode, isDbscNodeRequest } from "../core/dbsc/http.js";
+import { isSecureRequest } from "../core/node-http.js";
 import type { CompatUserId } from "./express-compat.js";
 import { createView, syncRequestView } from "./express-compat.js";
 
@@ -49,7 +51,13 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     else attachAsProperties(commit, req, res);
     next();
   };
+  const dbsc = dbscHostOf(manager);
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    // The DBSC endpoints (option dbsc) answer here, before any session is loaded for the request.
+    if (isDbscNodeRequest(dbsc, req)) {
+      handleDbscNode(dbsc, req, res, isSecureRequest(req)).catch(next);
+      return;
+    }
     let loaded: Awaitable<Session<T>>;
     try {
       loaded = manager[START_NOW](req);

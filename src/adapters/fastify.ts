@@ -8,6 +8,8 @@ import type { PreparedCommit, SessionHeader, SessionManager } from "../core/mana
 import { START_NOW } from "../core/manager.js";
 import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
+import { dbscHostOf, isDbscNodeRequest, nodeDbscRequest } from "../core/dbsc/http.js";
+import { handleDbsc } from "../core/dbsc/handler.js";
 
 const COMMITTING = "sessionkitCommitting";
 
@@ -38,7 +40,21 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
 
   // Callback-style hooks: with a synchronous store (MemoryStore) no promise is made for them,
   // and the session is there before onRequest returns.
+  // The DBSC endpoints (option dbsc) are routes of this scope; onRequest loads no session for them.
+  const dbsc = dbscHostOf(manager);
+  if (dbsc) {
+    for (const url of [dbsc.dbsc.registrationPath, dbsc.dbsc.refreshPath]) {
+      scope.post(url, async (request, reply) => {
+        const answer = (await handleDbsc(dbsc, nodeDbscRequest(request.raw, request.protocol === "https")))!;
+        reply.code(answer.status);
+        for (const [name, value] of answer.headers) reply.header(name, value);
+        return answer.body;
+      });
+    }
+  }
+
   scope.addHook("onRequest", (request, _reply, done) => {
+    if (isDbscNodeRequest(dbsc, request.raw)) return done();
     let loaded: Session<object> | Promise<Session<object>>;
     try {
       loaded = manager[START_NOW](request.raw, { secure: () => request.protocol === "https", device: request }) as Session<object> | Promise<Session<object>>;

@@ -8,6 +8,8 @@ import type { SessionManager } from "../core/manager.js";
 import { LOAD_REQUEST_NOW } from "../core/manager.js";
 import { applyFetchHeaders } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
+import { dbscHostOf, handleDbscFetch } from "../core/dbsc/http.js";
+import { isDbscPath } from "../core/dbsc/handler.js";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 
@@ -37,7 +39,14 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     ensureMutableHeaders(c);
     applyFetchHeaders(c.res.headers, prepared.headers);
   };
+  const dbsc = dbscHostOf(manager);
   return function sessionkit(c, next) {
+    // The DBSC endpoints (option dbsc) answer here, before any session is loaded for the request.
+    if (dbsc && isDbscPath(dbsc.dbsc, c.req.path)) {
+      return handleDbscFetch(dbsc, c.req.raw).then((response) => {
+        if (response) c.res = response;
+      });
+    }
     // A synchronous store (MemoryStore) answers at once: no promise and no tick for the load.
     const loaded = manager[LOAD_REQUEST_NOW](c.req.raw);
     return loaded instanceof Promise ? loaded.then((session) => run(c, next, session)) : run(c, next, loaded);

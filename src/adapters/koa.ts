@@ -7,6 +7,8 @@ import type { Context, Middleware, Next } from "koa";
 import type { SessionManager } from "../core/manager.js";
 import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import { dbscHostOf, isDbscNodeRequest, nodeDbscRequest } from "../core/dbsc/http.js";
+import { handleDbsc } from "../core/dbsc/handler.js";
 
 declare module "koa" {
   interface DefaultContext {
@@ -30,7 +32,17 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     if (prepared.pending) await prepared.persisted;
     applyNodeHeaders(ctx.res, prepared.headers);
   };
+  const dbsc = dbscHostOf(manager);
   return function sessionkit(ctx, next) {
+    // The DBSC endpoints (option dbsc) answer here, before any session is loaded for the request.
+    if (isDbscNodeRequest(dbsc, ctx.req)) {
+      return handleDbsc(dbsc, nodeDbscRequest(ctx.req, ctx.secure)).then((reply) => {
+        if (!reply) return;
+        ctx.status = reply.status;
+        for (const [name, value] of reply.headers) ctx.append(name, value);
+        ctx.body = reply.body;
+      });
+    }
     // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
     // A synchronous store (MemoryStore) answers at once: no promise and no tick for the load.
     const loaded = manager[START_NOW](ctx.req, { secure: () => ctx.secure, device: ctx });

@@ -1,6 +1,8 @@
 import { createCipheriv, createDecipheriv, createHash } from "node:crypto";
 import type { SessionCodec } from "./codec.js";
 import { encodeJsonMap, jsonCodec } from "./codec.js";
+import type { Binding } from "./dbsc/binding.js";
+import { readBinding } from "./dbsc/binding.js";
 import type { AtRest } from "./at-rest.js";
 import { unkeyedOwner } from "./at-rest.js";
 import type { FenceMark } from "./fence.js";
@@ -34,6 +36,7 @@ export interface StoredUser {
   /** User-Agent and IP sealed under the user's device key (at-rest.ts). */
   sealedDevice: string | undefined;
   sealedId: string;
+  binding: Binding | undefined;
   /** The session's handle, kept across rotations (absent in records of 0.2 previews). */
   handle: string | undefined;
   /** When and how the user last authenticated (records of 0.2 previews: their sign-in). */
@@ -53,6 +56,8 @@ export interface UserMeta {
   d?: string;
   a?: string;
   i?: string;
+  /** The device binding (option `dbsc`). */
+  b?: Binding;
   h?: string;
   f?: FenceMark;
   /** authenticatedAt, when it differs from the sign-in (s). */
@@ -90,6 +95,7 @@ export function userMeta(user: SignedInUser, token: string, now: number, atRest:
     sealedDevices.set(user, (device = atRest.sealDevice(user.id, user.userAgent, user.ip)));
   }
   if (device !== undefined) meta.d = device;
+  if (user.binding !== undefined) meta.b = user.binding;
   if (user.handle !== undefined) meta.h = user.handle;
   if (user.fence !== undefined) meta.f = user.fence;
   if (user.authenticatedAt !== user.signedInAt) meta.t = user.authenticatedAt;
@@ -122,6 +128,9 @@ function decodeMeta(text: string): StoredUser {
   if (typeof meta.o !== "string" || typeof meta.u !== "string" || typeof meta.s !== "number" || typeof meta.l !== "number") {
     throw new TypeError("malformed user metadata");
   }
+  const binding = meta.b === undefined ? undefined : readBinding(meta.b);
+  // A binding that does not read back must not load the session unbound: fail closed.
+  if (meta.b !== undefined && !binding) throw new TypeError("malformed device binding");
   const fence = meta.f && typeof meta.f.e === "string" && typeof meta.f.g === "number" ? meta.f : undefined;
   const handle = typeof meta.h === "string" ? meta.h : undefined;
   const authenticatedAt = typeof meta.t === "number" ? meta.t : meta.s;
@@ -141,6 +150,7 @@ function decodeMeta(text: string): StoredUser {
     authenticatedAt,
     authMethod,
     lifetime,
+    binding,
   };
 }
 

@@ -2,7 +2,7 @@ import { emitWarning } from "./warnings.js";
 import type { DeviceSource } from "./session.js";
 
 /** What happened to a session, for audit logs (option `onEvent`). */
-export type SessionEventType = "created" | "signed-in" | "regenerated" | "destroyed" | "revoked" | "evicted" | "ambiguous-cookie";
+export type SessionEventType = "created" | "signed-in" | "regenerated" | "destroyed" | "revoked" | "evicted" | "ambiguous-cookie" | "bound" | "binding-failed";
 
 export interface SessionEvent {
   type: SessionEventType;

@@ -25,6 +25,10 @@ import { INTERNALS, Session, isSecure, newState } from "./session.js";
 import type { AnyStore, Awaitable } from "./store.js";
 import { checkStore, isClientSideStore } from "./store.js";
 import type { SessionInfo } from "./users.js";
+import { admitBound, checkDbscStore, registrationOffer } from "./dbsc/binding.js";
+import type { DbscHost } from "./dbsc/handler.js";
+import { DBSC_HOST } from "./dbsc/handler.js";
+import { dbscHost } from "./dbsc/host.js";
 import { emitWarning, warnOnce } from "./warnings.js";
 
 /** Where the request came from, for the transport-free `load`. */
@@ -78,6 +82,7 @@ export class SessionManager<T extends object = SessionData> {
   #storePromise: Promise<AnyStore> | undefined;
   readonly #ownsStore: boolean;
   #gcTimer: ReturnType<typeof setInterval> | undefined;
+  #dbscHost: DbscHost | undefined;
   /** The store has gc() and gcInterval is not 0: the timer starts at the first load (Workers forbid timers at module scope). */
   #gcDue = false;
 
@@ -101,6 +106,7 @@ export class SessionManager<T extends object = SessionData> {
   /** The one place that asks what kind of store this is. */
   #use(store: AnyStore): AnyStore {
     checkStore(store);
+    checkDbscStore(this.#ctx.options.dbsc, store);
     this.#store = store;
     if (isClientSideStore(store)) {
       this.#path = new CookiePath<T>(this.#ctx, store);
@@ -139,7 +145,9 @@ export class SessionManager<T extends object = SessionData> {
     const secure = this.#secure(context.secure);
     const find = (value: string) => path.find(value, now, secure);
     // Several different session cookies: only one that verifies loads (cookie-candidates.ts).
-    const found = !token ? null : typeof token === "string" ? find(token) : verifiedCandidate(token, find, () => ambiguous(this.#ctx));
+    let found = !token ? null : typeof token === "string" ? find(token) : verifiedCandidate(token, find, () => ambiguous(this.#ctx));
+    const { dbsc } = this.#ctx.options;
+    if (dbsc) found = admitBound(found, dbsc, context.cookieHeader, now, (s) => this.#ctx.emit("binding-failed", s[INTERNALS], s.userId));
     if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
     return this.#withDevice(found ?? this.#fresh(context, now, secure), context);
   }
@@ -190,7 +198,14 @@ export class SessionManager<T extends object = SessionData> {
     state.committing = true;
     const extra = state.extraCookies;
     state.extraCookies = undefined;
+    // Signed in during this request (usedAt is still the load time here): the response that carries the new cookie offers binding.
+    const { dbsc } = this.#ctx.options;
+    const offerBinding = dbsc !== undefined && state.user !== undefined && !state.user.binding && state.user.signedInAt >= state.usedAt;
     const prepared = path.prepare(session, state);
+    // Pushed onto the commit's own list, so a sign-in that another one supersedes drops the offer with its cookie.
+    if (offerBinding && prepared.headers.length > 0 && !Object.isFrozen(prepared.headers)) {
+      prepared.headers.push(["secure-session-registration", registrationOffer(dbsc, state.token!, this.#ctx.now())]);
+    }
     if (!extra) return prepared;
     const headers: SessionHeader[] = [...prepared.headers, ...extra.map((cookie): SessionHeader => ["set-cookie", cookie])];
     return { headers, persisted: prepared.persisted, pending: prepared.pending };
@@ -261,6 +276,28 @@ export class SessionManager<T extends object = SessionData> {
   /** Fetch API: commits and appends the session headers to `headers`, made unstorable by shared caches (see sessionCacheControl). */
   async commitResponse(session: Session<T>, headers: Headers): Promise<void> {
     applyFetchHeaders(headers, await this.commitHeaders(session));
+  }
+
+  /** The DBSC endpoints' view of this manager (src/core/dbsc/handler.ts); undefined when option `dbsc` is off. */
+  get [DBSC_HOST](): DbscHost | undefined {
+    const dbsc = this.#ctx.options.dbsc;
+    if (!dbsc) return undefined;
+    const ctx = this.#ctx;
+    return (this.#dbscHost ??= dbscHost(dbsc, {
+      now: () => ctx.now(),
+      find: async (cookieHeader, secure) => {
+        await this.#server("dbsc"); // bindings need a server store (checked at construction too)
+        const token = nodeToken(ctx, { cookie: cookieHeader });
+        const find = (value: string) => this.#path!.find(value, ctx.now(), this.#secure(secure));
+        // Several different session cookies: only one that verifies loads, as in #loadNow.
+        const found = !token ? null : typeof token === "string" ? find(token) : verifiedCandidate(token, find, () => ambiguous(ctx));
+        return (await found) as Session<object> | null;
+      },
+      store: async () => (await this.#server("dbsc")).store,
+      call: (operation, run) => ctx.call(operation, run),
+      commit: (session) => this.commitHeaders(session as unknown as Session<T>),
+      emit: (type, session) => ctx.emit(type, session[INTERNALS], session.userId),
+    }));
   }
 
   /** True when `token` names a live session. */

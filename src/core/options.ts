@@ -5,6 +5,8 @@ import { resolveCookieOptions } from "./cookies.js";
 import type { Duration } from "./duration.js";
 import { toMilliseconds } from "./duration.js";
 import type { SessionEventListener } from "./events.js";
+import type { DbscOptions, ResolvedDbsc } from "./dbsc/options.js";
+import { resolveDbsc } from "./dbsc/options.js";
 import type { AtRest } from "./at-rest.js";
 import { atRestKeys } from "./at-rest.js";
 import { checkSecretList } from "./secrets.js";
@@ -98,6 +100,13 @@ export interface SessionManagerOptions {
    */
   onEvent?: SessionEventListener;
   /**
+   * Default off. Device Bound Session Credentials: a sign-in response offers the browser to bind
+   * the session to a key it keeps on the device; a bound session then loads only with a
+   * short-lived cookie renewed against a signature of that key (docs/security.md, "Stolen cookies").
+   * Needs a server-side store and cookie transport.
+   */
+  dbsc?: DbscOptions | false;
+  /**
    * Default none. Cookie sessions only: a server-side store (Redis, SQL, …) that remembers
    * revokeUser/revokeSession of signed-in cookie sessions, which the server cannot otherwise
    * end before they expire. Each load of a signed-in cookie session then costs one read of it.
@@ -133,6 +142,7 @@ export interface ResolvedOptions {
   sessionLimit: "evict-oldest" | "reject";
   deviceInfo: boolean;
   onEvent: SessionEventListener | undefined;
+  dbsc: ResolvedDbsc | undefined;
   revocations: SessionStore | undefined;
   atRest: AtRest;
 }
@@ -161,6 +171,7 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     sessionLimit: options.sessionLimit ?? "evict-oldest",
     deviceInfo: options.deviceInfo ?? true,
     onEvent: options.onEvent,
+    dbsc: resolveDbsc(options.dbsc, options.header !== undefined),
     revocations: options.revocations,
     atRest: atRestKeys(options.atRestSecret === undefined ? undefined : checkSecretList([options.atRestSecret], 'option "atRestSecret"')[0]),
   };

@@ -48,10 +48,10 @@ export function committed<T extends object>(session: Session<T>, state: SessionI
 export function restoreUser(state: SessionInternals, stored: StoredUser, token: string, key: string): boolean {
   const id = openUserId(stored.sealedId, token);
   if (id === null) return false;
-  const { owner, signedInAt, userAgent, ip, sealedId, fence, authenticatedAt, authMethod, lifetime } = stored;
+  const { owner, signedInAt, userAgent, ip, sealedId, fence, authenticatedAt, authMethod, lifetime, binding } = stored;
   // Records of 0.2 previews carry no handle: the one derived from the key they were loaded under.
   const handle = stored.handle ?? handleOfKey(key);
-  state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId, handle, fence, authenticatedAt, authMethod, lifetime };
+  state.user = { id, owner, signedInAt, userAgent, ip, fresh: false, sealedId, handle, fence, authenticatedAt, authMethod, lifetime, binding };
   // Only listSessions reads the device: a load keeps its seal as stored, unopened.
   rememberSealedDevice(state.user, stored.sealedDevice);
   return true;

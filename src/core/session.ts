@@ -1,3 +1,4 @@
+import type { Binding } from "./dbsc/binding.js";
 import { inspect } from "node:util";
 import { SessionError } from "./errors.js";
 import type { Duration } from "./duration.js";
@@ -77,6 +78,8 @@ export interface SignedInUser {
   fresh: boolean;
   /** The id sealed under the current token; reset whenever the token changes. */
   sealedId: string | undefined;
+  /** Set once the session is bound to a device key (option `dbsc`). */
+  binding?: Binding;
   /** When the user last proved who they are (signIn or reauthenticated), by the server's clock. */
   authenticatedAt: number;
   authMethod: string | undefined;
@@ -151,6 +154,11 @@ export class Session<T extends object = SessionData> {
   /** min(last use + idleTimeout, createdAt + absoluteTimeout). */
   get expiresAt(): Date {
     return new Date(this.#host.expiresAt(this[INTERNALS]));
+  }
+
+  /** True once the browser bound this session to a device key (option `dbsc`): it then loads only with a fresh proof. */
+  get bound(): boolean {
+    return this[INTERNALS].user?.binding !== undefined;
   }
 
   get modified(): boolean {

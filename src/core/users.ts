@@ -15,6 +15,8 @@ export interface SessionInfo {
   expiresAt: Date;
   userAgent?: string;
   ip?: string;
+  /** True when the browser bound the session to a device key (option `dbsc`). */
+  bound: boolean;
   /** When and how the user last proved who they are (signIn, reauthenticated). */
   authenticatedAt: Date;
   authMethod?: string;
@@ -58,6 +60,7 @@ export async function ownedRecords(ctx: UserContext, server: ServerStore, owner:
       signedInAt: new Date(user.signedInAt),
       lastSeenAt: new Date(lastSeen),
       expiresAt: new Date(record.expiresAt),
+      bound: user.binding !== undefined,
       authenticatedAt: new Date(user.authenticatedAt),
     };
     if (user.authMethod !== undefined) info.authMethod = user.authMethod;

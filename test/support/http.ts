@@ -19,13 +19,18 @@ export class CookieClient {
   async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
     const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
     const response = await fetch(this.base + path, { headers: { ...(cookie ? { cookie } : {}), ...headers }, redirect: "manual" });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const eq = pair!.indexOf("=");
-      const name = pair!.slice(0, eq);
-      if (/Max-Age=0/i.test(line)) this.jar.delete(name);
-      else this.jar.set(name, pair!.slice(eq + 1));
-    }
+    keepCookies(this.jar, response);
     return response;
+  }
+}
+
+/** Applies a response's Set-Cookie lines to a jar, as a browser would (Max-Age=0 removes one). */
+export function keepCookies(jar: Map<string, string>, response: Response): void {
+  for (const line of response.headers.getSetCookie()) {
+    const [pair] = line.split(";");
+    const eq = pair!.indexOf("=");
+    const name = pair!.slice(0, eq);
+    if (/Max-Age=0/i.test(line)) jar.delete(name);
+    else jar.set(name, pair!.slice(eq + 1));
   }
 }

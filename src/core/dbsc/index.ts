@@ -1,0 +1,3 @@
+export type { DbscOptions } from "./options.js";
+export type { DbscAlgorithm } from "./jwt.js";
+export { serveDbsc, serveDbscFetch } from "./http.js";
