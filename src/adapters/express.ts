@@ -8,6 +8,7 @@ import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 import type { Awaitable } from "../core/store.js";
 import { createView, syncRequestView } from "./express-compat.js";
+import { checkManager, toError } from "./shared.js";
 
 export type { ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
 
@@ -30,6 +31,7 @@ type Next = (error?: unknown) => void;
 type Method = (...args: unknown[]) => ServerResponse;
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>, options: SessionMiddlewareOptions = {}) {
+  checkManager(manager, "sessionMiddleware");
   const compat = options.compat === "express-session";
   if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
   const untyped = manager as unknown as SessionManager<object>;
@@ -152,8 +154,4 @@ function attach(commit: PendingCommit, req: IncomingMessage, res: ServerResponse
     // eslint-disable-next-line prefer-rest-params
     return commit.end(this, end, arguments as unknown as unknown[]);
   } as ServerResponse["end"];
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -9,6 +9,7 @@ import { readCookie } from "../core/cookies.js";
 import { hashToken } from "../core/ids.js";
 import type { SessionManager } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
+import { checkManager } from "./shared.js";
 
 export interface SessionStorageOptions {
   /**
@@ -79,7 +80,7 @@ export function createSessionStorage<Data extends object = SessionData, FlashDat
   manager: SessionManager<Data>,
   options: SessionStorageOptions = {},
 ): SessionStorage<Data, FlashData> {
-  if (!manager || typeof manager.commit !== "function") throw new TypeError("createSessionStorage needs a SessionManager");
+  checkManager(manager, "createSessionStorage");
   const sessions = manager as unknown as SessionManager<Record<string, unknown>>;
   const secure = options.secure ?? process.env.NODE_ENV === "production";
   const cookiePrefix = `${manager.tokenName}=`;
