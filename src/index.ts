@@ -1,4 +1,4 @@
-export { SessionManager, applyNodeHeaders } from "./core/manager.js";
+export { SessionManager } from "./core/manager.js";
 export type { LoadContext, PreparedCommit, SessionHeader } from "./core/manager.js";
 export { Session } from "./core/session.js";
 export type { SessionData, SessionKey, SessionStatus, SessionValue } from "./core/session.js";
@@ -7,12 +7,10 @@ export type { SessionInfo } from "./core/users.js";
 export type { SessionEvent, SessionEventListener, SessionEventType } from "./core/events.js";
 export type { DeviceSource, SecureFlag } from "./core/session.js";
 export type { CookieOptions } from "./core/cookies.js";
-export { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./core/cookies.js";
 export type { Duration } from "./core/duration.js";
-export { toMilliseconds } from "./core/duration.js";
 export { jsonCodec } from "./core/codec.js";
 export type { SessionCodec } from "./core/codec.js";
-export { generateToken, hashToken, isWellFormedToken } from "./core/ids.js";
+export { hashToken } from "./core/ids.js";
 export {
   SessionConflictError,
   SessionEncodeError,
@@ -34,7 +32,6 @@ export type {
   StoredSession,
   OwnedSession,
 } from "./core/store.js";
-export { isClientSideStore } from "./core/store.js";
 export { registerProvider } from "./core/providers.js";
 export type { ProviderFactory } from "./core/providers.js";
 export { MemoryStore } from "./stores/memory.js";

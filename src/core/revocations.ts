@@ -1,3 +1,4 @@
+import { SessionConflictError } from "./errors.js";
 import type { Awaitable, SessionStore, StoreCallOptions } from "./store.js";
 
 /**
@@ -70,7 +71,7 @@ async function update(ctx: RevocationContext, store: SessionStore, owner: string
     const write = { data: JSON.stringify(record), expiresAt, version: version + 1, expectedVersion: version };
     if (await ctx.call("set", (o) => store.set(key, write, o))) return;
   }
-  throw new Error("could not record the revocation: the revocation record kept changing");
+  throw new SessionConflictError(MAX_ATTEMPTS); // the revocation record kept changing
 }
 
 function parse(text: string): RevocationRecord | null {
