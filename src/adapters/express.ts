@@ -2,7 +2,7 @@
  * Express 4/5 (and Connect) middleware: `app.use(sessionMiddleware(sessions))` puts the
  * Session on `req.session` and commits it automatically before the response completes.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
 import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
@@ -35,10 +35,11 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   const compat = options.compat === "express-session";
   if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
   const untyped = manager as unknown as SessionManager<object>;
-  const start = (req: IncomingMessage, res: ServerResponse, session: Session<object>, next: Next): void => {
+  const attach = (req: IncomingMessage, res: ServerResponse, session: Session<object>, next: Next): void => {
     const commit = new PendingCommit(untyped, session, next, compat ? req : undefined);
     commit.view = compat ? createView(req, untyped, session) : session;
-    attach(commit, req, res);
+    if (trackedOnPrototype(req, res)) (req as Tracked)[COMMIT] = commit;
+    else attachAsProperties(commit, req, res);
     next();
   };
   return function sessionkit(req: IncomingMessage, res: ServerResponse, next: Next): void {
@@ -51,8 +52,8 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     }
     // A store that answered synchronously (MemoryStore) goes on at once: a promise hop before
     // next() costs Express more CPU than the whole load.
-    if (loaded instanceof Promise) loaded.then((session) => start(req, res, session as unknown as Session<object>, next), next);
-    else start(req, res, loaded as unknown as Session<object>, next);
+    if (loaded instanceof Promise) loaded.then((session) => attach(req, res, session as unknown as Session<object>, next), next);
+    else attach(req, res, loaded as unknown as Session<object>, next);
   };
 }
 
@@ -137,12 +138,10 @@ class PendingCommit {
 }
 
 /**
- * The session and the two wrapped methods become own properties of this req and res, as on any
- * Connect-style stack: nothing shared (Express's base request and response objects, other apps,
- * other copies of sessionkit) is changed, and a wrapper mounted earlier (compression, another
- * session middleware) stays underneath, so each one's commit runs in mounting order.
+ * Outside Express (Connect, plain node:http), or when something already wrapped this response:
+ * the session and the two wrapped methods become properties of this req and res.
  */
-function attach(commit: PendingCommit, req: IncomingMessage, res: ServerResponse): void {
+function attachAsProperties(commit: PendingCommit, req: IncomingMessage, res: ServerResponse): void {
   (req as IncomingMessage & { session: unknown }).session = commit.view;
   const writeHead = res.writeHead as Method;
   const end = res.end as Method;
@@ -154,4 +153,84 @@ function attach(commit: PendingCommit, req: IncomingMessage, res: ServerResponse
     // eslint-disable-next-line prefer-rest-params
     return commit.end(this, end, arguments as unknown as unknown[]);
   } as ServerResponse["end"];
+}
+
+// ---- Express: the session and the commit hooks on the prototypes Express gives req and res ----
+//
+// Express swaps the prototypes of every request's req and res. Each own property added to them,
+// above all a function made per request (wrapped writeHead/end), changes their hidden class (on
+// Node 20 a new one per request) and slows the property reads of Express and Node that follow,
+// on Node 24 and 26 as well. So on Express, `session` is an
+// accessor and writeHead/end are methods of Express's base request and response objects (shared
+// by every app of that Express copy), patched once. The request's commit is one symbol-keyed
+// property of req: a WeakMap entry per request instead is ephemeron work for the garbage
+// collector. A request sessionkit did not load has no such property and is untouched. Kept
+// because it pays on Node 24 and 26 too (bench/README.md, "Speed-ups and what they pay").
+
+const COMMIT = Symbol("sessionkit.commit");
+type Tracked = IncomingMessage & { [COMMIT]?: PendingCommit };
+
+/** Per prototype Express gave a req (one per app): whether its base objects carry the hooks. */
+const PROTOTYPES = new WeakMap<object, boolean>();
+const PATCHED = new WeakSet<object>();
+
+function trackedOnPrototype(req: IncomingMessage, res: ServerResponse): boolean {
+  const proto = Object.getPrototypeOf(req) as object;
+  let patched = PROTOTYPES.get(proto);
+  if (patched === undefined) {
+    patched = patchExpress(req, res);
+    PROTOTYPES.set(proto, patched);
+  }
+  // Someone else already put these on this request (another session middleware, compression
+  // mounted first): stack on top of them with own properties, as they did, to keep the order.
+  // Own-property checks only: a read of an absent property walks req's whole prototype chain,
+  // uncached on Node 20, where every Express req has a hidden class of its own.
+  return patched && !Object.hasOwn(req, COMMIT) && !Object.hasOwn(req, "session") && !Object.hasOwn(res, "writeHead") && !Object.hasOwn(res, "end");
+}
+
+function patchExpress(req: IncomingMessage, res: ServerResponse): boolean {
+  const express = req as IncomingMessage & { app?: unknown };
+  if (typeof express.app !== "function" || (res as ServerResponse & { req?: unknown }).req !== req) return false;
+  const requestBase = baseBelow(req, IncomingMessage.prototype);
+  const responseBase = baseBelow(res, ServerResponse.prototype);
+  if (!requestBase || !responseBase) return false;
+  if (PATCHED.has(requestBase)) return true;
+  // Another copy of sessionkit (or anything else) defined `session` there: do not take it over.
+  if (Object.hasOwn(requestBase, "session")) return false;
+  Object.defineProperty(requestBase, "session", {
+    configurable: true,
+    get(this: IncomingMessage) {
+      return (this as Tracked)[COMMIT]?.view;
+    },
+    // `req.session = …` (express-session, tests, Passport's callers) becomes the request's own value.
+    set(this: IncomingMessage, value: unknown) {
+      Object.defineProperty(this, "session", { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+  const writeHead = responseBase.writeHead as Method;
+  const end = responseBase.end as Method;
+  responseBase.writeHead = function (this: ServerResponse & { req: Tracked }): ServerResponse {
+    const commit = this.req[COMMIT];
+    // eslint-disable-next-line prefer-rest-params
+    return commit ? commit.writeHead(this, writeHead, arguments as unknown as unknown[]) : writeHead.apply(this, arguments as unknown as unknown[]);
+  };
+  responseBase.end = function (this: ServerResponse & { req: Tracked }): ServerResponse {
+    const commit = this.req[COMMIT];
+    // eslint-disable-next-line prefer-rest-params
+    return commit ? commit.end(this, end, arguments as unknown as unknown[]) : end.apply(this, arguments as unknown as unknown[]);
+  };
+  PATCHED.add(requestBase);
+  return true;
+}
+
+/** The object of `value`'s prototype chain that sits directly on `root` (Express's base req/res), if not the first. */
+function baseBelow(value: object, root: object): { writeHead: unknown; end: unknown } | undefined {
+  let proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === root) return undefined;
+  while (proto) {
+    const parent = Object.getPrototypeOf(proto) as object | null;
+    if (parent === root) return proto as { writeHead: unknown; end: unknown };
+    proto = parent;
+  }
+  return undefined;
 }

@@ -162,8 +162,8 @@ for (const [label, express] of versions) {
   });
 }
 
-// What an Express app does around the middleware: sub-apps, a second manager on the same
-// request, routes it does not cover, another app with its own req.session, a wrapper mounted first.
+// On Express the adapter puts `session` and the commit hooks on the prototypes Express gives
+// req and res (not on each request): these pin down what that must not change.
 for (const [label, express] of versions) {
   describe(`${label}: req.session and the commit hooks across apps`, () => {
     const store = new FlakyStore();
@@ -218,14 +218,6 @@ for (const [label, express] of versions) {
       ({ url, close } = await listen(createServer(app)));
     });
     afterAll(() => close());
-
-    it("leaves Express's shared base request and response objects as they were", async () => {
-      const client = new CookieClient(url);
-      await client.get("/sub/set");
-      expect(await (await client.get("/all")).text()).toBe('{"user":"sub"}');
-      const { request, response } = express as unknown as { request: object; response: object };
-      expect([Object.hasOwn(request, "session"), Object.hasOwn(response, "writeHead"), Object.hasOwn(response, "end")]).toEqual([false, false, false]);
-    });
 
     it("a sub-app's change commits, also when the sub-app hands the response back to its parent", async () => {
       const client = new CookieClient(url);
