@@ -51,7 +51,7 @@ const mariadb: Target = {
   url: MYSQL_URL,
   async prepare(table, gcBatchSize) {
     const admin = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 1 });
-    const store = new MySQLStore({ uri: MYSQL_URL, tableName: table, gcBatchSize, cleanupInterval: 0 });
+    const store = new MySQLStore({ uri: MYSQL_URL, tableName: table, gcBatchSize });
     await store.count();
     const fill = async (prefix: string, count: number, expiresAt: number) => {
       for (let start = 1; start <= count; start += 5000) {

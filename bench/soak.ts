@@ -96,7 +96,7 @@ const subjects: Record<string, () => Promise<Subject>> = {
   },
   mysql: async () => {
     const pool = mysql.createPool({ uri: process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test", connectionLimit: 10 });
-    const store = new MySQLStore({ pool, tableName: tag, cleanupInterval: 0 });
+    const store = new MySQLStore({ pool, tableName: tag });
     return {
       store,
       records: async () => Number(((await pool.query(`SELECT count(*) AS n FROM ${tag}`))[0] as { n: number }[])[0]!.n),

@@ -98,7 +98,7 @@ export const targets: Target[] = [
         await pool.query(`DROP TABLE IF EXISTS \`${tableName}\``);
         await pool.end();
       };
-      return { store: new MySQLStore({ pool, tableName, cleanupInterval: 0 }), cleanup };
+      return { store: new MySQLStore({ pool, tableName }), cleanup };
     },
   },
 ];

@@ -1,4 +1,4 @@
-export { SessionManager, applyNodeHeaders } from "./core/manager.js";
+export { SessionManager } from "./core/manager.js";
 export type { LoadContext, PreparedCommit, SessionHeader } from "./core/manager.js";
 export { Session } from "./core/session.js";
 export type { SessionData, SessionKey, SessionStatus, SessionValue } from "./core/session.js";
@@ -9,12 +9,10 @@ export { serveDbsc, serveDbscFetch } from "./core/dbsc/index.js";
 export type { SessionEvent, SessionEventListener, SessionEventType } from "./core/events.js";
 export type { DeviceSource, SecureFlag, SessionLifetime, SignInOptions } from "./core/session.js";
 export type { CookieOptions } from "./core/cookies.js";
-export { readCookie, serializeExpiredCookie, serializeSessionCookie } from "./core/cookies.js";
 export type { Duration } from "./core/duration.js";
-export { toMilliseconds } from "./core/duration.js";
 export { jsonCodec } from "./core/codec.js";
 export type { SessionCodec } from "./core/codec.js";
-export { generateToken, hashToken, isWellFormedToken } from "./core/ids.js";
+export { hashToken } from "./core/ids.js";
 export {
   SessionConflictError,
   SessionEncodeError,
@@ -36,6 +34,5 @@ export type {
   StoredSession,
   OwnedSession,
 } from "./core/store.js";
-export { isClientSideStore } from "./core/store.js";
 export { MemoryStore } from "./stores/memory.js";
 export type { MemoryStoreOptions } from "./stores/memory.js";

@@ -111,3 +111,36 @@ it("every TypeScript block of README.md and docs/ type-checks against the built 
     rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
+
+/** Every name an entry point's source exports: declarations and `export { … }` lists, types included. */
+function exportedNames(source: string): string[] {
+  const names: string[] = [];
+  for (const match of source.matchAll(/^export (?:declare )?(?:async )?(?:function\*?|class|interface|type|const|let|enum) ([A-Za-z_$][\w$]*)/gm)) names.push(match[1]!);
+  for (const match of source.matchAll(/^export (?:type )?\{([^}]*)\}/gm)) {
+    for (const item of match[1]!.split(",")) {
+      const name = item.trim().replace(/^type /, "").split(/\s+as\s+/).pop()!.trim();
+      if (name) names.push(name);
+    }
+  }
+  expect(source, "an entry point re-exports with `export *`: list the names instead").not.toMatch(/^export \*/m);
+  return names;
+}
+
+// An export is public API: adding one without naming it in README.md or docs/ fails here, so
+// nothing reaches users (or stays exported for tests only) without being documented.
+it("every name every entry point exports is documented in README.md or docs/", () => {
+  const docs = [join(root, "README.md"), ...markdownFiles(join(root, "docs"))].map((file) => readFileSync(file, "utf8")).join("\n");
+  const undocumented: string[] = [];
+  let checked = 0;
+  for (const [subpath, entry] of Object.entries(exportsMap)) {
+    if (subpath === "./package.json") continue;
+    const built = typeof entry === "string" ? entry : entry.default!;
+    const source = join(root, built.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts"));
+    for (const name of exportedNames(readFileSync(source, "utf8"))) {
+      checked++;
+      if (!new RegExp(`\\b${name.replace(/\$/g, "\\$")}\\b`).test(docs)) undocumented.push(`${subpath}: ${name}`);
+    }
+  }
+  expect(checked).toBeGreaterThan(50);
+  expect(undocumented).toEqual([]);
+});

@@ -373,9 +373,16 @@ describe("FileStore", () => {
     expect(await locksLeft(dir)).toEqual([]);
   });
 
+  it("takes lock durations as milliseconds or strings, and refuses any other", () => {
+    for (const [option, value] of [["lockTimeout", "soon"], ["lockTimeout", 0], ["staleLockAfter", "-1s"], ["staleLockAfter", Number.NaN]] as const) {
+      expect(() => new FileStore({ dir: "unused", [option]: value }), `${option}: ${String(value)}`).toThrow(new RegExp(`"${option}"`));
+    }
+    expect(() => new FileStore({ dir: "unused", staleLockAfter: "10s", lockTimeout: 4000 })).not.toThrow();
+  });
+
   it("waits for a live lock and fails with a system error after lockTimeout", async () => {
     const dir = await freshDir();
-    const store = new FileStore({ dir, lockTimeout: 300 });
+    const store = new FileStore({ dir, lockTimeout: "300ms" });
     await store.set("k", write("v1"));
     const [file] = await filesUnder(dir);
     const { hostname } = await import("node:os");

@@ -47,7 +47,7 @@ await storeConformance(
   "MySQLStore (pool given)",
   () => {
     const tableName = uniqueTable();
-    const store = new MySQLStore({ pool, tableName, cleanupInterval: 0 });
+    const store = new MySQLStore({ pool, tableName });
     tables.set(store, tableName);
     return store;
   },
@@ -113,7 +113,8 @@ describe("MySQLStore", () => {
     expect(() => new MySQLStore({ pool, tableName: "bad-name" })).toThrow(/"tableName"/);
     expect(() => new MySQLStore({ pool, schemaName: "test.x" })).toThrow(/"schemaName"/);
     expect(() => new MySQLStore({ pool, gcBatchSize: 1.5 })).toThrow(/"gcBatchSize"/);
-    expect(() => new MySQLStore({ pool, cleanupInterval: "soon" })).toThrow(/"cleanupInterval"/);
+    expect(() => new MySQLStore({ pool, cleanupInterval: "5m" as never })).toThrow(/"cleanupInterval" was removed in 0.2; SessionManager's "gcInterval"/);
+    expect(() => new MySQLStore({ pool, cleanupInterval: 0 }), "0.1's advised value still loads").not.toThrow();
     expect(() => new MySQLStore({})).toThrow(/"pool".*"uri"/);
     expect(() => new MySQLStore({ pool, uri: MYSQL_URL })).toThrow(/not both/);
   });
@@ -126,7 +127,7 @@ describe("MySQLStore", () => {
     const query = counted.pool.query.bind(counted.pool);
     (counted.pool as unknown as { query: (sql: string) => unknown }).query = (sql: string) => (queries.push(sql), query(sql));
     try {
-      const store = new MySQLStore({ pool: counted.pool, tableName, createTable: false, cleanupInterval: 0 });
+      const store = new MySQLStore({ pool: counted.pool, tableName, createTable: false });
       const write = { data: "x 🌍", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 };
       expect(await store.set("k", write)).toBe(true);
       expect((await store.get("k"))?.data).toBe("x 🌍");
@@ -142,7 +143,7 @@ describe("MySQLStore", () => {
     await pool.query(ddlOf01(tableName));
     await pool.query(`INSERT INTO \`${tableName}\` VALUES ('old', 'kept', ?, 1)`, [Date.now() + 60_000]);
     try {
-      const stores = [0, 1].map(() => new MySQLStore({ pool, tableName, cleanupInterval: 0 }));
+      const stores = [0, 1].map(() => new MySQLStore({ pool, tableName }));
       expect(await Promise.all(stores.map((store) => store.get("old")))).toMatchObject([{ data: "kept" }, { data: "kept" }]);
       expect(await stores[0]!.set("new", owned("alice"))).toBe(true);
       expect((await stores[1]!.listByOwner("alice")).map((entry) => entry.key)).toEqual(["new"]);
@@ -158,7 +159,7 @@ describe("MySQLStore", () => {
     await pool.query(ddlOf01(tableName));
     await pool.query(documentedUpgrade(tableName));
     try {
-      const store = new MySQLStore({ pool, tableName, createTable: false, cleanupInterval: 0 });
+      const store = new MySQLStore({ pool, tableName, createTable: false });
       expect(await store.set("k", owned("alice"))).toBe(true);
       expect((await store.listByOwner("alice")).map((entry) => entry.key)).toEqual(["k"]);
     } finally {
@@ -169,7 +170,7 @@ describe("MySQLStore", () => {
   test("a version-0 write applies when gc deletes the expired row between its INSERT and its revive", async () => {
     const tableName = uniqueTable();
     const counted = countingPool();
-    const store = new MySQLStore({ pool: counted.pool, tableName, cleanupInterval: 0 });
+    const store = new MySQLStore({ pool: counted.pool, tableName });
     try {
       await store.set("k", { ...owned("alice"), expiresAt: Date.now() - 1 }); // an expired row, not yet collected
       const execute = counted.pool.execute.bind(counted.pool) as (sql: string, values?: unknown) => Promise<unknown>;
@@ -193,7 +194,7 @@ describe("MySQLStore", () => {
     impatient.pool.on("connection", (connection) => void connection.query("SET SESSION innodb_lock_wait_timeout = 1"));
     const holder = await pool.getConnection();
     try {
-      const store = new MySQLStore({ pool: impatient, tableName, cleanupInterval: 0 });
+      const store = new MySQLStore({ pool: impatient, tableName });
       await store.set("k", owned("alice"));
       await holder.query("BEGIN");
       await holder.query(`SELECT 1 FROM \`${tableName}\` WHERE \`key\` = 'k' FOR UPDATE`);
@@ -214,7 +215,7 @@ describe("MySQLStore", () => {
     const bounded = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
     bounded.pool.on("connection", (connection) => void connection.query("SET SESSION max_statement_time = 0.2")); // docs/stores/mysql.md
     const holder = await pool.getConnection();
-    const store = new MySQLStore({ pool: bounded, tableName, cleanupInterval: 0 });
+    const store = new MySQLStore({ pool: bounded, tableName });
     const sessions = new SessionManager({ store, storeTimeout: "2s", gcInterval: 0 });
     try {
       const first = await sessions.load();
@@ -239,7 +240,7 @@ describe("MySQLStore", () => {
 
   test("keys are case-sensitive: two keys differing only in case are two sessions", async () => {
     const tableName = uniqueTable();
-    const store = new MySQLStore({ pool, tableName, cleanupInterval: 0 });
+    const store = new MySQLStore({ pool, tableName });
     try {
       const expiresAt = Date.now() + 60_000;
       expect(await store.set("AbC", { data: "upper", expiresAt, version: 1, expectedVersion: 0 })).toBe(true);
@@ -255,7 +256,7 @@ describe("MySQLStore", () => {
     const database = `sk_db_${process.pid}`;
     await pool.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
     try {
-      const store = new MySQLStore({ pool, schemaName: database, tableName: "sessions", cleanupInterval: 0 });
+      const store = new MySQLStore({ pool, schemaName: database, tableName: "sessions" });
       await store.set("k", { data: "x", expiresAt: Date.now() + 60_000, version: 1, expectedVersion: 0 });
       const [rows] = await pool.query(`SELECT \`data\` FROM \`${database}\`.\`sessions\``);
       expect(rows).toEqual([{ data: "x" }]);
@@ -267,7 +268,7 @@ describe("MySQLStore", () => {
   test("gc deletes expired rows in batches of gcBatchSize and returns the exact total", async () => {
     const tableName = uniqueTable();
     const counted = countingPool();
-    const store = new MySQLStore({ pool: counted.pool, tableName, gcBatchSize: 1000, cleanupInterval: 0 });
+    const store = new MySQLStore({ pool: counted.pool, tableName, gcBatchSize: 1000 });
     try {
       await store.count(); // creates the table
       await insertRows(tableName, "dead", 2500);
@@ -289,16 +290,17 @@ describe("MySQLStore", () => {
     const tableName = uniqueTable();
     const counted = countingPool();
     try {
-      await expectOneStatementPerStep(new MySQLStore({ pool: counted.pool, tableName, cleanupInterval: 0 }), counted, /^UPDATE .* SET `expires_at` = \? WHERE/);
+      await expectOneStatementPerStep(new MySQLStore({ pool: counted.pool, tableName }), counted, /^UPDATE .* SET `expires_at` = \? WHERE/);
     } finally {
       await counted.pool.end();
       await drop(tableName);
     }
   });
 
-  test("cleanupInterval removes expired rows on its own, and stopCleanup() stops it", async () => {
+  test("the manager's gcInterval removes expired rows (the store has no timer of its own)", async () => {
     const tableName = uniqueTable();
-    const store = new MySQLStore({ pool, tableName, cleanupInterval: 100 });
+    const store = new MySQLStore({ pool, tableName });
+    const sessions = new SessionManager({ store, gcInterval: "100ms" });
     try {
       await store.count(); // creates the table
       await insertRows(tableName, "dead", 50);
@@ -306,13 +308,8 @@ describe("MySQLStore", () => {
       const deadline = Date.now() + 5_000;
       while ((await rowsIn(tableName)) > 3 && Date.now() < deadline) await sleep(50);
       expect(await rowsIn(tableName)).toBe(3);
-
-      store.stopCleanup();
-      await sleep(150); // lets a cleanup already running finish
-      await insertRows(tableName, "later", 20);
-      await sleep(500);
-      expect(await rowsIn(tableName)).toBe(23);
     } finally {
+      await sessions.close();
       await store.close();
       await drop(tableName);
     }

@@ -139,7 +139,7 @@ export function mariadbCrash(size: Size): Promise<ChaosReport> {
     const pool = mysql.createPool({ uri: server.url, connectionLimit: 10, connectTimeout: 1000 });
     pool.on("connection", (connection) => connection.on("error", () => {}));
     try {
-      const store = new MySQLStore({ pool, tableName: "chaos_sessions", cleanupInterval: 0 });
+      const store = new MySQLStore({ pool, tableName: "chaos_sessions" });
       return await throughExpress("MariaDB SIGKILL + restart", store, size, () => server.crashAndRestart());
     } finally {
       await pool.end();

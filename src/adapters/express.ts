@@ -13,6 +13,7 @@ import { dbscHostOf, handleDbscNode, isDbscNodeRequest } from "../core/dbsc/http
 import { isSecureRequest } from "../core/node-http.js";
 import type { CompatUserId } from "./express-compat.js";
 import { createView, syncRequestView } from "./express-compat.js";
+import { checkManager, toError } from "./shared.js";
 
 export type { CompatUserId, ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
 
@@ -41,6 +42,7 @@ type Next = (error?: unknown) => void;
 type Method = (...args: unknown[]) => ServerResponse;
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>, options: SessionMiddlewareOptions = {}) {
+  checkManager(manager, "sessionMiddleware");
   const compat = options.compat === "express-session";
   if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
   const untyped = manager as unknown as SessionManager<object>;
@@ -173,13 +175,14 @@ function attachAsProperties(commit: PendingCommit, req: IncomingMessage, res: Se
 // ---- Express: the session and the commit hooks on the prototypes Express gives req and res ----
 //
 // Express swaps the prototypes of every request's req and res. Each own property added to them,
-// above all a function made per request (wrapped writeHead/end), is a new hidden class for V8 and
-// slows the property reads of Express and Node that follow. So on Express, `session` is an
+// above all a function made per request (wrapped writeHead/end), changes their hidden class (on
+// Node 20 a new one per request) and slows the property reads of Express and Node that follow,
+// on Node 24 and 26 as well. So on Express, `session` is an
 // accessor and writeHead/end are methods of Express's base request and response objects (shared
 // by every app of that Express copy), patched once. The request's commit is one symbol-keyed
 // property of req: a WeakMap entry per request instead is ephemeron work for the garbage
-// collector, about 7 µs per request of scavenges (bench/README.md, "Third pass"). A request
-// sessionkit did not load has no such property and is untouched.
+// collector. A request sessionkit did not load has no such property and is untouched. Kept
+// because it pays on Node 24 and 26 too (bench/README.md, "Speed-ups and what they pay").
 
 const COMMIT = Symbol("sessionkit.commit");
 type Tracked = IncomingMessage & { [COMMIT]?: PendingCommit };
@@ -249,9 +252,6 @@ function baseBelow(value: object, root: object): { writeHead: unknown; end: unkn
   return undefined;
 }
 
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 /** What `requireFresh` does with a request whose sign-in is too old (or missing, or by another method). */
 export interface RequireFreshOptions {

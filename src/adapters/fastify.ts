@@ -10,6 +10,7 @@ import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 import { dbscHostOf, isDbscNodeRequest, nodeDbscRequest } from "../core/dbsc/http.js";
 import { handleDbsc } from "../core/dbsc/handler.js";
+import { checkManager } from "./shared.js";
 
 const COMMITTING = "sessionkitCommitting";
 
@@ -27,9 +28,7 @@ export interface SessionPluginOptions<T extends object = SessionData> {
 }
 
 const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { manager }) => {
-  if (!manager || typeof manager.prepareCommit !== "function") {
-    throw new TypeError('sessionPlugin needs option "manager": a SessionManager');
-  }
+  checkManager(manager, 'sessionPlugin\'s option "manager"');
   // Declared up front so every request object has the same shape (Fastify's decorator rule):
   // filling them per request is a plain store, where a new property or a WeakSet entry per
   // request costs a hidden-class change or garbage-collector work. session is null until onRequest

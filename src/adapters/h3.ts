@@ -16,7 +16,7 @@ import { SessionError } from "../core/errors.js";
 import type { SessionManager } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 import { importPeer } from "../stores/driver.js";
-import { withMutableHeaders } from "./fetch-response.js";
+import { checkManager, withMutableHeaders } from "./shared.js";
 
 // h3 is loaded when a middleware is made, not when this module is imported, so that
 // `import "sessionkit/h3"` works without h3 and a missing h3 is an install instruction.
@@ -38,9 +38,7 @@ interface H3v1Event {
 type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): Middleware {
-  if (!manager || typeof manager.commitResponse !== "function") {
-    throw new TypeError("sessionMiddleware needs a SessionManager");
-  }
+  checkManager(manager, "sessionMiddleware");
   const loading = toResponse ? undefined : importPeer<typeof h3>("h3", "sessionkit/h3").then((module) => void (toResponse = module.toResponse));
   loading?.catch(() => {}); // reported by the first request instead
   let h3v1: boolean | undefined;

@@ -12,6 +12,7 @@ import { dbscHostOf, handleDbscFetch } from "../core/dbsc/http.js";
 import { isDbscPath } from "../core/dbsc/handler.js";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
+import { checkManager, withMutableHeaders } from "./shared.js";
 
 /** For `new Hono<{ Variables: SessionVariables }>()` when you prefer not to augment globally. */
 export type SessionVariables<T extends object = SessionData> = { session: Session<T> };
@@ -24,9 +25,7 @@ declare module "hono" {
 }
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): MiddlewareHandler {
-  if (!manager || typeof manager.prepareCommit !== "function") {
-    throw new TypeError("sessionMiddleware needs a SessionManager");
-  }
+  checkManager(manager, "sessionMiddleware");
   const run = async (c: Context, next: Next, session: Session<T>): Promise<void> => {
     c.set("session", session as unknown as Session<SessionData>);
     await next();
@@ -36,7 +35,8 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     // Most responses carry no session header: leave c.res untouched then, since reading its
     // headers makes @hono/node-server build a full Headers object it would otherwise skip.
     if (prepared.headers.length === 0) return;
-    ensureMutableHeaders(c);
+    const response = withMutableHeaders(c.res);
+    if (response !== c.res) c.res = response; // Hono's setter copies headers: only for a new Response
     applyFetchHeaders(c.res.headers, prepared.headers);
   };
   const dbsc = dbscHostOf(manager);
@@ -53,17 +53,6 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   };
 }
 
-/**
- * A Response passed through from fetch() has immutable headers (Fetch standard, "immutable"
- * guard), and a delete on them throws even for an absent name; such a response is copied once.
- */
-function ensureMutableHeaders(c: Context): void {
-  try {
-    c.res.headers.delete("x-sessionkit-probe");
-  } catch {
-    c.res = new Response(c.res.body, c.res);
-  }
-}
 
 /** What `requireFresh` does with a request whose sign-in is too old (or missing, or by another method). */
 export interface RequireFreshOptions {

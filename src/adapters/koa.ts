@@ -9,6 +9,7 @@ import { START_NOW, applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 import { dbscHostOf, isDbscNodeRequest, nodeDbscRequest } from "../core/dbsc/http.js";
 import { handleDbsc } from "../core/dbsc/handler.js";
+import { checkManager } from "./shared.js";
 
 declare module "koa" {
   interface DefaultContext {
@@ -18,9 +19,7 @@ declare module "koa" {
 }
 
 export function sessionMiddleware<T extends object = SessionData>(manager: SessionManager<T>): Middleware {
-  if (!manager || typeof manager.prepareCommit !== "function") {
-    throw new TypeError("sessionMiddleware needs a SessionManager");
-  }
+  checkManager(manager, "sessionMiddleware");
   const run = async (ctx: Context, next: Next, session: Session<T>): Promise<void> => {
     ctx.session = session as unknown as Session<SessionData>;
     // When a later middleware throws, Koa's error response drops every header set so far, so the

@@ -17,7 +17,7 @@ import { SessionError } from "../core/errors.js";
 import { LOAD_COOKIE, type SessionManager } from "../core/manager.js";
 import { sessionCacheControl as cacheControlFor } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
-import { withMutableHeaders } from "./fetch-response.js";
+import { checkManager, toError, withMutableHeaders } from "./shared.js";
 import { forwardSession, INNER, type SessionMembers } from "./session-view.js";
 
 type CookieStore = Awaited<ReturnType<typeof cookies>>;
@@ -138,7 +138,7 @@ function canSetCookies(cookieStore: CookieStore): true | Error {
     });
   } catch (error) {
     if (error === PROBE) return true;
-    return error instanceof Error ? error : new Error(String(error));
+    return toError(error);
   }
   return new Error("cookies().set accepted a nameless cookie"); // unreachable with Next.js 15 and 16
 }
@@ -168,7 +168,7 @@ const loaded = new WeakMap<object, WeakMap<object, Promise<unknown>>>();
 
 /** The session of the current request. Call it anywhere `cookies()` may be called. */
 export async function getSession<T extends object = SessionData>(manager: SessionManager<T>): Promise<NextSession<T>> {
-  if (!manager || typeof manager.commitHeaders !== "function") throw new TypeError("getSession needs a SessionManager");
+  checkManager(manager, "getSession");
   const cookieStore = await cookies();
   let perManager = loaded.get(cookieStore);
   if (!perManager) loaded.set(cookieStore, (perManager = new WeakMap()));

@@ -12,6 +12,7 @@ import { sessionCacheControl as cacheControlFor } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 import { warnOnce } from "../core/warnings.js";
 import { forwardSession, INNER, type SessionMembers } from "./session-view.js";
+import { checkManager } from "./shared.js";
 
 export interface SessionStorageOptions {
   /**
@@ -105,7 +106,7 @@ export function createSessionStorage<Data extends object = SessionData, FlashDat
   manager: SessionManager<Data>,
   options: SessionStorageOptions = {},
 ): SessionStorage<Data, FlashData> {
-  if (!manager || typeof manager.commit !== "function") throw new TypeError("createSessionStorage needs a SessionManager");
+  checkManager(manager, "createSessionStorage");
   const sessions = manager as unknown as SessionManager<Record<string, unknown>>;
   const secure = options.secure ?? process.env.NODE_ENV === "production";
   const cookiePrefix = `${manager.tokenName}=`;

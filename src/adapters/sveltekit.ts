@@ -7,7 +7,7 @@
  */
 import type { SessionManager } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
-import { withMutableHeaders } from "./fetch-response.js";
+import { checkManager, withMutableHeaders } from "./shared.js";
 
 /** For src/app.d.ts: `interface Locals extends SessionLocals<MySessionData> {}`. */
 export interface SessionLocals<T extends object = SessionData> {
@@ -33,9 +33,7 @@ export type SessionHandle = <E extends SvelteKitRequestEvent>(input: {
 }) => Promise<Response>;
 
 export function sessionHandle<T extends object = SessionData>(manager: SessionManager<T>): SessionHandle {
-  if (!manager || typeof manager.commitResponse !== "function") {
-    throw new TypeError("sessionHandle needs a SessionManager");
-  }
+  checkManager(manager, "sessionHandle");
   return async function sessionkit({ event, resolve }) {
     const session = await manager.loadRequest(event.request, { ip: clientAddress(event) });
     (event.locals as SessionLocals<T>).session = session;

@@ -2,8 +2,9 @@ import { randomBytes, randomFillSync } from "node:crypto";
 
 /**
  * CSPRNG bytes for tokens, salts, IVs and temp names, cut from a pool the OS generator refills
- * 4 KiB at a time. On Node 20 each `randomBytes(16)` call costs 5-7 µs of setup, more than a
- * whole session load; one refill costs about as much as one call. Handed-out bytes are zeroed in
+ * 4 KiB at a time: each `randomBytes` call has a fixed setup cost, larger than a whole session
+ * load on Node 20, and one refill costs about as much as one call (bench/README.md, "Speed-ups
+ * and what they pay"). Handed-out bytes are zeroed in
  * the pool, so memory read later holds only bytes not yet used (as Node's randomUUID cache does).
  */
 const POOL_BYTES = 4096;

@@ -9,8 +9,8 @@ import type { Awaitable, StoreCallOptions } from "./store.js";
  * answered 5xx. A store that answers synchronously (MemoryStore) skips all of it.
  *
  * Calls that start within one short window (a tenth of the timeout, 1 to 50 ms) share one
- * timer and one AbortController: on Node 20 a new AbortController and a listener on it cost
- * ~10 µs, more CPU than a Redis round trip itself (bench/README.md, "Fourth pass"). So a call
+ * timer and one AbortController, as one of each per call cost more CPU than the Redis round trip
+ * it guards (measured in bench/README.md, "Speed-ups and what they pay"). So a call
  * times out between `timeout` and `timeout + window` after it started, never before; the
  * shared signal aborts only when a call of its window is still unanswered, and a store has
  * let go of the signal of a call that already settled.

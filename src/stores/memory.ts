@@ -140,7 +140,8 @@ let _readSink = 0; // written, never read: keeps the character read below alive
 /**
  * V8 keeps a string built by concatenation as a tree ("rope") that pins every piece, about twice
  * the text for an encoded session. Reading a character flattens it in place; the result is used
- * so that an optimizing compiler cannot drop the read.
+ * so that an optimizing compiler cannot drop the read. Kept while it pays (bench/README.md,
+ * "Speed-ups and what they pay").
  */
 function flatten(text: string): string {
   if (text.length > 0) _readSink ^= text.charCodeAt(text.length - 1);

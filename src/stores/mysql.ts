@@ -1,7 +1,5 @@
 import type mysql from "mysql2/promise";
 import type { Pool, ResultSetHeader, RowDataPacket } from "mysql2/promise";
-import type { Duration } from "../core/duration.js";
-import { toMilliseconds } from "../core/duration.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoredSession } from "../core/store.js";
 import { requireDriver } from "./driver.js";
 import { checkBatchSize, checkIdentifier, deleteInBatches, recordOf } from "./sql/shared.js";
@@ -23,10 +21,10 @@ export interface MySQLStoreOptions {
   /** Default 1000: rows per gc DELETE, so one gc never locks a huge range of the expiry index at once. */
   gcBatchSize?: number;
   /**
-   * Default "5m" (as SCS mysqlstore): how often a timer deletes expired rows; 0 turns it off (then call
-   * gc() yourself, or let SessionManager's gcInterval do it). The timer is unref'd: it never keeps the process alive.
+   * @deprecated Removed in 0.2: SessionManager's `gcInterval` runs gc(), as for every store. Only
+   * 0 (the value 0.1's docs advised beside the manager) is still accepted, and does nothing.
    */
-  cleanupInterval?: Duration;
+  cleanupInterval?: 0;
 }
 
 const ER_DUP_ENTRY = 1062;
@@ -61,18 +59,18 @@ export class MySQLStore implements SessionStore {
   readonly #schema: TableDdl;
   readonly #ddl: TableDdl | undefined;
   #ready: Promise<void> | undefined;
-  #cleanupTimer: NodeJS.Timeout | undefined;
 
   constructor(options: MySQLStoreOptions) {
     if (options === null || typeof options !== "object") throw new TypeError("MySQLStore needs an options object");
     const table = quotedTable(options.tableName ?? "sessions", options.schemaName);
     this.#gcBatchSize = checkBatchSize(options.gcBatchSize ?? 1000);
-    const cleanupInterval = toMilliseconds(options.cleanupInterval ?? "5m", "cleanupInterval");
+    if ((options.cleanupInterval ?? 0) !== 0) {
+      throw new TypeError('MySQLStore: option "cleanupInterval" was removed in 0.2; SessionManager\'s "gcInterval" runs gc()');
+    }
     this.#sql = statements(table, this.#gcBatchSize);
     this.#schema = createStatements(table);
     this.#ddl = options.createTable === false ? undefined : this.#schema;
     [this.#pool, this.#ownsPool] = poolOf(options);
-    if (cleanupInterval > 0) this.#startCleanup(cleanupInterval);
   }
 
   async get(key: string): Promise<StoredSession | null> {
@@ -115,12 +113,6 @@ export class MySQLStore implements SessionStore {
     return deleteInBatches(this.#gcBatchSize, async () => (await this.#execute<ResultSetHeader>(this.#sql.gc, [now]))[0].affectedRows);
   }
 
-  /** Stops the cleanup timer (SCS mysqlstore's StopCleanup); gc() still works when called. */
-  stopCleanup(): void {
-    if (this.#cleanupTimer) clearInterval(this.#cleanupTimer);
-    this.#cleanupTimer = undefined;
-  }
-
   /** The CREATE TABLE that `createTable` runs (IF NOT EXISTS), for migrations and `sessionkit schema`. */
   schemaStatements(): string[] {
     return [this.#schema.create];
@@ -139,9 +131,8 @@ export class MySQLStore implements SessionStore {
     await this.#applyDdl(this.#schema);
   }
 
-  /** Stops the cleanup timer and ends the pool only if this store created it from `uri`. */
+  /** Ends the pool only if this store created it from `uri`. */
   async close(): Promise<void> {
-    this.stopCleanup();
     if (this.#ownsPool) await this.#pool.end();
   }
 
@@ -165,13 +156,6 @@ export class MySQLStore implements SessionStore {
       // next INSERT succeeds. Only a live row refuses every round.
       if (attempt === REVIVE_ATTEMPTS) return false;
     }
-  }
-
-  #startCleanup(interval: number): void {
-    this.#cleanupTimer = setInterval(() => {
-      this.gc().catch((error: unknown) => process.emitWarning(`sessionkit: MySQLStore cleanup failed: ${String(error)}`));
-    }, interval);
-    this.#cleanupTimer.unref();
   }
 
   async #applied(sql: string, values: unknown[]): Promise<boolean> {

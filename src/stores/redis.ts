@@ -529,7 +529,7 @@ function nodeRedisSentinelDriver(sentinel: NodeRedisSentinelLike): Driver {
  * node-redis's options for one store call. A node-redis with command timeouts (6, late 5) gives
  * every command a timeout of its own (`commandOptions.timeout`, 5 s by default), and when it
  * fires withdraws a command not yet sent, as it does when a command's signal aborts. A signal
- * costs a listener added and removed per command (several µs on Node 20), so it is passed only to
+ * costs a listener added and removed per command, so it is passed only to
  * a client without such timeouts. With them, the manager's deadline is passed as the command's
  * timeout when it comes first (one options object per deadline, not per call), and nothing is
  * passed when the client's own comes first (the default: both are 5 s).

@@ -1,8 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { resolveCookieOptions } from "../../src/core/cookies.js";
-import { signToken, verifySignedToken } from "../../src/core/ids.js";
-import { generateToken, isWellFormedToken, readCookie, serializeSessionCookie } from "../../src/index.js";
+import { readCookie, resolveCookieOptions, serializeSessionCookie } from "../../src/core/cookies.js";
+import { generateToken, isWellFormedToken, signToken, verifySignedToken } from "../../src/core/ids.js";
 
 const base64url = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 const wellFormed = fc.string({ unit: base64url, minLength: 43, maxLength: 43 });
