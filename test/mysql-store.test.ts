@@ -303,6 +303,7 @@ describe("MySQLStore", () => {
     const sessions = new SessionManager({ store, gcInterval: "100ms" });
     try {
       await store.count(); // creates the table
+      await sessions.load(); // the gc timer starts with the manager's first load
       await insertRows(tableName, "dead", 50);
       await insertRows(tableName, "live", 3, Date.now() + 60_000);
       const deadline = Date.now() + 5_000;
