@@ -60,6 +60,20 @@ function startWorker(args: string[]): { child: ChildProcess; ready: Promise<void
 }
 
 describe("FileStore", () => {
+  it("a listing while a sign-in's index entry is being written (held before its mtime is set) keeps the entry", async () => {
+    const store = new FileStore({ dir: await freshDir() });
+    const owner = "o".repeat(43);
+    const keepUntil = Date.now() + 3_600_000;
+    const held = gateNext("utimes", (path) => path.includes("/owners/"));
+    const indexing = store.indexOwner(owner, "key-1", keepUntil);
+    await held.reached; // the entry file exists; its keep-until is not set yet
+    expect(await store.listByOwner(owner)).toEqual([]); // no record yet: listed as nothing, and kept
+    held.release();
+    await indexing;
+    await store.set("key-1", { ...write("x"), owner });
+    expect((await store.listByOwner(owner)).map((entry) => entry.key)).toEqual(["key-1"]);
+  });
+
   it("creates its directories 0700 and session files 0600, whatever the umask", async () => {
     const dir = join(await freshDir(), "nested", "sessions");
     const previous = process.umask(0o000);
