@@ -143,9 +143,12 @@ export class SessionManager<T extends object = SessionData> {
     if (this.#gcDue) this.#startGc();
     const now = this.#ctx.now();
     const secure = this.#secure(context.secure);
-    const find = (value: string) => path.find(value, now, secure);
-    // Several different session cookies: only one that verifies loads (cookie-candidates.ts).
-    let found = !token ? null : typeof token === "string" ? find(token) : verifiedCandidate(token, find, () => ambiguous(this.#ctx));
+    // Several different session cookies (rare): only one that verifies loads (cookie-candidates.ts).
+    let found = !token
+      ? null
+      : typeof token === "string"
+        ? path.find(token, now, secure)
+        : verifiedCandidate(token, (value) => path.find(value, now, secure), () => ambiguous(this.#ctx));
     const { dbsc } = this.#ctx.options;
     if (dbsc) found = admitBound(found, dbsc, context.cookieHeader, now, (s) => this.#ctx.emit("binding-failed", s[INTERNALS], s.userId));
     if (found instanceof Promise) return found.then((session) => this.#withDevice(session ?? this.#fresh(context, now, secure), context));
