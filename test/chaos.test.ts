@@ -52,6 +52,7 @@ describe("chaos under load through Express", () => {
     async () => {
       const report = await sentinelFailover({ size: { ...CI_SIZE, afterMs: 3000 }, lagMs: 300, waitReplicas: 0 });
       console.info(`[chaos] ${JSON.stringify(report)}`);
+      expect(report.notes.join(" "), "no probe write was acknowledged during the lag").toMatch(/probes: [1-9]\d* of/);
       expect(report.lost).toBeGreaterThan(0);
       expect(report.resurrected, "a destroy acknowledged before the failover came back").toBe(0);
     },

@@ -35,11 +35,11 @@ export const CI_SIZE: Size = { clients: 16, sessionsPerClient: 4, warmupMs: 1500
 export const LONG_SIZE: Size = { clients: 64, sessionsPerClient: 8, warmupMs: 5000, afterMs: 10_000 };
 
 /** Serves `store` through Express, runs the load with `fault`, closes app and manager. */
-async function throughExpress(scenario: string, store: SessionStore, size: Size, fault: () => Promise<void>, storeTimeout = "2s"): Promise<ChaosReport> {
+async function throughExpress(scenario: string, store: SessionStore, size: Size, fault: (url: string) => Promise<void>, storeTimeout = "2s"): Promise<ChaosReport> {
   const manager = new SessionManager({ store, storeTimeout, gcInterval: 0 });
   const app = await listenOn(chaosApp(manager));
   try {
-    return await runScenario({ scenario, url: () => app.url, ...size, destroyEvery: 20, fault });
+    return await runScenario({ scenario, url: () => app.url, ...size, destroyEvery: 20, fault: () => fault(app.url) });
   } finally {
     await app.close();
     await manager.close();
@@ -70,24 +70,89 @@ async function using<S extends PrivateServer>(server: S, run: (server: S) => Pro
   }
 }
 
-type RedisFailover = PrivateServer & { killMaster(lagMs: number): Promise<{ failoverMs: number }> };
+type RedisFailover = PrivateServer & { killMaster(lagMs: number, whileLagging?: () => Promise<unknown>): Promise<{ failoverMs: number }> };
+
+/** Sessions written once more while the replica is held still: the writes a failover must lose unless `waitReplicas` refuses them. */
+const PROBES = 8;
 
 /**
  * Kills a master of `servers` under load; the client the store owns must follow the promotion.
  * With `lagMs`, the replica is first held still that long, so the master acknowledges writes the
  * replica never gets: what asynchronous replication loses, and what `waitReplicas` must not.
+ * The random load may or may not write in that window; the probes do, every time, so the loss
+ * is not left to timing.
  */
 async function redisFailover(scenario: string, servers: RedisFailover, connect: () => Promise<RedisClientLike>, { size, waitReplicas, lagMs }: RedisFault): Promise<ChaosReport> {
   return using(servers, async () => {
     const store = new RedisStore({ client: await connect(), ownsClient: true, waitReplicas, waitTimeout: "200ms" });
     let failoverMs = 0;
+    let probes: Probes | undefined;
+    let lost = 0;
     const lag = lagMs > 0 ? `replica ${lagMs} ms behind, ` : "";
-    const report = await throughExpress(`${scenario}, ${lag}waitReplicas ${waitReplicas}`, store, size, async () => {
-      ({ failoverMs } = await servers.killMaster(lagMs));
+    const report = await throughExpress(`${scenario}, ${lag}waitReplicas ${waitReplicas}`, store, size, async (url) => {
+      probes = lagMs > 0 ? await Probes.create(url) : undefined;
+      ({ failoverMs } = await servers.killMaster(lagMs, () => probes?.writeAgain() ?? Promise.resolve()));
+      lost = (await probes?.lost()) ?? 0; // read while the app still serves (it closes with the load)
     });
     report.notes.push(`failover done ${failoverMs.toFixed(0)} ms after the SIGKILL`);
+    if (probes) {
+      report.lost += lost;
+      report.acknowledgedWrites += probes.acknowledged;
+      report.notes.push(`probes: ${probes.acknowledged} of ${PROBES} written while the replica was held were acknowledged, ${lost} of them lost`);
+    }
     return report;
   });
+}
+
+/** PROBES sessions of their own, outside the random load: written (1), written again during the lag (2), read after the failover. */
+class Probes {
+  readonly #acknowledged = new Set<string>();
+
+  private constructor(
+    readonly url: string,
+    readonly cookies: string[],
+  ) {}
+
+  static async create(url: string): Promise<Probes> {
+    const cookies = await Promise.all(
+      Array.from({ length: PROBES }, async () => {
+        const response = await fetch(`${url}/write/1`, { method: "POST" });
+        if (!response.ok) throw new Error(`a probe session could not be created: ${response.status}`);
+        return response.headers.get("set-cookie")!.split(";")[0]!;
+      }),
+    );
+    return new Probes(url, cookies);
+  }
+
+  get acknowledged(): number {
+    return this.#acknowledged.size;
+  }
+
+  async writeAgain(): Promise<void> {
+    await Promise.all(
+      this.cookies.map(async (cookie) => {
+        const response = await fetch(`${this.url}/write/2`, { method: "POST", headers: { cookie } }).catch(() => undefined);
+        if (response?.ok) this.#acknowledged.add(cookie);
+      }),
+    );
+  }
+
+  /** Acknowledged second writes that no longer read back (a 5xx is retried for up to 30 s, as the load's own check does). */
+  async lost(): Promise<number> {
+    let lost = 0;
+    for (const cookie of this.#acknowledged) {
+      const until = performance.now() + 30_000;
+      let response = await fetch(`${this.url}/read`, { headers: { cookie } });
+      while (!response.ok && performance.now() < until) {
+        await sleep(100);
+        response = await fetch(`${this.url}/read`, { headers: { cookie } });
+      }
+      if (!response.ok) throw new Error(`a probe session could not be read for 30 s after the failover: ${response.status}`);
+      const { counter } = (await response.json()) as { counter: unknown };
+      if (counter !== 2) lost++;
+    }
+    return lost;
+  }
 }
 
 export interface RedisFault {

@@ -138,8 +138,12 @@ export class PrivateCluster {
     await run("sh", [join(root, ".ci/redis-cluster.sh"), "start", "--replicas"], { env: this.#env() });
   }
 
-  /** SIGKILLs the master of slot 0 (after its replica lagged `lagMs`); resolves once the replica took over, then restarts the old node (it rejoins as a replica). */
-  async killMaster(lagMs = 0): Promise<{ failoverMs: number }> {
+  /**
+   * SIGKILLs the master of slot 0 (after its replica lagged `lagMs`, during which `whileLagging`
+   * runs to its end); resolves once the replica took over, then restarts the old node (it rejoins
+   * as a replica).
+   */
+  async killMaster(lagMs = 0, whileLagging?: () => Promise<unknown>): Promise<{ failoverMs: number }> {
     const nodes = (await redisCli(this.ports[0]!, "cluster", "nodes")).split("\n");
     const line = nodes.find((l) => / 0-\d+$/.test(l.trim()) && l.includes("master"))!;
     const port = Number(/:(\d+)@/.exec(line)![1]);
@@ -147,6 +151,7 @@ export class PrivateCluster {
     const replica = Number(/:(\d+)@/.exec(replicaLine)![1]);
     const survivor = this.ports.find((p) => p !== port && p !== replica)!;
     const resume = await lagReplica(join(this.dir, "nodes", String(replica), "redis.pid"), port, lagMs);
+    await whileLagging?.();
     const started = performance.now();
     await killPidFile(join(this.dir, "nodes", String(port), "redis.pid"));
     resume();
