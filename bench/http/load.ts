@@ -88,7 +88,8 @@ export class ContestantServer {
       process.stderr.write(`[${contestant.id}] ${chunk.toString()}`);
     });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(`did not start within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+      const startTimeout = callgrindDir ? 5 * START_TIMEOUT_MS : START_TIMEOUT_MS; // valgrind starts Node ~50× slower
+      const timer = setTimeout(() => fail(`did not start within ${startTimeout / 1000} s`), startTimeout);
       const fail = (reason: string) => {
         clearTimeout(timer);
         child.kill();

@@ -366,8 +366,9 @@ export function replayChanges(base: Map<string, unknown>, state: SessionInternal
 }
 
 /**
- * A request's HTTPS flag, or a function that reads it: Express's `req.secure` costs a few µs,
- * and most requests send no cookie, so adapters pass it as a function that runs only for one.
+ * A request's HTTPS flag, or a function that reads it: Express's `req.secure` is a getter that
+ * applies the trust-proxy setting, and most requests send no cookie, so adapters pass it as a
+ * function that runs only for one.
  */
 export type SecureFlag = boolean | (() => boolean);
 
