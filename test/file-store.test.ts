@@ -4,12 +4,13 @@ import type { Dirent } from "node:fs";
 import { chmod, chown, lstat, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 // First: the store must load with fs functions this module can hold (see its header).
 import type { Gate } from "./support/fs-gate.js";
 import { gateNext } from "./support/fs-gate.js";
 import { SessionStoreError } from "../src/core/errors.js";
 import { SessionManager } from "../src/core/manager.js";
+import { PENDING_GRACE_MS } from "../src/core/store.js";
 import { FileStore } from "../src/stores/file.js";
 import { storeConformance } from "../src/testing/index.js";
 
@@ -517,11 +518,27 @@ describe("FileStore", () => {
     expect((await store.listByOwner(owner)).map((entry) => entry.key)).toEqual(["kept"]);
     expect(await store.gc()).toBe(0);
     const names = async () => (await readdir(entries)).map((name) => Buffer.from(name, "hex").toString()).sort();
-    expect(await names(), "missing records keep their entries until keepUntil").toEqual(["gone", "in-flight", "kept"]);
+    expect(await names(), "missing records keep their entries for a minute (a sign-in in flight)").toEqual(["gone", "in-flight", "kept"]);
     await store.destroy("kept");
     now = keepUntil + 1000;
     await store.gc();
     expect(await readdir(join(dir, "owners")), "an emptied owner directory goes too").toEqual([]);
+  });
+
+  it("one gc() drops an index entry whose record never came once it is a minute old (a sign-in killed between the two)", async () => {
+    const dir = await freshDir();
+    const store = new FileStore({ dir });
+    await store.indexOwner("alice", "crashed", Date.now() + LONG);
+    await store.gc();
+    expect(await readdir(join(dir, "owners")), "kept while its sign-in may still write the record").toHaveLength(1);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + PENDING_GRACE_MS + 1000);
+      await store.gc();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await readdir(join(dir, "owners")), "the entry and its emptied owner directory are gone").toEqual([]);
   });
 
   it("the owner index holds only live sessions: logout, rotation and revocation remove their entry files", async () => {

@@ -15,12 +15,15 @@ import type { ResolvedOptions } from "./options.js";
 import type { SessionHost, SessionInternals, SessionLifetime, SignInOptions } from "./session.js";
 import { Session } from "./session.js";
 import type { Awaitable, StoreCallOptions } from "./store.js";
+import { PENDING_GRACE_MS } from "./store.js";
 import { StoreCalls } from "./store-call.js";
 
 export class ManagerContext implements SessionHost {
   readonly options: ResolvedOptions;
   readonly idleTimeout: number;
   readonly absoluteTimeout: number;
+  /** How long a sign-in's or rotation's new record stays pending at most (see pendingUntil). */
+  readonly pendingWindow: number;
   /** NODE_ENV read once: process.env is a call into the runtime on every read. */
   readonly inProduction = globalThis.process?.env?.NODE_ENV === "production";
   /** The server store, or null for cookie sessions (and until a provider's store is ready). */
@@ -32,6 +35,7 @@ export class ManagerContext implements SessionHost {
     this.idleTimeout = options.idleTimeout;
     this.absoluteTimeout = options.absoluteTimeout;
     this.#calls = new StoreCalls(options.storeTimeout);
+    this.pendingWindow = Math.max(PENDING_GRACE_MS, 10 * options.storeTimeout);
   }
 
   now(): number {
@@ -61,6 +65,15 @@ export class ManagerContext implements SessionHost {
     const lifetime = state.user?.lifetime;
     const idle = Math.min(lifetime?.idleTimeout ?? this.idleTimeout, this.options.maxIdleTimeout);
     return Math.min(state.usedAt + idle, state.createdAt + this.absoluteOf(lifetime));
+  }
+
+  /**
+   * The expiry a sign-in or a rotation writes its new record with until its last step confirms
+   * it (identity.ts, confirmRecord): a process that dies in between leaves a record no client
+   * ever received, and it ends within the pending window instead of idling out.
+   */
+  pendingUntil(expiresAt: number): number {
+    return Math.min(expiresAt, this.now() + this.pendingWindow);
   }
 
   absoluteOf(lifetime: SessionLifetime | undefined): number {

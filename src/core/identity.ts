@@ -8,7 +8,7 @@ import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedE
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
 import type { SessionHeader } from "./node-http.js";
-import { rotateRecord } from "./records.js";
+import { rotateRecord, touchRecord } from "./records.js";
 import type { ServerStore } from "./abilities.js";
 import type { ManagerContext } from "./context.js";
 import { final } from "./store-call.js";
@@ -47,8 +47,9 @@ export async function regenerate(core: ManagerContext, state: SessionInternals, 
   }
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
+  const pendingUntil = user ? core.pendingUntil(expiresAt) : expiresAt; // an anonymous record counts against no cap
   await indexOwner(core, server, state, newKey, expiresAt, true);
-  if (!(await rotateRecord(core, server.store, state, oldKey, newKey, expiresAt))) {
+  if (!(await rotateRecord(core, server.store, state, oldKey, newKey, pendingUntil))) {
     await unindex(core, server, user?.owner, newKey); // its record was never kept
     return supersede(state, []);
   }
@@ -56,20 +57,34 @@ export async function regenerate(core: ManagerContext, state: SessionInternals, 
   await outcomeUnknown(async () => {
     await unindex(core, server, previous?.owner, oldKey);
     state.storedKey = newKey;
-    state.storedExpiresAt = expiresAt;
+    state.storedExpiresAt = pendingUntil;
     state.changes = undefined;
     state.status = "unmodified"; // the rotation stored everything; the cookie still goes out
     // A session signed in before (as anyone) must not outlive a revocation of that identity.
-    if (signingIn) return completeSignIn(core, state, server, newKey, previous);
+    if (signingIn) return completeSignIn(core, state, server, newKey, expiresAt, previous);
     if (await fenceHolds(core, server, state, newKey)) core.emit("regenerated", state, user?.id);
+    await confirmRecord(core, server, state, expiresAt);
   });
 }
 
-/** After a sign-in's record is written under `key`: the fence, the event and the cap. */
-export function completeSignIn(core: ManagerContext, state: SessionInternals, server: ServerStore, key: string, previous?: Identity): Promise<void> {
+/** After a sign-in's record is written (pending) under `key`: the fence, the event, the cap, then its real expiry. */
+export function completeSignIn(core: ManagerContext, state: SessionInternals, server: ServerStore, key: string, expiresAt: number, previous?: Identity): Promise<void> {
   return outcomeUnknown(async () => {
     if (await fenceHolds(core, server, state, key, previous)) await signedIn(core, state, server, key);
+    await confirmRecord(core, server, state, expiresAt);
   });
+}
+
+/**
+ * The last step of a sign-in or rotation: its new record, written to expire at
+ * core.pendingUntil, gets its real expiry (one touch). A process that died before this step
+ * left a record no client ever received; it ends within the pending window instead of counting
+ * against the user's cap until it idles out.
+ */
+async function confirmRecord(core: ManagerContext, server: ServerStore, state: SessionInternals, expiresAt: number): Promise<void> {
+  if (state.status === "destroyed" || state.storedExpiresAt >= expiresAt) return; // ended meanwhile, or never pending
+  await touchRecord(core, server, state, state.storedKey!, expiresAt);
+  state.storedExpiresAt = expiresAt;
 }
 
 /** Who a signed-in session was, for the fence: its user's owner key, its handle, the fence it saw. */

@@ -75,7 +75,11 @@ export interface SessionManagerOptions {
   codec?: SessionCodec;
   /** Default 65536: largest encoded session in bytes; larger fails commit with SessionTooLargeError. */
   maxSize?: number;
-  /** Default "5s": every store call that takes longer rejects with SessionStoreError. 0 = no limit. */
+  /**
+   * Default "5s", at most "30s": every store call that takes longer rejects with SessionStoreError.
+   * The bound lets a store drop an owner index entry whose record never came (PENDING_GRACE_MS in
+   * store.ts). 0 = no limit, for tools that never sign anyone in (the CLI).
+   */
   storeTimeout?: Duration;
   /** Default Date.now: the clock, injectable for tests. */
   now?: () => number;
@@ -176,6 +180,9 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     atRest: atRestKeys(options.atRestSecret === undefined ? undefined : checkSecretList([options.atRestSecret], 'option "atRestSecret"')[0]),
   };
   checkUserOptions(options);
+  if (resolved.storeTimeout > 30_000) {
+    throw new TypeError(`option "storeTimeout" must be at most "30s" (0 turns it off); got ${JSON.stringify(options.storeTimeout)}`);
+  }
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
     throw new TypeError('options "idleTimeout" and "absoluteTimeout" must be greater than 0');
   }

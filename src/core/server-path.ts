@@ -96,10 +96,11 @@ export class ServerPath<T extends object> implements SessionPath<T> {
 
   /** The first write of a session signed in before it was ever stored: index entry first, cap after. */
   async #persistSignedIn(session: Session<T>, state: SessionInternals, key: string, expiresAt: number, encoded: string, headers: SessionHeader[]): Promise<void> {
+    const pendingUntil = this.#ctx.pendingUntil(expiresAt);
     await indexOwner(this.#ctx, this.#server, state, key, expiresAt);
-    if (!(await writeRecord(this.#ctx, this.#server.store, state, key, expiresAt, encoded))) return supersede(state, headers);
-    this.#written(session, state, key, expiresAt);
-    await completeSignIn(this.#ctx, state, this.#server, key);
+    if (!(await writeRecord(this.#ctx, this.#server.store, state, key, pendingUntil, encoded))) return supersede(state, headers);
+    this.#written(session, state, key, pendingUntil);
+    await completeSignIn(this.#ctx, state, this.#server, key, expiresAt);
     if (state.superseded) headers.length = 0; // ended by a revocation or a newer sign-in
   }
 

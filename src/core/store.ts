@@ -91,9 +91,11 @@ export interface StoreCallOptions {
  * - `listByOwner(owner)` returns every live record whose stored `owner` equals `owner`, with its
  *   key, in any order, at a cost in the number of that owner's entries (never a scan of all
  *   sessions). It may drop entries whose record is expired or owned by someone else. An entry
- *   whose record is missing must be kept until the entry's own `expiresAt` has passed: it may be
- *   a sign-in that has written its index entry and not yet its record. (Such entries are
- *   bounded: one per sign-in within the absolute timeout.)
+ *   whose record is missing must be kept for `PENDING_GRACE_MS` (one minute) after it was last
+ *   indexed: it may be a sign-in that has written its index entry and not yet its record. Past
+ *   that, the record will never come (its writer died between the two calls): drop the entry
+ *   when listing it and in `gc`, so one `gc()` leaves no such entry older than the grace. A
+ *   store that cannot tell when an entry was written keeps it until its `expiresAt` instead.
  * - `unindexOwner(owner, key)` removes `key` from the owner's index, idempotently. The manager
  *   calls it after deleting a signed-in record (logout, the old id of a rotation, a revocation, an
  *   eviction), so the index stays the size of the user's live sessions instead of growing with
@@ -139,6 +141,14 @@ export interface ClientSideStore {
 }
 
 export type AnyStore = SessionStore | ClientSideStore;
+
+/**
+ * How long an owner index entry whose record is missing must be kept after it was written:
+ * the manager writes the record right after indexing it, one store call later (storeTimeout,
+ * at most 30 s, bounds that call). Also the least time a sign-in's or rotation's new record
+ * stays pending before its last step confirms it.
+ */
+export const PENDING_GRACE_MS = 60_000;
 
 export function isClientSideStore(store: AnyStore): store is ClientSideStore {
   return (store as ClientSideStore).clientSide === true;

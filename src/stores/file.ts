@@ -26,8 +26,9 @@ import { join, resolve } from "node:path";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
+import { PENDING_GRACE_MS } from "../core/store.js";
 import { OWNERS_DIR, SessionDirectory } from "./file/directory.js";
-import { FILE_MODE, inBatches, listIfExists, mtimeOf, readRegularFile, rename, rmdir, unlinkIfExists, utimes } from "./file/fs.js";
+import { FILE_MODE, inBatches, listIfExists, mtimeOf, readRegularFile, rename, rmdir, stat, unlinkIfExists, utimes } from "./file/fs.js";
 import { randomBytesPooled } from "../core/random.js";
 import { FileLocks, LockTimeoutError } from "./file/lock.js";
 import { KEY_PATTERN, liveRecord, readHeader } from "./file/record.js";
@@ -113,7 +114,8 @@ export class FileStore implements SessionStore {
 
   /**
    * An empty file `owners/<hex owner>/<hex key>` whose mtime is the entry's keepUntil (never
-   * lowered): until then it is kept even while its record is missing (a sign-in in flight).
+   * lowered) and whose ctime is when it was written: while its record is missing it is kept for
+   * PENDING_GRACE_MS from then (a sign-in in flight), at most until its keepUntil.
    */
   async indexOwner(owner: string, key: string, keepUntil: number): Promise<void> {
     const entry = this.#files.indexEntryOf(owner, key);
@@ -249,10 +251,15 @@ export class FileStore implements SessionStore {
     }
   }
 
-  /** A foreign record's entry goes at once; one whose record is missing or expired only after its keepUntil (mtime). */
+  /**
+   * A foreign record's entry goes at once; one whose record is missing or expired once it was
+   * written more than PENDING_GRACE_MS ago (its ctime: the rename that put it in place) or its
+   * keepUntil (mtime) has passed. Before that it may be a sign-in that has not written its record yet.
+   */
   async #dropIfStale(entry: string, foreign: boolean): Promise<void> {
-    const mtime = await mtimeOf(entry);
-    if (mtime !== null && (foreign || mtime <= this.#now())) await unlinkIfExists(entry);
+    const info = await stat(entry).catch(() => null);
+    if (!info) return;
+    if (foreign || info.mtimeMs <= this.#now() || info.ctimeMs <= Date.now() - PENDING_GRACE_MS) await unlinkIfExists(entry);
   }
 
   /** Removes a file (a temp file of a killed writer, a broken lock, junk) once it is a minute old. */

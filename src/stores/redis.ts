@@ -17,6 +17,7 @@ import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
 import { SessionStoreError } from "../core/errors.js";
 import type { OwnedSession, SessionStore, SessionWrite, StoreCallOptions, StoredSession } from "../core/store.js";
+import { PENDING_GRACE_MS } from "../core/store.js";
 import type { Command, Driver, RedisClientLike } from "./redis/clients.js";
 import { driverFor } from "./redis/clients.js";
 
@@ -202,14 +203,17 @@ export class RedisStore implements SessionStore {
    * One HGETALL of the owner's index, then one HMGET per entry, sent together (in a Cluster each
    * goes to the master of its own slot). Entries whose record is not that owner's live record are
    * left out. They are removed from the index (one more call, only then) when the record belongs to
-   * someone else, or when the entry's keepUntil has passed; an entry whose record is missing is kept
-   * until then, because its sign-in may not have written the record yet.
+   * someone else, when the entry's keepUntil has passed, or when its record is missing or expired
+   * and the entry was indexed more than PENDING_GRACE_MS ago; a younger one may be a sign-in that
+   * has not written its record yet. Redis has no gc: this listing is what removes the entries a
+   * process killed between the index write and the record left behind.
    */
   async listByOwner(owner: string, options?: StoreCallOptions): Promise<OwnedSession[]> {
     const indexKey = this.#indexKey(owner);
     const reply = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options)) as string[] | Record<string, string>;
     const entries = Array.isArray(reply) ? pairs(reply) : Object.entries(reply);
     const now = Date.now();
+    const pendingSince = now - PENDING_GRACE_MS;
     const records = await Promise.all(
       entries.map(async ([key]) => liveRecord((await this.#driver.send(this.#key(key), ["HMGET", this.#key(key), "d", "e", "v", "o"], options)) as (string | null)[], now)),
     );
@@ -218,7 +222,7 @@ export class RedisStore implements SessionStore {
     records.forEach((record, i) => {
       const [key, entry] = entries[i]!;
       if (record?.owner === owner) listed.push({ key, record });
-      else if (record || Number.parseInt(entry, 10) <= now) stale.push(key);
+      else if (record || Number.parseInt(entry, 10) <= now || indexedAt(entry) <= pendingSince) stale.push(key);
     });
     if (stale.length > 0) await this.#script(SCRIPTS.prune, indexKey, [String(now), ...stale], options);
     return listed;
@@ -337,4 +341,9 @@ async function scanCount(send: Command, pattern: string, batch: number, isSessio
 /** A prefix is data, not a pattern: `*`, `?`, `[` and `\` in it must match only themselves. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** When an index entry "<keepUntil>:<indexedAt>" was written. */
+function indexedAt(entry: string): number {
+  return Number(entry.slice(entry.indexOf(":") + 1));
 }

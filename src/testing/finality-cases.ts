@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { SessionLimitError } from "../core/errors.js";
 import { hashToken } from "../core/ids.js";
 import type { SessionStore, SessionWrite } from "../core/store.js";
+import { PENDING_GRACE_MS } from "../core/store.js";
 import { GatedStore } from "./gate.js";
 import type { ConformanceCase, ConformanceOptions, Skip, StoreFactory } from "./harness.js";
 import { harness } from "./harness.js";
@@ -58,7 +59,60 @@ export function finalityCases(factory: StoreFactory, options: ConformanceOptions
       await sessions.close();
     });
 
+  /**
+   * A process killed at `gate` (never released until the check is done) leaves the new record of
+   * `session` pending: it expires within the pending window (a minute with the default
+   * storeTimeout), not at the session's idle timeout. Once released, the record gets its real expiry.
+   */
+  const diesPending = async (store: SessionStore, session: Awaited<ReturnType<Manager["load"]>>, gate: { reached: Promise<void>; release(): void }, step: Promise<unknown>) => {
+    const started = Date.now();
+    await gate.reached; // the process "dies" here
+    const phantom = await store.get(hashToken(session.id));
+    assert.ok(phantom, "the new record is written");
+    assert.ok(phantom.expiresAt <= started + PENDING_GRACE_MS + 5000, `a record no client holds yet ends within the pending window, not at its idle timeout (expires in ${phantom.expiresAt - started} ms)`);
+    gate.release();
+    await step;
+    const confirmed = await store.get(hashToken(session.id));
+    assert.ok(confirmed && confirmed.expiresAt > started + PENDING_GRACE_MS + 5000, "the completed step gave the record its real expiry");
+  };
+
   return [
+    {
+      name: "a sign-in of a stored session dies before retiring the old id: its new record ends within the pending window",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const anonymous = await sessions.load();
+        anonymous.set("cart", 1);
+        const tab = await sessions.load(tokenOf(await sessions.commit(anonymous)));
+        const gate = gated.hold("set", retiring);
+        await diesPending(store, tab, gate, tab.signIn(USER));
+        await sessions.close();
+      }),
+    },
+    {
+      name: "a fresh sign-in dies after writing its record, before its fence read: the record ends within the pending window",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const session = await sessions.load();
+        await session.signIn(USER); // a fresh session: the record is first written by the commit
+        const gate = gated.hold("get", isFence);
+        await diesPending(store, session, gate, sessions.commit(session));
+        await sessions.close();
+      }),
+    },
+    {
+      name: "a signed-in regenerate dies after retiring the old id, before its fence read: the new record ends within the pending window",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const tab = await sessions.load(await signedIn(sessions, 1));
+        const gate = gated.hold("get", isFence);
+        await diesPending(store, tab, gate, tab.regenerate());
+        await sessions.close();
+      }),
+    },
     {
       name: "revokeUser holds after listing while the tab regenerates: the new id is dead too",
       run: revokeDuringRotation((tab) => tab.regenerate(), (sessions) => sessions.revokeUser(USER)),

@@ -83,18 +83,18 @@ describe("store calls under storeTimeout", () => {
   });
 
   it("does not keep an idle process alive for storeTimeout once its store calls have answered", async () => {
-    // A child process loads one session from a store that answers asynchronously, under a 60 s timeout.
+    // A child process loads one session from a store that answers asynchronously, under a 30 s timeout.
     const script = `
       import { MemoryStore, SessionManager } from "./src/index.ts";
       const memory = new MemoryStore();
       const store = Object.assign(Object.create(memory), { get: (key) => new Promise((r) => setTimeout(() => r(memory.get(key)), 5)) });
-      const sessions = new SessionManager({ store, storeTimeout: "60s", gcInterval: 0 });
+      const sessions = new SessionManager({ store, storeTimeout: "30s", gcInterval: 0 });
       await sessions.load("${TOKEN_A}");
       console.log("loaded");
     `;
     const started = Date.now();
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { timeout: 25_000 });
     expect(stdout.trim()).toBe("loaded");
-    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(Date.now() - started).toBeLessThan(25_000);
   }, 40_000);
 });
