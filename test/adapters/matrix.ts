@@ -1,4 +1,148 @@
-export const builtApps = [];
-export async function missingProofs(_a: unknown): Promise<string[]> { return []; }
-export function renderMatrix(..._a: unknown[]): string { return ""; }
-export function replaceMatrix(doc: string, _t: string): string { return doc; }
+/**
+ * The adapter × guarantee matrix of docs/adapters.md, rendered from the case list (cases.ts), the
+ * in-process targets (targets.ts) and, for the framework apps too costly to build in this suite,
+ * the test of each app's own suite that proves a guarantee (checked to still exist by name).
+ */
+import { readFile } from "node:fs/promises";
+import type { GuaranteeCase } from "./cases.js";
+import type { Target } from "./targets.js";
+
+/** A test of a built app's suite: `title` is the literal first argument of its it(...). */
+export interface Proof {
+  file: string;
+  title: string;
+  /** What of the guarantee the test checks, when it is not all of it. */
+  only?: string;
+}
+
+export interface BuiltApp {
+  name: string;
+  /** By case id: the proving test, or why there is none. */
+  cells: Record<string, Proof | string>;
+}
+
+export const MATRIX_START = "<!-- guarantees:start -->";
+export const MATRIX_END = "<!-- guarantees:end -->";
+
+const next = "test/next-adapter.test.ts";
+const rrApp = "test/react-router-adapter.test.ts";
+const rrStorage = "test/react-router-storage.test.ts";
+const kit = "test/sveltekit-adapter.test.ts";
+const nuxt = "test/nuxt-app.test.ts";
+
+const nextSignIn = { file: next, title: "signs in through a Server Action, and a Server Component reads the session" };
+const rrAction = { file: rrApp, title: "an action writes: sign-in sets the manager's cookie, not storable by shared caches" };
+const kitWrite = { file: kit, title: "stores a form action's write, and the next request's load reads it" };
+const nuxtApp = { file: nuxt, title: "signs in, counts per session, and signs out, with the cookie rules of every adapter" };
+const NOT_PROVEN = "not proven yet in the built app";
+const SAME_PATH_AS_H3V1 = "not in the built app; the h3 1.15 row runs the same adapter path";
+
+export const builtApps: BuiltApp[] = [
+  {
+    name: "Next.js (next build + next start)",
+    cells: {
+      flags: nextSignIn,
+      "secure-auto": NOT_PROVEN,
+      "host-prefix": NOT_PROVEN,
+      "cache-control": { file: next, title: "withSession: a GET Route Handler's response that carries the cookie is private, no-store; one without keeps its own" },
+      ambiguous: { file: next, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
+      superseded: NOT_PROVEN,
+      "store-failure": { file: next, title: "a store failure fails the Server Action and the Route Handler with a 500, and sets no cookie" },
+      "revoke-user": { file: next, title: "signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers" },
+      api: { file: next, title: "signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers", only: "signIn, userId, handle" },
+    },
+  },
+  {
+    name: "React Router (build + react-router-serve)",
+    cells: {
+      flags: rrAction,
+      "secure-auto": { file: rrStorage, title: 'getSession(request): Secure from the URL for "auto", and signIn records the user agent', only: "without a server" },
+      "host-prefix": NOT_PROVEN,
+      "cache-control": rrAction,
+      ambiguous: { file: rrApp, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
+      superseded: NOT_PROVEN,
+      "store-failure": { file: rrApp, title: "a store failure fails the action through React Router's error path (500), with no cookie" },
+      "revoke-user": { file: rrApp, title: "signIn, userId, handle, listSessions and revokeUser work from loaders and actions" },
+      api: { file: rrStorage, title: "every member of sessionkit's Session is on the React Router session, React Router's own winning", only: "without a server" },
+    },
+  },
+  {
+    name: "SvelteKit 3 (adapter-node build)",
+    cells: {
+      flags: { ...kitWrite, only: "HttpOnly" },
+      "secure-auto": { ...kitWrite, only: "an https origin" },
+      "host-prefix": NOT_PROVEN,
+      "cache-control": kitWrite,
+      ambiguous: NOT_PROVEN,
+      superseded: NOT_PROVEN,
+      "store-failure": { file: kit, title: "answers a failed store write through SvelteKit's error path (handleError, 500), without a cookie" },
+      "revoke-user": NOT_PROVEN,
+      api: NOT_PROVEN,
+    },
+  },
+  {
+    name: "Nuxt 4 (nuxi build, h3 1.15)",
+    cells: {
+      flags: nuxtApp,
+      "secure-auto": SAME_PATH_AS_H3V1,
+      "host-prefix": SAME_PATH_AS_H3V1,
+      "cache-control": { ...nuxtApp, only: "no header of the app's" },
+      ambiguous: SAME_PATH_AS_H3V1,
+      superseded: SAME_PATH_AS_H3V1,
+      "store-failure": SAME_PATH_AS_H3V1,
+      "revoke-user": SAME_PATH_AS_H3V1,
+      api: SAME_PATH_AS_H3V1,
+    },
+  },
+];
+
+/** Every proof whose test is gone from its file, and every case a built app has no cell for. */
+export async function missingProofs(apps: BuiltApp[], caseIds: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const app of apps) {
+    for (const id of caseIds) {
+      const cell = app.cells[id];
+      if (cell === undefined) missing.push(`${app.name}: no cell for "${id}"`);
+      else if (typeof cell !== "string" && !(await testExists(cell))) missing.push(`${app.name} › ${id}: ${cell.file} has no it(${JSON.stringify(cell.title)}`);
+    }
+  }
+  return missing;
+}
+
+async function testExists(proof: Proof): Promise<boolean> {
+  const source = await readFile(new URL(`../../${proof.file}`, import.meta.url), "utf8");
+  return source.includes(`it(${JSON.stringify(proof.title)}`);
+}
+
+/** A table cell's text: a "|" would end the cell. */
+const cellText = (text: string) => text.replaceAll("|", "\\|");
+
+function proofCell(cell: Proof | string): string {
+  if (typeof cell === "string") return `— ${cell}`;
+  return `✓${cell.only ? ` partly (${cell.only})` : ""}: ${cell.file} › “${cell.title}”`;
+}
+
+const LEGEND = [
+  "Generated by test/adapters/guarantees.test.ts from its case and target lists: `UPDATE_MATRIX=1 npx vitest run test/adapters/guarantees.test.ts` rewrites it.",
+  "✓ in the first rows: the case passes against that adapter on a real server on 127.0.0.1. For the built framework apps, a cell names the test of the app's own suite that proves the guarantee, and — says why none does.",
+];
+
+/** The legend and the table that go between the markers. */
+export function renderMatrix(caseList: GuaranteeCase[], targetList: Target[], apps: BuiltApp[]): string {
+  const row = (name: string, cells: string[]) => `| ${[name, ...cells].map(cellText).join(" | ")} |`;
+  const rows = [
+    row("Adapter", caseList.map((c) => c.title)),
+    `|${" --- |".repeat(caseList.length + 1)}`,
+    ...targetList.map((target) => row(target.name, caseList.map((c) => (target.skip?.[c.id] ? `— skipped: ${target.skip[c.id]}` : "✓")))),
+    ...apps.map((app) => row(app.name, caseList.map((c) => proofCell(app.cells[c.id] ?? "no cell")))),
+  ];
+  return [...LEGEND.flatMap((line) => [line, ""]), ...rows].join("\n");
+}
+
+/** `doc` with the text between the markers replaced by `table`; throws when the markers are missing. */
+export function replaceMatrix(doc: string, table: string): string {
+  const start = doc.indexOf(MATRIX_START);
+  const end = doc.indexOf(MATRIX_END);
+  if (start === -1 || end < start) throw new Error(`docs/adapters.md needs the markers ${MATRIX_START} and ${MATRIX_END}`);
+  return `${doc.slice(0, start + MATRIX_START.length)}\n${table}\n${doc.slice(end)}`;
+}
