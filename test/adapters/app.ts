@@ -19,7 +19,7 @@ import type { SessionWrite, StoreCallOptions, StoredSession } from "../../src/co
 import { MemoryStore } from "../../src/stores/memory.js";
 import { GatedStore } from "../../src/testing/gate.js";
 
-export type Data = { n?: number; [key: string]: unknown };
+export type Data = { n?: number; a?: number; b?: number; c?: number; kept?: boolean; seen?: boolean };
 
 /** What a route answers: the target sends `body` as JSON with `status` and, if given, this Cache-Control. */
 export interface Reply {

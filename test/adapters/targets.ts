@@ -229,6 +229,30 @@ const h3v1: Target = {
   },
 };
 
+/**
+ * The Nest app needs legacy decorators, which only its folder's tsconfig turns on, so this
+ * program does not import it by a literal path (tsc would then check it without them).
+ */
+const NEST_APP = "../apps/nest/guarantees-app.js";
+
+interface NestApp {
+  createGuaranteesApp(platform: "express" | "fastify", manager: SessionManager<Data>): Promise<{ listen(port: number, host: string): Promise<unknown>; getUrl(): Promise<string>; close(): Promise<void> }>;
+}
+
+/** NestJS: no adapter of its own, `@Session()` reads what sessionkit/express or sessionkit/fastify set. */
+function nestTarget(platform: "express" | "fastify"): Target {
+  return {
+    name: `NestJS 12 on ${platform === "express" ? "Express" : "Fastify"}`,
+    async start(manager) {
+      const { createGuaranteesApp } = (await import(NEST_APP)) as NestApp;
+      const app = await createGuaranteesApp(platform, manager);
+      await app.listen(0, "127.0.0.1");
+      const url = (await app.getUrl()).replace("[::1]", "127.0.0.1");
+      return { url, close: () => app.close() };
+    },
+  };
+}
+
 export const targets: Target[] = [
   nodeHttp,
   expressTarget("Express 5", () => express(), false),
@@ -239,4 +263,6 @@ export const targets: Target[] = [
   hono,
   h3v2,
   h3v1,
+  nestTarget("express"),
+  nestTarget("fastify"),
 ];
