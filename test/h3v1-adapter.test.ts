@@ -4,7 +4,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import type { H3Event as H3v1Event } from "h3-v1";
-import { createApp, createRouter, defineEventHandler, getQuery, sendRedirect, sendStream, setResponseHeader, toNodeListener } from "h3-v1";
+import { createApp, createRouter, defineEventHandler, getQuery, getRequestProtocol, sendRedirect, sendStream, setResponseHeader, toNodeListener } from "h3-v1";
 import { describe, expect, it, vi } from "vitest";
 import { sessionMiddleware, useSession } from "../src/adapters/h3.js";
 import { SessionManager } from "../src/core/manager.js";
@@ -132,6 +132,27 @@ describe("h3 1 adapter specifics", () => {
       const signOut = await fetch(`${running.url}/sign-out`, { method: "POST", headers: { cookie } });
       expect(signOut.headers.getSetCookie()[0]).toMatch(/^sid=; .*Expires=Thu, 01 Jan 1970/);
       expect(await (await fetch(`${running.url}/count`, { method: "POST", headers: { cookie } })).json()).toEqual({ user: null, n: 1 });
+    } finally {
+      await running.close();
+    }
+  });
+
+  it("marks the cookie Secure for a request h3 1 calls https (X-Forwarded-Proto, as its getRequestProtocol)", async () => {
+    const running = await appWith((router) => {
+      router.post(
+        "/count",
+        defineEventHandler((event) => {
+          sessionOf(event).set("n", 1);
+          return { https: getRequestProtocol(event) === "https" };
+        }),
+      );
+    });
+    try {
+      for (const [proto, secure] of [["https", true], ["http", false], [undefined, false]] as const) {
+        const response = await fetch(`${running.url}/count`, { method: "POST", headers: proto ? { "x-forwarded-proto": proto } : {} });
+        expect(await response.json()).toEqual({ https: secure });
+        expect(response.headers.getSetCookie()[0]!.split("; ").includes("Secure"), String(proto)).toBe(secure);
+      }
     } finally {
       await running.close();
     }

@@ -13,7 +13,8 @@ import { dbscHostOf, handleDbscNode, isDbscNodeRequest } from "../core/dbsc/http
 import { isSecureRequest } from "../core/node-http.js";
 import type { CompatUserId } from "./express-compat.js";
 import { createView, syncRequestView } from "./express-compat.js";
-import { checkManager, toError } from "./shared.js";
+import type { SecureOf } from "./shared.js";
+import { SECURE_OF, checkManager, toError } from "./shared.js";
 
 export type { CompatUserId, ExpressSessionMethods, ExpressSessionView } from "./express-compat.js";
 
@@ -46,6 +47,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
   const compat = options.compat === "express-session";
   if (options.compat !== undefined && !compat) throw new TypeError('option "compat" accepts only "express-session"');
   const untyped = manager as unknown as SessionManager<object>;
+  const secureOf = (options as { [SECURE_OF]?: SecureOf })[SECURE_OF];
   const attach = (req: IncomingMessage, res: ServerResponse, session: Session<object>, next: Next): void => {
     const commit = new PendingCommit(untyped, session, next, compat ? req : undefined);
     commit.view = compat ? createView(req, untyped, session, options.compatUserId) : session;
@@ -62,7 +64,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     }
     let loaded: Awaitable<Session<T>>;
     try {
-      loaded = manager[START_NOW](req);
+      loaded = manager[START_NOW](req, secureOf && { secure: () => secureOf(req) });
     } catch (error) {
       next(error);
       return;

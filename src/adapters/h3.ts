@@ -8,6 +8,7 @@
  * - h3 1: a middleware has no `next`, so the session rides on the node:http pair as in
  *   sessionkit/express: loaded from `event.node.req`, committed when the response's head goes out.
  *   A failed write there comes after h3's error path: the response becomes a bare 500, without the cookie.
+ *   "https" (for cookie.secure "auto") is h3 1's rule: X-Forwarded-Proto or TLS.
  */
 import type * as h3 from "h3";
 import type { H3Event, Middleware } from "h3";
@@ -16,7 +17,8 @@ import { SessionError } from "../core/errors.js";
 import type { SessionManager } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 import { importPeer } from "../stores/driver.js";
-import { checkManager, withMutableHeaders } from "./shared.js";
+import type { SessionMiddlewareOptions } from "./express.js";
+import { SECURE_OF, checkManager, withMutableHeaders } from "./shared.js";
 
 // h3 is loaded when a middleware is made, not when this module is imported, so that
 // `import "sessionkit/h3"` works without h3 and a missing h3 is an install instruction.
@@ -81,7 +83,15 @@ function isH3v1Event(event: object): boolean {
 // which an h3 2 app on a worker runtime lacks.
 async function nodeMiddleware<T extends object>(manager: SessionManager<T>): Promise<NodeMiddleware> {
   const express = await import("./express.js");
-  return express.sessionMiddleware(manager);
+  return express.sessionMiddleware(manager, { [SECURE_OF]: isHttpsByH3v1 } as SessionMiddlewareOptions);
+}
+
+/**
+ * h3 1's own rule (its getRequestProtocol, which Nitro 2 apps rely on behind a proxy): https when
+ * X-Forwarded-Proto says so or the socket is TLS. A spoofed header can only add Secure.
+ */
+function isHttpsByH3v1(req: IncomingMessage): boolean {
+  return req.headers["x-forwarded-proto"] === "https" || (req.socket as { encrypted?: boolean }).encrypted === true;
 }
 
 async function startOnNode(event: H3v1Event, middleware: Promise<NodeMiddleware>): Promise<void> {

@@ -1,4 +1,5 @@
 /** Helpers the adapters share: not exported from the package. */
+import type { IncomingMessage } from "node:http";
 
 /**
  * A Response passed through from fetch() has immutable headers (Fetch standard, "immutable"
@@ -31,3 +32,12 @@ export function checkManager(manager: unknown, caller: string): void {
 export function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
+
+/**
+ * sessionkit/h3 on h3 1 commits through sessionkit/express's middleware, but decides "https" by
+ * h3 1's rule, not Express's: this key of the middleware's options (not in its public type)
+ * carries that rule.
+ */
+export const SECURE_OF = Symbol("sessionkit.secureOf");
+
+export type SecureOf = (req: IncomingMessage) => boolean;

@@ -159,7 +159,7 @@ const koa: Target = {
 
 /** Fetch adapters take https from Request.url, which these Node servers build from the socket. */
 const FETCH_URL_HTTP =
-  "the Request URL is http: on this Node server whatever X-Forwarded-Proto says, and the adapter takes no trust-proxy setting: behind a TLS proxy, set cookie.secure: true";
+  "https is the Request URL's scheme (the framework's own rule), which this Node server builds from the socket, not from X-Forwarded-Proto: behind a TLS proxy, set cookie.secure: true";
 
 const hono: Target = {
   name: "Hono 4 (@hono/node-server)",
@@ -208,10 +208,6 @@ const h3v2: Target = {
 
 const h3v1: Target = {
   name: "h3 1.15 (Nitro 2)",
-  skip: {
-    "secure-auto":
-      "h3 1 is committed on the raw node:http pair, whose Secure comes from TLS only (h3 1's own getRequestProtocol trusts X-Forwarded-Proto): behind a TLS proxy, set cookie.secure: true",
-  },
   start(manager, errors) {
     const app = createApp({ onError: (error) => void errors.push(error) });
     // As Nitro registers a server/middleware file: the plain function is the event handler.
