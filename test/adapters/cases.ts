@@ -104,17 +104,20 @@ export const cases: GuaranteeCase[] = [
   },
   {
     id: "superseded",
-    title: "a superseded commit sends no cookie",
+    title: "a superseded commit sends no cookie (sign-in racing sign-out)",
     async run({ request, store }) {
+      // Unraced, a sign-in sends the new id's cookie: its absence below means something.
+      expect(sessionCookie(await request("POST", "/sign-in?user=ada", { cookie: sessionCookie(await request("POST", "/count")) }))).toBeDefined();
       const cookie = sessionCookie(await request("POST", "/count"));
-      // A's write is held at the store; B signs out meanwhile; then A's write goes on.
+      // A's sign-in is held at its first store write; B signs out meanwhile; then A goes on and
+      // finds the session it rotates gone.
       const gate = store.hold("set");
-      const counting = request("POST", "/count", { cookie });
+      const signingIn = request("POST", "/sign-in?user=ada", { cookie });
       await gate.reached;
       const signOut = await request("POST", "/sign-out", { cookie });
       expect(setCookieLine(signOut)).toMatch(/^sid=; /);
       gate.release();
-      const late = await counting;
+      const late = await signingIn;
       expect(late.status).toBeLessThan(500);
       expect(late.headers.getSetCookie()).toEqual([]);
       expect(await json(await request("GET", "/read", { cookie }))).toEqual(signedOut);

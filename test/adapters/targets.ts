@@ -89,11 +89,18 @@ const nodeHttp: Target = {
 
 type ExpressFactory = () => Express;
 
+/** What compat mode does differently, on purpose: it is express-session's API and semantics. */
+const COMPAT_SKIPS = {
+  api: "compat mode hands express-session's API (req.session.x, callbacks) by design; the plain mode hands the Session",
+  superseded:
+    "express-session's regenerate() gives a new session whatever became of the old one: a Passport login racing a sign-out ends signed in, in a new session whose cookie is sent",
+};
+
 /** Express 4 or 5 with sessionkit/express, plain or in express-session compat mode. */
 function expressTarget(name: string, factory: ExpressFactory, compat: boolean): Target {
   return {
     name,
-    skip: compat ? { api: "compat mode hands express-session's API (req.session.x, callbacks) by design; the plain mode hands the Session" } : undefined,
+    skip: compat ? COMPAT_SKIPS : undefined,
     start(manager, errors) {
       const app = factory();
       app.set("trust proxy", true);
