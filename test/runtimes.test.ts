@@ -296,6 +296,26 @@ describe("Cloudflare Workers (workerd via miniflare)", () => {
     expect(passed).toBe(CASES - 1);
   }, 120_000);
 
+  workerdTest("the D1 Worker of docs/stores/sqlite.md counts 1, 2, 3", async () => {
+    // Written beside the fixtures, so that "sessionkit" resolves as in an app.
+    const file = `.docs-d1-${process.pid}.ts`;
+    const doc = readFileSync(join(ROOT, "docs", "stores", "sqlite.md"), "utf8");
+    const block = /### Cloudflare D1\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(block, "docs/stores/sqlite.md has a ts block under ### Cloudflare D1").toBeDefined();
+    writeFileSync(join(FIXTURES, file), block!);
+    try {
+      const mf = await worker(file, "d1");
+      let cookie = "";
+      for (const expected of ["1", "2", "3"]) {
+        const response = await mf.dispatchFetch("http://localhost/", { headers: cookie ? { cookie } : {} });
+        expect(await response.text()).toBe(expected);
+        cookie = response.headers.get("set-cookie")?.split(";")[0] ?? cookie;
+      }
+    } finally {
+      rmSync(join(FIXTURES, file), { force: true });
+    }
+  }, 60_000);
+
   it("docs/adapters.md shows this Worker app verbatim, and the wrangler.toml this test gives miniflare", () => {
     expect(docsBlock("### Cloudflare Workers — `sessionkit/cloudflare`", "ts")).toBe(readFileSync(join(FIXTURES, "worker-app.ts"), "utf8"));
     const toml = docsBlock("### Cloudflare Workers — `sessionkit/cloudflare`", "toml");
