@@ -214,9 +214,18 @@ export function driverOf(database: SqliteDatabase): SqliteDriver {
     if (typeof candidate.pragma === "function") return new SyncDriver("better-sqlite3", database as SyncSqliteDatabase);
     // query() (a cached prepare) is bun:sqlite's alone among these libraries.
     if (typeof candidate.query === "function") return new SyncDriver("bun:sqlite", database as SyncSqliteDatabase);
-    if (database.constructor?.name === "DatabaseSync") return new SyncDriver("node:sqlite", database as SyncSqliteDatabase);
+    if (isNodeSqlite(database)) return new SyncDriver("node:sqlite", database as SyncSqliteDatabase);
   }
   throw new TypeError(`option "database" must be ${ACCEPTED}`);
+}
+
+/**
+ * An instance of this runtime's node:sqlite class; by name where that module cannot be loaded here.
+ * Not by name alone: Node 26 calls the class `Database` (`DatabaseSync` is an alias of it).
+ */
+function isNodeSqlite(database: object): boolean {
+  const DatabaseSync = nodeSqlite()?.DatabaseSync;
+  return (DatabaseSync !== undefined && database instanceof DatabaseSync) || database.constructor?.name === "DatabaseSync";
 }
 
 interface NodeSqlite {
