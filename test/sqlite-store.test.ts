@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { SessionStore } from "../src/index.js";
+import type { SessionStore, StoredSession } from "../src/index.js";
 import { SessionManager } from "../src/index.js";
 import type { LibsqlClient, SyncSqliteDatabase } from "../src/stores/sqlite.js";
 import { SqliteStore } from "../src/stores/sqlite.js";
@@ -172,6 +172,55 @@ describe("SqliteStore", () => {
       expect(store.driver).toBe(driver === "libsql" ? "@libsql/client" : driver);
     } finally {
       await closeGiven(store);
+    }
+  });
+
+  // bun:sqlite and D1 run for real in test/runtimes.test.ts (on Bun, in workerd); here only their shapes.
+  it("takes an object with prepare() and batch() for a D1 binding", () => {
+    const d1 = { prepare: () => ({}), batch: async () => [] };
+    expect(new SqliteStore({ database: d1 as never, createTable: false }).driver).toBe("d1");
+  });
+
+  /** A connection of this Node's synchronous library, shaped as bun:sqlite's (query()) and with text reads optionally cut at U+0000. */
+  async function bunShaped(cutAtNul: boolean): Promise<{ database: SyncSqliteDatabase; close: () => void }> {
+    const db = (await openConnection(SYNC!, freshFile())) as SyncSqliteDatabase;
+    const cut = (row: unknown) =>
+      cutAtNul && row && typeof row === "object"
+        ? Object.fromEntries(Object.entries(row).map(([column, value]) => [column, typeof value === "string" ? value.split("\0")[0] : value]))
+        : row;
+    const database = {
+      prepare: (sql: string) => {
+        const statement = db.prepare(sql);
+        return { get: (...params: never[]) => cut(statement.get(...params)), all: (...params: never[]) => statement.all(...params).map(cut), run: (...params: never[]) => statement.run(...params) };
+      },
+      exec: (sql: string) => db.exec(sql),
+      close: () => {},
+      query: () => {},
+    };
+    return { database, close: () => db.close() };
+  }
+
+  syncTest("takes an object with prepare(), exec() and query() for a bun:sqlite Database, and drives it synchronously", async () => {
+    const { database, close } = await bunShaped(false);
+    try {
+      const store = new SqliteStore({ database });
+      expect(store.driver).toBe("bun:sqlite");
+      expect(store.set("k", live("a"))).toBe(true);
+    } finally {
+      close();
+    }
+  });
+
+  syncTest("reads the data of a connection whose text stops at U+0000 (Deno's node:sqlite) as bytes, whole", async () => {
+    for (const cutAtNul of [false, true]) {
+      const { database, close } = await bunShaped(cutAtNul);
+      try {
+        const store = new SqliteStore({ database });
+        expect(store.set("k", live("a\u0000b"))).toBe(true);
+        expect((store.get("k") as StoredSession).data, `text cut at U+0000: ${cutAtNul}`).toBe("a\u0000b");
+      } finally {
+        close();
+      }
     }
   });
 

@@ -4,7 +4,7 @@ import { driverOf, isBusy, nodeSqlite, openPath } from "./sqlite/drivers.js";
 import type { RowMeta } from "./sql/shared.js";
 import { checkBatchSize, checkIdentifier, deleteInBatches, recordOf } from "./sql/shared.js";
 
-export type { LibsqlClient, SqliteDatabase, SyncSqliteDatabase, SyncStatement } from "./sqlite/drivers.js";
+export type { D1DatabaseLike, D1StatementLike, LibsqlClient, SqliteDatabase, SyncSqliteDatabase, SyncStatement } from "./sqlite/drivers.js";
 
 /** Whether this Node has node:sqlite without a flag (22.13+): then `{ path }` needs no driver installed. */
 export function nodeSqliteAvailable(): boolean {
@@ -13,9 +13,10 @@ export function nodeSqliteAvailable(): boolean {
 
 export interface SqliteStoreOptions {
   /**
-   * A connection you own: a node:sqlite `DatabaseSync`, a better-sqlite3 `Database` or an
-   * @libsql/client `Client`. The store never closes it and leaves its settings alone (set WAL
-   * mode and a busy timeout yourself, as docs/stores/sqlite.md shows). Give `database` or `path`.
+   * A connection you own: a node:sqlite `DatabaseSync`, a better-sqlite3 `Database`, a bun:sqlite
+   * `Database`, an @libsql/client `Client` or a Cloudflare D1 binding (`env.DB`). The store never
+   * closes it and leaves its settings alone (set WAL mode and a busy timeout yourself, as
+   * docs/stores/sqlite.md shows). Give `database` or `path`.
    */
   database?: SqliteDatabase;
   /**
@@ -47,15 +48,16 @@ export interface SqliteStoreOptions {
 interface Row extends RowMeta {
   key?: string;
   /** Text, or its UTF-8 bytes from a driver whose text reads stop at U+0000 (see `wholeText`). */
-  data: string | ArrayBuffer;
+  data: string | ArrayBuffer | Uint8Array;
 }
 
 /**
  * Sessions in an SQLite table. Every call is one prepared statement in its own (autocommit)
  * transaction: compare-and-set is the statement's WHERE clause, expiry moves only forward
  * through max() in the same statement, so no read-then-write needs an explicit transaction.
- * With node:sqlite and better-sqlite3 the methods return plain values (no promise hop), as the
- * manager accepts; with @libsql/client they return promises. The owner is an indexed column.
+ * With node:sqlite, better-sqlite3 and bun:sqlite the methods return plain values (no promise hop),
+ * as the manager accepts; with @libsql/client and D1 they return promises. The owner is an indexed
+ * column. D1 has no interactive transactions, and none is needed: no call spans two statements.
  */
 export class SqliteStore implements SessionStore {
   /** The library the store runs on, as decided at construction. */
@@ -136,7 +138,7 @@ export class SqliteStore implements SessionStore {
   gc(): Promise<number> {
     const now = Date.now();
     const batch = () => this.#call(() => this.#db.run(this.#sql.gc, [now, this.#gcBatchSize]));
-    return deleteInBatches(this.#gcBatchSize, batch, () => new Promise((resolve) => setImmediate(resolve)));
+    return deleteInBatches(this.#gcBatchSize, batch, yieldToEventLoop);
   }
 
   /** The DDL that `createTable` runs (idempotent), for migrations and `sessionkit schema`. */
@@ -183,6 +185,11 @@ function then<T, U>(value: Awaitable<T>, map: (value: T) => U): Awaitable<U> {
   return value instanceof Promise ? value.then(map) : map(value);
 }
 
+/** setImmediate where the runtime has it (Node, Bun, Deno, workerd with nodejs_compat), else a timer. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
 function notAppliedIfBusy(error: unknown): false {
   if (isBusy(error)) return false;
   throw error;
@@ -202,7 +209,7 @@ function connectionOf(options: SqliteStoreOptions, busyTimeout: number): [Sqlite
     return [driverOf(options.database), false];
   }
   if (typeof options.path !== "string" || options.path === "" || options.path.includes("\0")) {
-    throw new TypeError('SqliteStore needs option "database" (a node:sqlite, better-sqlite3 or @libsql/client connection) or option "path" (a file path)');
+    throw new TypeError('SqliteStore needs option "database" (a node:sqlite, better-sqlite3, bun:sqlite or @libsql/client connection, or a D1 binding) or option "path" (a file path)');
   }
   const db = openPath(options.path);
   try {

@@ -3,6 +3,9 @@
 // `bun test/runtimes/conformance.mjs memory redis ...` / `deno run -A test/runtimes/conformance.mjs ...`.
 // Runs every case of each named store, stores side by side, and prints one JSON line:
 // { runtime, stores: { name: { passed, failed: [{ case, error }], skipped: [{ case, note }] } } }.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MemoryStore } from "sessionkit";
 import { conformanceCases } from "sessionkit/testing";
 
@@ -51,6 +54,32 @@ const stores = {
         await pool.query(`DROP TABLE IF EXISTS "${tables.get(store)}"`);
       },
       end: () => pool.end(),
+    };
+  },
+  // The runtime's own SQLite: bun:sqlite on Bun, node:sqlite on Deno. A file per store, opened as
+  // docs/stores/sqlite.md tells users to open a connection they pass in (WAL, a busy timeout).
+  async sqlite() {
+    const { SqliteStore } = await import("sessionkit/sqlite");
+    const builtIn = globalThis.Bun ? "bun:sqlite" : "node:sqlite"; // a variable: Deno never resolves bun:sqlite
+    const library = await import(builtIn);
+    const Database = library.Database ?? library.DatabaseSync;
+    const dir = mkdtempSync(join(tmpdir(), "sessionkit-rt-sqlite-"));
+    const connections = new WeakMap();
+    return {
+      factory: () => {
+        const db = new Database(join(dir, `${unique()}.db`));
+        db.exec("PRAGMA busy_timeout = 5000");
+        db.exec("PRAGMA journal_mode = WAL");
+        const store = new SqliteStore({ database: db });
+        if (store.driver !== builtIn) throw new Error(`SqliteStore took the ${builtIn} connection for ${store.driver}`);
+        connections.set(store, db);
+        return store;
+      },
+      cleanup: async (store) => {
+        await store.close?.();
+        connections.get(store)?.close();
+      },
+      end: async () => rmSync(dir, { recursive: true, force: true }),
     };
   },
   async mysql2() {
