@@ -106,6 +106,19 @@ describe("renewal with a grace window", () => {
     expect((await sessions.load(first)).get("key3"), "the previous id still loads the same session").toBe(3);
   });
 
+  it("a request that is not renewing itself (a manager without the option, mid-deploy) writes to the current record", async () => {
+    const { clock, store, sessions, signedIn, visit, advance } = setup();
+    const first = await signedIn();
+    const plain = new SessionManager<Record<string, unknown>>({ store, now: () => clock.now, gcInterval: 0 });
+    advance(16 * MINUTE);
+    const stale = await plain.load(first);
+    const second = (await visit(first))!;
+    stale.set("from-plain", true);
+    expect(tokenOf(await plain.commit(stale)), "its response carries the current cookie").toBe(second);
+    expect(stale.superseded).toBe(false);
+    expect((await sessions.load(second)).get("from-plain")).toBe(true);
+  });
+
   it("the id before the previous one is dead: a forward is never followed twice", async () => {
     const { sessions, signedIn, visit, advance } = setup({ renewInterval: "1m", renewGrace: "5m" });
     const first = await signedIn();

@@ -4,8 +4,10 @@
  * move the manager's clock, never the store's: records stay live for the store throughout.
  */
 import assert from "node:assert/strict";
+import type { SessionStore } from "../core/store.js";
 import type { ConformanceCase, ConformanceOptions, StoreFactory } from "./harness.js";
 import { harness } from "./harness.js";
+import { GatedStore } from "./gate.js";
 
 const USER = "ada@example.com";
 const MINUTE = 60_000;
@@ -13,7 +15,7 @@ const MINUTE = 60_000;
 export function renewalCases(factory: StoreFactory, options: ConformanceOptions): ConformanceCase[] {
   const { withStore, manager, tokenOf } = harness(factory, options);
   /** A manager renewing every 15 minutes, on a clock the case moves forward. */
-  const renewing = (store: Parameters<typeof manager>[0]) => {
+  const renewing = (store: SessionStore) => {
     const clock = { skew: 0 };
     const sessions = manager(store, { renewInterval: "15m", renewGrace: "5m", now: () => Date.now() + clock.skew });
     return { sessions, clock };
@@ -45,6 +47,32 @@ export function renewalCases(factory: StoreFactory, options: ConformanceOptions)
         assert.equal(final.get("start"), true);
         if (store.listByOwner) assert.equal((await sessions.listSessions(USER)).length, 1, "one session listed");
         assert.equal((await sessions.load(token)).get("key7"), 7, "the previous id loads the current session");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "renewal: two requests renew at once, the first held before its forward: one new id, both writes kept, both send it",
+      run: withStore(async (store) => {
+        const gated = new GatedStore(store);
+        const { sessions, clock } = renewing(gated);
+        const created = await sessions.load();
+        created.set("start", true);
+        const token = tokenOf(await sessions.commit(created));
+        clock.skew += 16 * MINUTE;
+        const first = await sessions.load(token);
+        const second = await sessions.load(token);
+        const held = gated.hold("set", (_key, write) => write?.data.startsWith(">") === true);
+        first.set("a", 1);
+        const firstCommit = sessions.commit(first);
+        await held.reached; // its new record is written, the previous id not yet a forward
+        second.set("b", 2);
+        const winner = tokenOf(await sessions.commit(second));
+        held.release();
+        assert.equal(tokenOf(await firstCommit), winner, "the request that lost the race joins the winner's id");
+        assert.equal(first.superseded, false);
+        const current = await sessions.load(winner);
+        assert.deepEqual([current.get("start"), current.get("a"), current.get("b")], [true, 1, 2], "no write lost");
+        if (store.count) assert.equal(await store.count(), 2, "the current record and one forward: the loser's new record is gone");
         await sessions.close();
       }),
     },
