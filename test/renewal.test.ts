@@ -199,6 +199,16 @@ describe("renewal with a grace window", () => {
     expect(events.filter((event) => event.type === "regenerated").map((event) => event.handle)).toEqual([handle]);
   });
 
+  it("a renewing request whose data cannot be encoded throws at commit, and the session keeps its id", async () => {
+    const { sessions, signedIn, advance } = setup({ maxSize: 2048 });
+    const token = await signedIn();
+    advance(16 * MINUTE);
+    const session = await sessions.load(token);
+    session.set("big", "x".repeat(4096));
+    expect(() => sessions.prepareCommit(session)).toThrow(/2048/);
+    expect((await sessions.load(token)).userId, "nothing was renewed").toBe(USER);
+  });
+
   it("is refused with a cookie store, and renewGrace alone is refused", () => {
     expect(() => new SessionManager({ store: new CookieStore({ secrets: [SECRET] }), renewInterval: "15m" })).toThrow(/renewInterval.*server-side store/);
     expect(() => new SessionManager({ store: new MemoryStore(), renewGrace: "30s" })).toThrow(/renewGrace.*renewInterval/);

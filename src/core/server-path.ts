@@ -111,6 +111,7 @@ export class ServerPath<T extends object> implements SessionPath<T> {
    */
   #renew(session: Session<T>, state: SessionInternals, now: number): PreparedCommit {
     const ctx = this.#ctx;
+    if (state.status === "modified") ctx.encode(state); // encode errors throw now, before the new cookie goes out
     const renewing = renew(ctx, state); // sets the new token before its first store call
     const headers = cookieHeaders(ctx, state, now);
     const persisted = renewing.then(async (outcome) => {
