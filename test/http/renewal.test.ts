@@ -52,7 +52,7 @@ describe("renewal through adapters", () => {
     const app = express();
     app.use(expressSessions(sessions));
     app.post("/count", (req, res) => {
-      const n = (req.session.get("n") ?? 0) + 1;
+      const n = Number(req.session.get("n") ?? 0) + 1;
       req.session.set("n", n);
       res.end(String(n));
     });
@@ -65,7 +65,7 @@ describe("renewal through adapters", () => {
     app.use(honoSessions(sessions));
     app.post("/count", (c) => {
       const session = c.get("session");
-      const n = (session.get("n") ?? 0) + 1;
+      const n = Number(session.get("n") ?? 0) + 1;
       session.set("n", n);
       return c.text(String(n));
     });
