@@ -6,7 +6,7 @@ export type SessionEventType = "created" | "signed-in" | "regenerated" | "destro
 
 export interface SessionEvent {
   type: SessionEventType;
-  /** The session's public handle (never its token); "" for "ambiguous-cookie", where none was loaded. */
+  /** The session's public handle (never its token); "" for "ambiguous-cookie" and gc's "expired", which name no session. */
   handle: string;
   userId?: string;
   at: Date;
