@@ -78,8 +78,23 @@ describe("renewal with a grace window", () => {
     store.calls.length = 0;
     const renewing = await sessions.load(token);
     const renewed = tokenOf(await sessions.commit(renewing))!;
-    const writes = store.calls.filter((call) => call.startsWith("set "));
-    expect(writes, "the new record, then the forward in place of the old one").toEqual([`set ${hashToken(renewed)}`, `set ${hashToken(token)}`]);
+    const calls = store.calls.map((call) => call.replace(/^get fence_.*/, "get fence"));
+    expect(calls, "the load, the new record, the forward in place of the old one, the fence").toEqual([
+      `get ${hashToken(token)}`,
+      `set ${hashToken(renewed)}`,
+      `set ${hashToken(token)}`,
+      "get fence",
+    ]);
+    store.calls.length = 0;
+    const leaving = await sessions.load(renewed);
+    await leaving.destroy();
+    await sessions.commit(leaving);
+    expect(store.calls, "a logout in the grace window: one more delete, the forward").toEqual([
+      `get ${hashToken(renewed)}`,
+      `set ${hashToken(renewed)}`,
+      `destroy ${hashToken(renewed)}`,
+      `destroy ${hashToken(token)}`,
+    ]);
   });
 
   it("20 requests in flight across a renewal: all succeed, no data lost, one live session", async () => {
