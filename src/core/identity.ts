@@ -33,16 +33,20 @@ export async function regenerate(core: ManagerContext, state: SessionInternals, 
   await rotate(core, state, previous, false);
 }
 
+/** How a rotation ended: see renew. */
+export type RotationOutcome = "renewed" | "joined" | "gone";
+
 /**
  * Option `renewInterval`: a new id whose predecessor forwards to it for `renewGrace`. Resolves
  * "joined" when another request had renewed the session first: `state` then holds the current
- * record (and this request's changes, still to be written) rather than a new id of its own.
+ * record (and this request's changes, still to be written) rather than a new id of its own;
+ * "gone" when the session had ended meanwhile (`state` superseded).
  */
-export function renew(core: ManagerContext, state: SessionInternals): Promise<"renewed" | "joined"> {
+export function renew(core: ManagerContext, state: SessionInternals): Promise<RotationOutcome> {
   return rotate(core, state, identityOf(state.user), true);
 }
 
-async function rotate(core: ManagerContext, state: SessionInternals, previous: Identity | undefined, renewing: boolean): Promise<"renewed" | "joined"> {
+async function rotate(core: ManagerContext, state: SessionInternals, previous: Identity | undefined, renewing: boolean): Promise<RotationOutcome> {
   if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
   const oldKey = state.storedKey;
   const oldToken = state.token;
@@ -72,7 +76,7 @@ async function rotate(core: ManagerContext, state: SessionInternals, previous: I
   if (rotation.outcome !== "rotated") {
     await unindex(core, server, user?.owner, newKey); // its record was never kept
     if (rotation.outcome === "gone") supersede(state, []);
-    return "joined";
+    return rotation.outcome;
   }
   // From here the new record is stored and the old id retired: a failure is of unknown outcome.
   await outcomeUnknown(async () => {

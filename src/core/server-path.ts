@@ -115,7 +115,7 @@ export class ServerPath<T extends object> implements SessionPath<T> {
     const renewing = renew(ctx, state); // sets the new token before its first store call
     const headers = cookieHeaders(ctx, state, now);
     const persisted = renewing.then(async (outcome) => {
-      if (state.superseded) return supersede(state, headers);
+      if (outcome === "gone" || state.superseded) return supersede(state, headers); // ended meanwhile, or by a revocation
       const expiresAt = ctx.expiresAt(state);
       if (outcome === "renewed") return committed(session, state, expiresAt);
       headers.splice(0, 1, ...cookieHeaders(ctx, state, now)); // the current record's cookie, not the abandoned one
