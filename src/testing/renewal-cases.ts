@@ -2,18 +2,20 @@
  * Renewal with a grace window (options `renewInterval`, `renewGrace`) on every store: requests in
  * flight with the previous id keep working and writing, the id before that is dead. The cases
  * move the manager's clock, never the store's: records stay live for the store throughout.
+ * And the end of a session by timeout: gc's "expired" event on the stores that collect.
  */
 import assert from "node:assert/strict";
 import type { SessionStore } from "../core/store.js";
 import type { ConformanceCase, ConformanceOptions, StoreFactory } from "./harness.js";
-import { harness } from "./harness.js";
+import type { SessionEvent } from "../core/events.js";
+import { harness, sleep } from "./harness.js";
 import { GatedStore } from "./gate.js";
 
 const USER = "ada@example.com";
 const MINUTE = 60_000;
 
 export function renewalCases(factory: StoreFactory, options: ConformanceOptions): ConformanceCase[] {
-  const { withStore, manager, tokenOf } = harness(factory, options);
+  const { withStore, manager, tokenOf, short } = harness(factory, options);
   /** A manager renewing every 15 minutes, on a clock the case moves forward. */
   const renewing = (store: SessionStore) => {
     const clock = { skew: 0 };
@@ -21,6 +23,28 @@ export function renewalCases(factory: StoreFactory, options: ConformanceOptions)
     return { sessions, clock };
   };
   return [
+    {
+      name: 'gc() that removed expired sessions emits one "expired" event with their count',
+      run: withStore(async (store, skip) => {
+        if (!store.gc) return skip("the store has no gc(): it expires records natively");
+        const events: SessionEvent[] = [];
+        const sessions = manager(store, { idleTimeout: short, onEvent: (event) => events.push(event) });
+        for (let i = 0; i < 2; i++) {
+          const session = await sessions.load();
+          session.set("i", i);
+          await sessions.commit(session);
+        }
+        await sleep(short * 2);
+        assert.equal(await sessions.gc(), 2);
+        assert.deepEqual(
+          events.filter((event) => event.type === "expired").map(({ handle, count }) => ({ handle, count })),
+          [{ handle: "", count: 2 }],
+        );
+        assert.equal(await sessions.gc(), 0);
+        assert.equal(events.filter((event) => event.type === "expired").length, 1, "a run that removed nothing is silent");
+        await sessions.close();
+      }),
+    },
     {
       name: "renewal: 20 requests in flight with the previous id across a renewal all persist, every response carries the current cookie",
       run: withStore(async (store) => {
