@@ -224,6 +224,34 @@ describe("renewal with a grace window", () => {
     expect((await sessions.load(token)).userId, "nothing was renewed").toBe(USER);
   });
 
+  it("the forward holds no usable token and belongs to no user", async () => {
+    const { store, signedIn, visit, advance } = setup();
+    const first = await signedIn();
+    advance(16 * MINUTE);
+    const second = (await visit(first))!;
+    const forward = (await store.inner.get(hashToken(first)))!;
+    expect(forward.data.startsWith(">")).toBe(true);
+    expect(forward.data).not.toContain(second);
+    expect(forward.data).not.toContain(hashToken(second));
+    expect(forward.owner).toBeUndefined();
+  });
+
+  it("works in header mode and with signed tokens", async () => {
+    const secrets = ["renewal-signing-secret-9f8e7d6c5b4a3928171605f4e3d2c1b0"];
+    const { sessions, advance } = setup({ header: "x-session-token", secrets });
+    const created = await sessions.load();
+    created.set("a", 1);
+    const header = (headers: Array<[string, string]>) => headers.find(([name]) => name === "x-session-token")?.[1];
+    const first = header(await sessions.commitHeaders(created))!;
+    advance(16 * MINUTE);
+    const second = header(await sessions.commitHeaders(await sessions.load(first)))!;
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    const late = await sessions.load(first);
+    expect(late.get("a")).toBe(1);
+    expect(header(await sessions.commitHeaders(late)), "the previous signed token gets the current one").toBe(second);
+  });
+
   it("is refused with a cookie store, and renewGrace alone is refused", () => {
     expect(() => new SessionManager({ store: new CookieStore({ secrets: [SECRET] }), renewInterval: "15m" })).toThrow(/renewInterval.*server-side store/);
     expect(() => new SessionManager({ store: new MemoryStore(), renewGrace: "30s" })).toThrow(/renewGrace.*renewInterval/);
