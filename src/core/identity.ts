@@ -4,7 +4,7 @@
  * The manager calls these with its ManagerContext; the store side lives in records.ts and users.ts.
  */
 import type { Renewal } from "./envelope.js";
-import { RETIRED, encodeForward } from "./envelope.js";
+import { RETIRED } from "./envelope.js";
 import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
@@ -71,7 +71,7 @@ async function rotate(core: ManagerContext, state: SessionInternals, previous: I
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
   await indexOwner(core, server, state, newKey, expiresAt, true);
-  const retirement = { data: renewing ? encodeForward(state.token, oldToken!, graceUntil) : RETIRED, previousToken: oldToken };
+  const retirement = { previousToken: oldToken, graceUntil: renewing ? graceUntil : undefined };
   const rotation = await rotateRecord(core, server.store, state, oldKey, newKey, expiresAt, retirement);
   if (rotation.outcome !== "rotated") {
     await unindex(core, server, user?.owner, newKey); // its record was never kept

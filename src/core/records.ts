@@ -3,7 +3,7 @@ import { final } from "./store-call.js";
 import type { ServerStore } from "./abilities.js";
 import { SessionConflictError } from "./errors.js";
 import type { Envelope } from "./envelope.js";
-import { RETIRED, followForward, isForward } from "./envelope.js";
+import { RETIRED, encodeForward, followForward, isForward } from "./envelope.js";
 import type { SessionInternals } from "./session.js";
 import { replayChanges } from "./session.js";
 import type { Awaitable, SessionStore, SessionWrite, StoredSession } from "./store.js";
@@ -132,11 +132,12 @@ async function retryWrite(
   return true;
 }
 
-/** What the old key of a rotation keeps: RETIRED, or a renewal's forward (envelope.ts). */
+/** How a rotation treats the old key: retired at once, or (a renewal) forwarding until `graceUntil`. */
 export interface Retirement {
-  data: string;
-  /** The token of the old key, to follow a forward another request's renewal left there. */
+  /** The token of the old key: a renewal's forward is sealed under it, and another request's is opened with it. */
   previousToken: string | undefined;
+  /** Set for a renewal: the end of the previous id's grace window. */
+  graceUntil: number | undefined;
 }
 
 /** "rotated" names the key it retired; "joined": a renewal found the session renewed already, and `state` took the current record. */
@@ -160,16 +161,18 @@ export async function rotateRecord(
   oldKey: string,
   newKey: string,
   expiresAt: number,
-  retirement: Retirement = { data: RETIRED, previousToken: undefined },
+  retirement: Retirement = { previousToken: undefined, graceUntil: undefined },
 ): Promise<Rotation> {
-  const renewing = retirement.data !== RETIRED;
+  const { previousToken, graceUntil } = retirement;
+  const renewing = graceUntil !== undefined && previousToken !== undefined;
+  const retired = renewing ? encodeForward(state.token!, previousToken, graceUntil) : RETIRED;
   let oldVersion = state.version;
   let newVersion = 0;
   for (let attempt = 1; ; attempt++) {
     const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, newVersion), o));
     if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
     newVersion++;
-    const retire: SessionWrite = { data: retirement.data, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
+    const retire: SessionWrite = { data: retired, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
     if (await ctx.call("set", (o) => store.set(oldKey, retire, final(o)))) {
       if (!renewing) await ctx.call("destroy", (o) => store.destroy(oldKey, o));
       state.version = newVersion;
@@ -178,10 +181,15 @@ export async function rotateRecord(
     const fresher = await ctx.call("get", (o) => store.get(oldKey, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
     if (!fresher || !envelope) {
-      const forwarded = fresher && !state.followed && retirement.previousToken ? await readForward(ctx, store, fresher, retirement.previousToken) : null;
-      if (!forwarded || renewing) await ctx.call("destroy", (o) => store.destroy(newKey, o));
-      if (!forwarded) return { outcome: "gone" };
+      const forwarded = fresher && !state.followed && previousToken ? await readForward(ctx, store, fresher, previousToken) : null;
+      if (!forwarded) {
+        await ctx.call("destroy", (o) => store.destroy(newKey, o));
+        return { outcome: "gone" };
+      }
       if (renewing) {
+        // A streamed response may have sent this new id already: it forwards to the winner's for the same grace.
+        const rejoin: SessionWrite = { data: encodeForward(forwarded.token, state.token!, graceUntil), expiresAt, version: newVersion + 1, expectedVersion: newVersion };
+        await ctx.call("set", (o) => store.set(newKey, rejoin, final(o)));
         adoptForwarded(state, forwarded);
         return { outcome: "joined" };
       }
