@@ -21,9 +21,18 @@ declare module "sessionkit" {
 // "Remember me" sessions may live 30 days; the others end with the browser or after 12 hours.
 // dbsc: a browser that speaks Device Bound Session Credentials (Chromium, over HTTPS) binds each
 // sign-in to a key it keeps on the device; the sessions page then says "bound to this device".
-// "Remember me" sessions may live 30 days; the others end with the browser or after 12 hours.
+// renewInterval: every session gets a new id each 15 minutes; tabs still using the previous one
+// keep working for renewGrace (30 s by default).
 const store = demoStore();
-const sessions = new SessionManager({ ...store.options, idleTimeout: "30m", absoluteTimeout: "12h", maxIdleTimeout: "30d", maxAbsoluteTimeout: "30d", dbsc: {} });
+const sessions = new SessionManager({
+  ...store.options,
+  idleTimeout: "30m",
+  absoluteTimeout: "12h",
+  maxIdleTimeout: "30d",
+  maxAbsoluteTimeout: "30d",
+  renewInterval: "15m",
+  dbsc: {},
+});
 const app = express();
 app.use(express.urlencoded({ extended: false }));
 app.use(sessionMiddleware(sessions));

@@ -3,8 +3,8 @@
  * its abilities, store calls under `storeTimeout`, the record codec, events, and the Session host.
  * Made once per manager.
  */
-import type { Envelope } from "./envelope.js";
-import { decodeEnvelope, encodeEnvelope, handleOfKey, userMeta } from "./envelope.js";
+import type { Envelope, Renewal } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, handleOfKey, openUserId, userMeta } from "./envelope.js";
 import type { ServerStore } from "./abilities.js";
 import { SessionTooLargeError } from "./errors.js";
 import type { SessionEvent, SessionEventType } from "./events.js";
@@ -73,7 +73,8 @@ export class ManagerContext implements SessionHost {
    * ever received, and it ends within the pending window instead of idling out.
    */
   pendingUntil(expiresAt: number): number {
-    return Math.min(expiresAt, this.now() + this.pendingWindow);
+    // A renewal's loser forwards from its new record for renewGrace: pending must outlast that.
+    return Math.min(expiresAt, this.now() + Math.max(this.pendingWindow, this.options.renewGrace));
   }
 
   absoluteOf(lifetime: SessionLifetime | undefined): number {
@@ -111,13 +112,41 @@ export class ManagerContext implements SessionHost {
   /** The record text of the session; throws SessionTooLargeError over `maxSize`. */
   encode(state: SessionInternals): string {
     const user = state.user ? userMeta(state.user, (state.token ??= generateToken()), this.now(), this.options.atRest) : undefined;
-    const text = encodeEnvelope(this.options.codec, state.createdAt, state.data, user);
+    const text = encodeEnvelope(this.options.codec, state.createdAt, state.data, user, this.#renewalOf(state));
     // Cheap bound first: a UTF-8 string is at most 3 bytes per UTF-16 unit.
     if (text.length * 3 > this.options.maxSize) {
       const size = Buffer.byteLength(text);
       if (size > this.options.maxSize) throw new SessionTooLargeError(size, this.options.maxSize);
     }
     return text;
+  }
+
+  /** What the record keeps of the renewal: nothing with renewal off, the forward only while it lasts. */
+  #renewalOf(state: SessionInternals): Renewal | undefined {
+    const renewal = state.renewal;
+    if (!renewal || this.options.renewInterval === 0) return undefined;
+    if (!renewal.previous || renewal.previous.graceUntil > this.now()) return renewal;
+    return (state.renewal = { rotatedAt: renewal.rotatedAt, previous: undefined });
+  }
+
+  /** When a session got its current id: its last renewal, else its last sign-in or authentication, else its creation. */
+  rotatedAt(state: SessionInternals): number {
+    const user = state.user;
+    return state.renewal?.rotatedAt ?? Math.max(state.createdAt, user?.signedInAt ?? 0, user?.authenticatedAt ?? 0);
+  }
+
+  /**
+   * A record that decodes but is past its expiry (a store may return one whose idle deadline is
+   * gone but whose absolute one the manager now sets shorter): "expired", with the user id when
+   * the token opens it. Only with a listener.
+   */
+  expiredRecord(text: string, expiresAt: number, token: string, key: string, now = this.now()): void {
+    if (!this.options.onEvent || this.live(text, expiresAt, now)) return;
+    const envelope = decodeEnvelope(this.options.codec, text);
+    if (!envelope) return;
+    const user = envelope.user;
+    const userId = user ? (openUserId(user.sealedId, token) ?? undefined) : undefined;
+    this.emit("expired", user?.handle ?? handleOfKey(key), userId);
   }
 
   /** The envelope of a record that may still load at `now`; null for anything else. */
@@ -128,12 +157,13 @@ export class ManagerContext implements SessionHost {
   }
 
   /** Costs nothing without a listener: a session's handle (two hashes) is made only for one. */
-  emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined): void {
+  emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined, count?: number): void {
     const listener = this.options.onEvent;
     if (!listener) return;
     const handle = typeof subject === "string" ? subject : this.handleOf(subject);
     const event: SessionEvent = { type, handle, at: new Date(this.now()) };
     if (userId !== undefined) event.userId = userId;
+    if (count !== undefined) event.count = count;
     emitSafely(listener, event);
   }
 }

@@ -33,10 +33,16 @@ export class CookiePath<T extends object> implements SessionPath<T> {
     } catch {
       return null; // a hostile cookie is "not found", never an exception to the app
     }
-    if (!opened) return null;
+    if (!opened) {
+      if (ctx.options.onEvent) this.#expired(value, now);
+      return null;
+    }
     const bar = opened.payload.indexOf("|");
     const envelope = bar === 43 ? ctx.live(opened.payload.slice(bar + 1), opened.expiresAt, now) : null;
-    if (!envelope) return null;
+    if (!envelope) {
+      if (bar === 43) ctx.expiredRecord(opened.payload.slice(bar + 1), opened.expiresAt, opened.payload.slice(0, bar), ctx.keyOf(opened.payload.slice(0, bar)), now);
+      return null;
+    }
     const token = opened.payload.slice(0, bar);
     const state = newState(now, secure, envelope.createdAt, envelope.data);
     if (envelope.user && !restoreUser(state, envelope.user, token, ctx.keyOf(token))) return null;
@@ -50,6 +56,25 @@ export class CookiePath<T extends object> implements SessionPath<T> {
     if (!revocations || !user) return session;
     // One read per load of a signed-in cookie session: was it named by a revocation since its sign-in?
     return readFence(ctx, revocations, user.owner).then((fence) => (spared(fence, user.fence, user.handle!) ? session : null));
+  }
+
+  /**
+   * A cookie that did not open at `now`: opened again as of the earliest time, so one that is
+   * authentic but past its sealed expiry reports "expired" (a forged one still reports nothing).
+   * Only with a listener.
+   */
+  #expired(value: string, now: number): void {
+    const ctx = this.#ctx;
+    let opened;
+    try {
+      opened = this.#store.open(value, Number.NEGATIVE_INFINITY, ctx.options.header ?? ctx.options.cookie.name);
+    } catch {
+      return;
+    }
+    const bar = opened?.payload.indexOf("|");
+    if (!opened || bar !== 43) return;
+    const token = opened.payload.slice(0, bar);
+    ctx.expiredRecord(opened.payload.slice(bar + 1), Math.min(opened.expiresAt, now), token, ctx.keyOf(token), now);
   }
 
   prepare(session: Session<T>, state: SessionInternals): PreparedCommit {

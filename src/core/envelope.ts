@@ -12,7 +12,10 @@ import { randomBytesPooled } from "./random.js";
 /**
  * The record text a store keeps: `createdAt|data` for an anonymous session (the 0.1 format),
  * `createdAt~meta|data` for a signed-in one, where meta is base64url JSON of the user fields
- * (owner key, times, sealed id, and the device sealed as at-rest.ts describes).
+ * (owner key, times, sealed id, and the device sealed as at-rest.ts describes). With option
+ * `renewInterval` the head also carries the renewal: `createdAt@rotatedAt` (the last rotation),
+ * and during a grace window `createdAt@rotatedAt.graceUntil.previousKey`, so a logout or a
+ * revocation also deletes the forward left under the previous id (see FORWARD).
  *
  * The user id itself is kept only encrypted under a key derived from the session token, which
  * the store never sees (it holds SHA-256 of the token): a store dump shows neither tokens nor
@@ -22,6 +25,13 @@ export interface Envelope {
   createdAt: number;
   data: Map<string, unknown>;
   user: StoredUser | undefined;
+  renewal: Renewal | undefined;
+}
+
+/** When the session last got a new id, and the forward its previous id keeps until `graceUntil`. */
+export interface Renewal {
+  rotatedAt: number;
+  previous: { key: string; graceUntil: number } | undefined;
 }
 
 /** The user fields at rest; `id` is present once unsealed with the token. */
@@ -72,10 +82,53 @@ export interface UserMeta {
 /** A record that a rotation has retired: never decodes, so it reads as "not found". */
 export const RETIRED = "-";
 
-export function encodeEnvelope(codec: SessionCodec, createdAt: number, data: Map<string, unknown>, user: UserMeta | undefined): string {
+/**
+ * What a renewal leaves under the previous id for `renewGrace`: `>graceUntil.sealed`, the new
+ * token sealed under a key derived from the previous one, so only a request holding the previous
+ * token finds the current session, and a store dump shows no usable token. It never decodes as an
+ * envelope (no `|`), so any other reader takes it for "not found". The deadline is in the text
+ * because a store keeps the longer expiry of the record it replaced (expiry never moves back).
+ */
+export const FORWARD = ">";
+
+export function encodeEnvelope(codec: SessionCodec, createdAt: number, data: Map<string, unknown>, user: UserMeta | undefined, renewal?: Renewal): string {
   const body = codec === jsonCodec ? encodeJsonMap(data) : codec.encode(Object.fromEntries(data));
-  if (!user) return `${createdAt}|${body}`;
-  return `${createdAt}~${Buffer.from(JSON.stringify(user)).toString("base64url")}|${body}`;
+  const head = renewal ? `${createdAt}@${renewalText(renewal)}` : `${createdAt}`;
+  if (!user) return `${head}|${body}`;
+  return `${head}~${Buffer.from(JSON.stringify(user)).toString("base64url")}|${body}`;
+}
+
+function renewalText({ rotatedAt, previous }: Renewal): string {
+  return previous ? `${rotatedAt}.${previous.graceUntil}.${previous.key}` : `${rotatedAt}`;
+}
+
+/** Store keys are [A-Za-z0-9_-]: none of the head's separators. */
+const RENEWAL = /^(\d+)(?:\.(\d+)\.([A-Za-z0-9_-]{1,64}))?$/;
+
+function readRenewal(text: string): Renewal | null {
+  const match = RENEWAL.exec(text);
+  if (!match) return null;
+  const previous = match[3] === undefined ? undefined : { key: match[3], graceUntil: Number(match[2]) };
+  return { rotatedAt: Number(match[1]), previous };
+}
+
+/** The forward a renewal writes under `previousToken`'s key. */
+export function encodeForward(newToken: string, previousToken: string, graceUntil: number): string {
+  return `${FORWARD}${graceUntil}.${seal(newToken, forwardKey(previousToken))}`;
+}
+
+/** True for a forward's text (whether or not it can still be followed). */
+export function isForward(text: string): boolean {
+  return text.startsWith(FORWARD);
+}
+
+/** The current token a forward names, or null when its grace is over or it was not made for `previousToken`. */
+export function followForward(text: string, previousToken: string, now: number): string | null {
+  const dot = text.indexOf(".");
+  if (!isForward(text) || dot === -1) return null;
+  const graceUntil = Number(text.slice(1, dot));
+  if (!(graceUntil > now)) return null;
+  return open(text.slice(dot + 1), forwardKey(previousToken));
 }
 
 /** The device seal of each signed-in user, made once and reused by later writes. */
@@ -113,11 +166,15 @@ export function decodeEnvelope(codec: SessionCodec, text: string): Envelope | nu
   if (bar < 1) return null;
   const head = text.slice(0, bar);
   const tilde = head.indexOf("~");
-  const createdAt = Number(tilde === -1 ? head : head.slice(0, tilde));
+  const times = tilde === -1 ? head : head.slice(0, tilde);
+  const at = times.indexOf("@");
+  const createdAt = Number(at === -1 ? times : times.slice(0, at));
   if (!Number.isFinite(createdAt)) return null;
+  const renewal = at === -1 ? undefined : readRenewal(times.slice(at + 1));
+  if (renewal === null) return null;
   try {
     const user = tilde === -1 ? undefined : decodeMeta(head.slice(tilde + 1));
-    return { createdAt, data: toMap(codec.decode(text.slice(bar + 1))), user };
+    return { createdAt, data: toMap(codec.decode(text.slice(bar + 1))), user, renewal };
   } catch {
     return null;
   }
@@ -174,20 +231,33 @@ function userKey(token: string): Buffer {
   return createHash("sha256").update(`sessionkit/user-id\0${token}`).digest();
 }
 
+/** Distinct from userKey: a forward's seal and a user id's never open with each other's key. */
+function forwardKey(token: string): Buffer {
+  return createHash("sha256").update(`sessionkit/forward\0${token}`).digest();
+}
+
 /** AES-256-GCM under a key only the token holder can derive; random 96-bit IV per seal. */
 export function sealUserId(userId: string, token: string): string {
-  const iv = randomBytesPooled(12);
-  const cipher = createCipheriv("aes-256-gcm", userKey(token), iv);
-  const body = Buffer.concat([cipher.update(userId, "utf8"), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
+  return seal(userId, userKey(token));
 }
 
 /** The user id, or null when the seal was not made with this token (tampered or foreign). */
 export function openUserId(sealed: string, token: string): string | null {
+  return open(sealed, userKey(token));
+}
+
+function seal(text: string, key: Buffer): string {
+  const iv = randomBytesPooled(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  const body = Buffer.concat([cipher.update(text, "utf8"), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url");
+}
+
+function open(sealed: string, key: Buffer): string | null {
   const bytes = Buffer.from(sealed, "base64url");
   if (bytes.length < 29) return null;
   try {
-    const decipher = createDecipheriv("aes-256-gcm", userKey(token), bytes.subarray(0, 12));
+    const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, 12));
     decipher.setAuthTag(bytes.subarray(12, 28));
     return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString("utf8");
   } catch {

@@ -2,14 +2,19 @@ import { emitWarning } from "./warnings.js";
 import type { DeviceSource } from "./session.js";
 
 /** What happened to a session, for audit logs (option `onEvent`). */
-export type SessionEventType = "created" | "signed-in" | "regenerated" | "destroyed" | "revoked" | "evicted" | "ambiguous-cookie" | "bound" | "binding-failed";
+export type SessionEventType = "created" | "signed-in" | "regenerated" | "destroyed" | "revoked" | "evicted" | "expired" | "ambiguous-cookie" | "bound" | "binding-failed";
 
 export interface SessionEvent {
   type: SessionEventType;
-  /** The session's public handle (never its token); "" for "ambiguous-cookie", where none was loaded. */
+  /** The session's public handle (never its token); "" for "ambiguous-cookie" and gc's "expired", which name no session. */
   handle: string;
   userId?: string;
   at: Date;
+  /**
+   * "expired" from gc() only: how many expired records that run removed (stores report a number,
+   * not which sessions); its handle is then "".
+   */
+  count?: number;
 }
 
 export type SessionEventListener = (event: SessionEvent) => void;

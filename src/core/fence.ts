@@ -5,7 +5,8 @@
  * A revocation (revokeUser, revokeSession, logout after a rotation, a cap eviction) first
  * advances the user's fence, then lists and deletes. A sign-in reads the fence before its first
  * write and keeps the mark it saw in the record; every rotation of a signed-in session reads the
- * fence again after it retired the old id. Either the rotation's new record was in place before
+ * fence again after it retired the old id (a renewal: after it turned the old id into a forward,
+ * which leads nowhere once the new record is deleted). Either the rotation's new record was in place before
  * the revocation listed (so the listing finds it and deletes it), or the rotation reads a fence
  * entry that the revocation wrote first and, if the entry names its session, deletes its own new
  * record. So no interleaving lets a rotating session escape, with nothing but get/set of the

@@ -3,12 +3,13 @@
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
  * The manager calls these with its ManagerContext; the store side lives in records.ts and users.ts.
  */
+import type { Renewal } from "./envelope.js";
 import { RETIRED } from "./envelope.js";
 import { SessionError, SessionLimitError, SessionStoreError, SessionUnsupportedError } from "./errors.js";
 import { checkUserId, readDevice } from "./events.js";
 import { generateToken } from "./ids.js";
 import type { SessionHeader } from "./node-http.js";
-import { rotateRecord, touchRecord } from "./records.js";
+import { readForward, rotateRecord, touchRecord } from "./records.js";
 import type { ServerStore } from "./abilities.js";
 import type { ManagerContext } from "./context.js";
 import { final } from "./store-call.js";
@@ -29,8 +30,26 @@ import { distinctSessions, ownedByAny, ownedRecords } from "./users.js";
  * before the new record existed named this session there, and the rotation ends itself.
  */
 export async function regenerate(core: ManagerContext, state: SessionInternals, previous: Identity | undefined = identityOf(state.user)): Promise<void> {
+  await rotate(core, state, previous, false);
+}
+
+/** How a rotation ended: see renew. */
+export type RotationOutcome = "renewed" | "joined" | "gone";
+
+/**
+ * Option `renewInterval`: a new id whose predecessor forwards to it for `renewGrace`. Resolves
+ * "joined" when another request had renewed the session first: `state` then holds the current
+ * record (and this request's changes, still to be written) rather than a new id of its own;
+ * "gone" when the session had ended meanwhile (`state` superseded).
+ */
+export function renew(core: ManagerContext, state: SessionInternals): Promise<RotationOutcome> {
+  return rotate(core, state, identityOf(state.user), true);
+}
+
+async function rotate(core: ManagerContext, state: SessionInternals, previous: Identity | undefined, renewing: boolean): Promise<RotationOutcome> {
   if (state.status === "destroyed") throw new SessionError("ERR_SESSION_DESTROYED", "cannot regenerate a destroyed session");
   const oldKey = state.storedKey;
+  const oldToken = state.token;
   const user = state.user;
   const signingIn = user?.fresh === true;
   state.token = generateToken();
@@ -40,22 +59,29 @@ export async function regenerate(core: ManagerContext, state: SessionInternals, 
   }
   state.sendCookie = true;
   const server = core.server;
+  const now = core.now();
+  const graceUntil = now + core.options.renewGrace;
+  // The previous id forwards only after a renewal: any other rotation retires it at once.
+  if (core.options.renewInterval > 0) state.renewal = { rotatedAt: now, previous: renewing && oldKey ? { key: oldKey, graceUntil } : undefined };
   if (!oldKey || !server) {
     state.status = "modified";
     if (!signingIn && oldKey) core.emit("regenerated", state, user?.id);
-    return;
+    return "renewed";
   }
   const newKey = core.keyOf(state.token);
   const expiresAt = core.expiresAt(state);
   const pendingUntil = user ? core.pendingUntil(expiresAt) : expiresAt; // an anonymous record counts against no cap
   await indexOwner(core, server, state, newKey, expiresAt, true);
-  if (!(await rotateRecord(core, server.store, state, oldKey, newKey, pendingUntil))) {
+  const retirement = { previousToken: oldToken, graceUntil: renewing ? graceUntil : undefined };
+  const rotation = await rotateRecord(core, server.store, state, oldKey, newKey, pendingUntil, retirement);
+  if (rotation.outcome !== "rotated") {
     await unindex(core, server, user?.owner, newKey); // its record was never kept
-    return supersede(state, []);
+    if (rotation.outcome === "gone") supersede(state, []);
+    return rotation.outcome;
   }
   // From here the new record is stored and the old id retired: a failure is of unknown outcome.
   await outcomeUnknown(async () => {
-    await unindex(core, server, previous?.owner, oldKey);
+    await unindex(core, server, previous?.owner, rotation.retired);
     state.storedKey = newKey;
     state.storedExpiresAt = pendingUntil;
     state.changes = undefined;
@@ -65,6 +91,7 @@ export async function regenerate(core: ManagerContext, state: SessionInternals, 
     if (await fenceHolds(core, server, state, newKey)) core.emit("regenerated", state, user?.id);
     await confirmRecord(core, server, state, expiresAt);
   });
+  return "renewed";
 }
 
 /** After a sign-in's record is written (pending) under `key`: the fence, the event, the cap, then its real expiry. */
@@ -111,7 +138,7 @@ async function fenceHolds(core: ManagerContext, server: ServerStore, state: Sess
   for (const { owner, handle, fence } of identities) {
     if (!fences.has(owner)) fences.set(owner, await readFence(core, server.store, owner));
     if (spared(fences.get(owner)!, fence, handle)) continue;
-    await destroyOwned(core, server, state.user?.owner ?? owner, key);
+    await destroyOwned(core, server, state.user?.owner ?? owner, key, state.renewal?.previous?.key);
     supersede(state, []);
     return false;
   }
@@ -142,8 +169,10 @@ export async function destroy(core: ManagerContext, state: SessionInternals): Pr
   const user = state.user;
   if (key && server) {
     if (user && server.users) await endSignedIn(core, server, state, key, user.owner, user.handle!);
+    else if (core.options.renewInterval > 0) await endRenewable(core, server, state, key);
     else await core.call("destroy", (o) => server.store.destroy(key, o));
     if (user) await unindex(core, server, user.owner, key);
+    await destroyForward(core, server, state.renewal);
   }
   if (state.token && (key || state.clientHasCookie)) core.emit("destroyed", state, user?.id);
   endState(state);
@@ -156,6 +185,28 @@ async function endSignedIn(core: ManagerContext, server: ServerStore, state: Ses
     await endSessions(core, server, owner, { handles: [handle] }); // changed or rotated since loaded
   }
   await core.call("destroy", (o) => store.destroy(key, o));
+}
+
+/**
+ * A session that another request may have renewed since this one loaded it: its id is now a
+ * forward, and the logout ends the current record too (both ids end at once).
+ */
+async function endRenewable(core: ManagerContext, server: ServerStore, state: SessionInternals, key: string): Promise<void> {
+  const store = server.store;
+  const retire = { data: RETIRED, expiresAt: state.storedExpiresAt, version: state.version + 1, expectedVersion: state.version };
+  if (!(await core.call("set", (o) => store.set(key, retire, final(o))))) {
+    const found = await core.call("get", (o) => store.get(key, o));
+    const forwarded = found && !state.followed && state.token ? await readForward(core, store, found, state.token) : null;
+    if (forwarded) await core.call("destroy", (o) => store.destroy(forwarded.key, o));
+  }
+  await core.call("destroy", (o) => store.destroy(key, o));
+}
+
+/** The forward a renewal left under the previous id, deleted while it still leads here. */
+async function destroyForward(core: ManagerContext, server: ServerStore, renewal: Renewal | undefined): Promise<void> {
+  const previous = renewal?.previous;
+  if (!previous || previous.graceUntil <= core.now()) return;
+  await core.call("destroy", (o) => server.store.destroy(previous.key, o));
 }
 
 /** Another request destroyed, rotated or expired the session first: nothing stored, no cookie sent. */
@@ -174,6 +225,7 @@ function endState(state: SessionInternals): void {
   state.storedKey = undefined;
   state.version = 0;
   state.user = undefined;
+  state.renewal = undefined;
 }
 
 // ---- signing in ----
@@ -283,12 +335,14 @@ export async function signedIn(core: ManagerContext, state: SessionInternals, se
 async function endSessions(core: ManagerContext, server: ServerStore, owner: string, target: FenceTarget): Promise<string[]> {
   await advanceFence(core, server.store, owner, target);
   const doomed = (await ownedRecords(core, server, owner)).filter((record) => targetsHandle(target, record.info.handle));
-  await Promise.all(doomed.map((record) => destroyOwned(core, server, owner, record.key)));
+  await Promise.all(doomed.map((record) => destroyOwned(core, server, owner, record.key, record.forward)));
   return [...new Set(doomed.map((record) => record.info.handle))];
 }
 
-async function destroyOwned(core: ManagerContext, server: ServerStore, owner: string, key: string): Promise<void> {
+/** Deletes a signed-in record, with the forward its renewal left under the previous id (`forward`). */
+async function destroyOwned(core: ManagerContext, server: ServerStore, owner: string, key: string, forward?: string): Promise<void> {
   await core.call("destroy", (o) => server.store.destroy(key, o));
+  if (forward !== undefined) await core.call("destroy", (o) => server.store.destroy(forward, o));
   await unindex(core, server, owner, key);
 }
 

@@ -109,6 +109,9 @@ export class SessionManager<T extends object = SessionData> {
     checkDbscStore(this.#ctx.options.dbsc, store);
     this.#store = store;
     if (isClientSideStore(store)) {
+      if (this.#ctx.options.renewInterval > 0) {
+        throw new TypeError('option "renewInterval" needs a server-side store: a cookie session has no id the server could retire, and every cookie it sealed opens until it expires');
+      }
       this.#path = new CookiePath<T>(this.#ctx, store);
     } else {
       const server = new ServerStore(store);
@@ -317,10 +320,16 @@ export class SessionManager<T extends object = SessionData> {
     return this.#ctx.call("count", (o) => count(o));
   }
 
-  /** Removes expired sessions now; resolves to how many. Stores with native expiry report 0. */
+  /**
+   * Removes expired sessions now; resolves to how many. Stores with native expiry report 0.
+   * When it removed any, emits one "expired" event with their `count` (stores report a number,
+   * not which sessions).
+   */
   async gc(): Promise<number> {
     const gc = (await this.#server("gc")).gc;
-    return gc ? this.#ctx.call("gc", (o) => gc(o)) : 0;
+    const removed = gc ? await this.#ctx.call("gc", (o) => gc(o)) : 0;
+    if (removed > 0) this.#ctx.emit("expired", "", undefined, removed);
+    return removed;
   }
 
   /** Stops timers and closes the store if this manager created it (provider option). */

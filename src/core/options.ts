@@ -58,6 +58,19 @@ export interface SessionManagerOptions {
    * may give one session ("remember me" for 30 days: raise this, keep `absoluteTimeout` short).
    */
   maxAbsoluteTimeout?: Duration;
+  /**
+   * Default off. Server stores only: a session whose id is older than this since its last
+   * rotation (sign-in, regenerate, renewal) gets a new id on its next response (OWASP: renew the
+   * id periodically, not only at login). The previous id keeps working for `renewGrace`, so
+   * requests already in flight with it (two tabs, a slow upload) still load and write the
+   * session; the id before that is dead. Refused with a cookie store, which has no id to retire.
+   */
+  renewInterval?: Duration;
+  /**
+   * Default "30s" (with `renewInterval`): how long the immediately previous id still loads the
+   * session after a renewal. Needs `renewInterval`.
+   */
+  renewGrace?: Duration;
   /** Default "1m": an unmodified session's expiry is re-written at most this often, saving store writes. */
   touchInterval?: Duration;
   /**
@@ -99,7 +112,7 @@ export interface SessionManagerOptions {
   deviceInfo?: boolean;
   /**
    * Default none: called synchronously for "created", "signed-in", "regenerated", "destroyed",
-   * "revoked", "evicted" and "ambiguous-cookie", for audit logs. An exception in it never breaks
+   * "revoked", "evicted", "expired" and "ambiguous-cookie", for audit logs. An exception in it never breaks
    * a request (it becomes a process warning).
    */
   onEvent?: SessionEventListener;
@@ -133,6 +146,9 @@ export interface ResolvedOptions {
   maxIdleTimeout: number;
   maxAbsoluteTimeout: number;
   touchInterval: number;
+  /** 0: off. */
+  renewInterval: number;
+  renewGrace: number;
   secrets: readonly string[] | undefined;
   hashIds: boolean;
   gcInterval: number;
@@ -162,6 +178,8 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
     maxIdleTimeout: 0,
     maxAbsoluteTimeout: 0,
     touchInterval: toMilliseconds(options.touchInterval ?? "1m", "touchInterval"),
+    renewInterval: toMilliseconds(options.renewInterval ?? 0, "renewInterval"),
+    renewGrace: toMilliseconds(options.renewGrace ?? "30s", "renewGrace"),
     secrets: options.secrets === undefined ? undefined : checkSecretList(options.secrets, 'option "secrets"'),
     hashIds: options.hashIds ?? true,
     gcInterval: toMilliseconds(options.gcInterval ?? "10m", "gcInterval"),
@@ -182,6 +200,9 @@ export function resolveOptions(options: SessionManagerOptions): ResolvedOptions 
   checkUserOptions(options);
   if (resolved.storeTimeout > 30_000) {
     throw new TypeError(`option "storeTimeout" must be at most "30s" (0 turns it off); got ${JSON.stringify(options.storeTimeout)}`);
+  }
+  if (options.renewGrace !== undefined && resolved.renewInterval === 0) {
+    throw new TypeError('option "renewGrace" needs option "renewInterval" (how often a session gets a new id)');
   }
   if (resolved.idleTimeout === 0 || resolved.absoluteTimeout === 0) {
     throw new TypeError('options "idleTimeout" and "absoluteTimeout" must be greater than 0');

@@ -2,13 +2,14 @@ import type { ManagerContext } from "./context.js";
 import { final } from "./store-call.js";
 import type { ServerStore } from "./abilities.js";
 import { SessionConflictError } from "./errors.js";
-import { RETIRED } from "./envelope.js";
+import type { Envelope } from "./envelope.js";
+import { RETIRED, encodeForward, followForward, isForward } from "./envelope.js";
 import type { SessionInternals } from "./session.js";
 import { replayChanges } from "./session.js";
-import type { Awaitable, SessionStore, SessionWrite } from "./store.js";
+import type { Awaitable, SessionStore, SessionWrite, StoredSession } from "./store.js";
 
 /** What these helpers use of the manager's one context. */
-export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live">;
+export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live" | "keyOf" | "now">;
 
 // Each retry follows a write that another request won, so progress is guaranteed; the bound
 // only stops a pathological pile-up, and backoff with full jitter keeps it from being reached.
@@ -50,6 +51,52 @@ export function writeRecord(
   return retryWrite(ctx, store, state, key, expiresAt, expected, first);
 }
 
+/** The current session a renewal's forward names, found with the token it was sealed for. */
+export interface Forwarded {
+  token: string;
+  key: string;
+  record: StoredSession;
+  envelope: Envelope;
+}
+
+/**
+ * When `found` (the record under the id a request holds) is a renewal's forward within its grace:
+ * the current record. Null for anything else, and for a forward to another forward: only the
+ * immediately previous id is followed, never a chain.
+ */
+export async function readForward(ctx: RecordContext, store: SessionStore, found: StoredSession, token: string): Promise<Forwarded | null> {
+  if (!isForward(found.data)) return null;
+  const current = followForward(found.data, token, ctx.now());
+  if (current === null) return null;
+  const key = ctx.keyOf(current);
+  const record = await ctx.call("get", (o) => store.get(key, o));
+  const envelope = record ? ctx.live(record.data, record.expiresAt) : null;
+  return record && envelope ? { token: current, key, record, envelope } : null;
+}
+
+/**
+ * A request that loaded the session before another request renewed its id carries on with the
+ * current record: its token and key, its version, and this request's changes replayed on its data
+ * (the same compare-and-set as any conflict). The response then carries the current cookie.
+ */
+export function adoptForwarded(state: SessionInternals, forwarded: Forwarded): void {
+  state.followed = true;
+  state.token = forwarded.token;
+  state.storedKey = forwarded.key;
+  state.version = forwarded.record.version;
+  state.storedExpiresAt = forwarded.record.expiresAt;
+  state.data = replayChanges(forwarded.envelope.data, state);
+  state.renewal = forwarded.envelope.renewal;
+  state.sendCookie = true;
+  if (state.user) state.user.sealedId = forwarded.envelope.user?.sealedId; // sealed under the current token
+}
+
+/** The forward under `key` followed once, when this request has not followed one yet. */
+async function forwardOf(ctx: RecordContext, store: SessionStore, state: SessionInternals, found: StoredSession | null): Promise<Forwarded | null> {
+  if (!found || state.followed || !state.token) return null;
+  return readForward(ctx, store, found, state.token);
+}
+
 async function retryWrite(
   ctx: RecordContext,
   store: SessionStore,
@@ -66,7 +113,16 @@ async function retryWrite(
     // Another request wrote first: replay our changed keys on its data (no lost update).
     const fresher = await ctx.call("get", (o) => store.get(key, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
-    if (!fresher || !envelope) return false; // a slower request must not bring it back
+    if (!fresher || !envelope) {
+      // Renewed by another request meanwhile: the write goes to the current record.
+      const forwarded = await forwardOf(ctx, store, state, fresher);
+      if (!forwarded) return false; // a slower request must not bring it back
+      adoptForwarded(state, forwarded);
+      key = forwarded.key;
+      expected = forwarded.record.version;
+      applied = await ctx.call("set", (o) => store.set(key, writeOf(state, ctx.encode(state), expiresAt, expected), o));
+      continue;
+    }
     state.data = replayChanges(envelope.data, state);
     expected = fresher.version;
     const write = writeOf(state, ctx.encode(state), expiresAt, expected);
@@ -76,32 +132,72 @@ async function retryWrite(
   return true;
 }
 
+/** How a rotation treats the old key: retired at once, or (a renewal) forwarding until `graceUntil`. */
+export interface Retirement {
+  /** The token of the old key: a renewal's forward is sealed under it, and another request's is opened with it. */
+  previousToken: string | undefined;
+  /** Set for a renewal: the end of the previous id's grace window. */
+  graceUntil: number | undefined;
+}
+
+/** "rotated" names the key it retired; "joined": a renewal found the session renewed already, and `state` took the current record. */
+export type Rotation = { outcome: "rotated"; retired: string } | { outcome: "gone" } | { outcome: "joined" };
+
 /**
  * Moves the session from `oldKey` (at the version this request loaded) to `newKey`, so that:
  * - the new record exists before the old one stops loading (a failure leaves the user signed in);
  * - the old record is retired by a compare-and-set, so a logout or a concurrent rotation that
  *   came first wins, and the new record is then removed (logout is final, one live id);
- * - a change another request committed to the old record first is carried into the new one.
- * `state` holds the new token already; resolves false when the session was gone.
+ * - a change another request committed to the old record first is carried into the new one;
+ * - a renewal leaves a forward instead of retiring (kept, not destroyed), and when another
+ *   request renewed first, joins the current record rather than renew twice; a rotation the app
+ *   asked for moves the current record instead (the forward is followed once, never a chain).
+ * `state` holds the new token already.
  */
-export async function rotateRecord(ctx: RecordContext, store: SessionStore, state: SessionInternals, oldKey: string, newKey: string, expiresAt: number): Promise<boolean> {
+export async function rotateRecord(
+  ctx: RecordContext,
+  store: SessionStore,
+  state: SessionInternals,
+  oldKey: string,
+  newKey: string,
+  expiresAt: number,
+  retirement: Retirement = { previousToken: undefined, graceUntil: undefined },
+): Promise<Rotation> {
+  const { previousToken, graceUntil } = retirement;
+  const renewing = graceUntil !== undefined && previousToken !== undefined;
+  const retired = renewing ? encodeForward(state.token!, previousToken, graceUntil) : RETIRED;
   let oldVersion = state.version;
   let newVersion = 0;
   for (let attempt = 1; ; attempt++) {
     const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, newVersion), o));
     if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
     newVersion++;
-    const retire: SessionWrite = { data: RETIRED, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
+    const retire: SessionWrite = { data: retired, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
     if (await ctx.call("set", (o) => store.set(oldKey, retire, final(o)))) {
-      await ctx.call("destroy", (o) => store.destroy(oldKey, o));
+      if (!renewing) await ctx.call("destroy", (o) => store.destroy(oldKey, o));
       state.version = newVersion;
-      return true;
+      return { outcome: "rotated", retired: oldKey };
     }
     const fresher = await ctx.call("get", (o) => store.get(oldKey, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
     if (!fresher || !envelope) {
-      await ctx.call("destroy", (o) => store.destroy(newKey, o));
-      return false;
+      const forwarded = fresher && !state.followed && previousToken ? await readForward(ctx, store, fresher, previousToken) : null;
+      if (!forwarded) {
+        await ctx.call("destroy", (o) => store.destroy(newKey, o));
+        return { outcome: "gone" };
+      }
+      if (renewing) {
+        // A streamed response may have sent this new id already: it forwards to the winner's for the same grace.
+        const rejoin: SessionWrite = { data: encodeForward(forwarded.token, state.token!, graceUntil), expiresAt, version: newVersion + 1, expectedVersion: newVersion };
+        await ctx.call("set", (o) => store.set(newKey, rejoin, final(o)));
+        adoptForwarded(state, forwarded);
+        return { outcome: "joined" };
+      }
+      state.followed = true;
+      state.data = replayChanges(forwarded.envelope.data, state);
+      oldKey = forwarded.key;
+      oldVersion = forwarded.record.version;
+      continue;
     }
     if (attempt >= MAX_WRITE_ATTEMPTS) {
       await ctx.call("destroy", (o) => store.destroy(newKey, o));

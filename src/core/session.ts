@@ -4,6 +4,7 @@ import { SessionError } from "./errors.js";
 import type { Duration } from "./duration.js";
 import { toMilliseconds } from "./duration.js";
 import type { FenceMark } from "./fence.js";
+import type { Renewal } from "./envelope.js";
 
 /**
  * The shape of session data. Declare yours once, by module augmentation:
@@ -119,6 +120,10 @@ export interface SessionInternals {
   device: DeviceSource | undefined;
   /** Further Set-Cookie values for this response (e.g. expiring a migrated legacy cookie). */
   extraCookies: string[] | undefined;
+  /** The last rotation and the previous id's forward (option `renewInterval`), as stored. */
+  renewal: Renewal | undefined;
+  /** This request followed a renewal's forward to the current record: it never follows another. */
+  followed: boolean;
 }
 
 export const INTERNALS: unique symbol = Symbol("sessionkit.internals");
@@ -398,5 +403,7 @@ export function newState(now: number, secure: SecureFlag, createdAt = now, data:
     user: undefined,
     device: undefined,
     extraCookies: undefined,
+    renewal: undefined,
+    followed: false,
   };
 }

@@ -32,6 +32,8 @@ export interface OwnedRecord {
   /** The owner key it is indexed under. */
   owner: string;
   info: SessionInfo;
+  /** The key of the previous id while it still forwards here (option `renewInterval`). */
+  forward: string | undefined;
 }
 
 /** What these helpers use of the manager's one context. */
@@ -68,7 +70,8 @@ export async function ownedRecords(ctx: UserContext, server: ServerStore, owner:
     const { userAgent, ip } = device && user.sealedDevice !== undefined ? device(user) : user;
     if (userAgent !== undefined) info.userAgent = userAgent;
     if (ip !== undefined) info.ip = ip;
-    owned.push({ key, owner, info });
+    const previous = envelope.renewal?.previous;
+    owned.push({ key, owner, info, forward: previous && previous.graceUntil > now ? previous.key : undefined });
   }
   return owned.sort(newestFirst);
 }

@@ -76,6 +76,13 @@ export function finalityCases(factory: StoreFactory, options: ConformanceOptions
     assert.ok(confirmed && confirmed.expiresAt > started + PENDING_GRACE_MS + 5000, "the completed step gave the record its real expiry");
   };
 
+  /** A manager that renews ids every 15 minutes, on a clock the case moves (the store's stays real). */
+  const renewing = (store: SessionStore) => {
+    const clock = { skew: 0 };
+    return { sessions: manager(store, { renewInterval: "15m", renewGrace: "5m", now: () => Date.now() + clock.skew }), clock };
+  };
+  const isForward = (_key: string, write?: SessionWrite) => write?.data.startsWith(">") === true;
+
   return [
     {
       name: "a sign-in of a stored session dies before retiring the old id: its new record ends within the pending window",
@@ -110,6 +117,61 @@ export function finalityCases(factory: StoreFactory, options: ConformanceOptions
         const tab = await sessions.load(await signedIn(sessions, 1));
         const gate = gated.hold("get", isFence);
         await diesPending(store, tab, gate, tab.regenerate());
+        await sessions.close();
+      }),
+    },
+    {
+      name: "revokeUser and revokeSession during a renewal's grace window end both the previous and the current id",
+      run: withUsers(async (store) => {
+        for (const revoke of ["revokeUser", "revokeSession"] as const) {
+          const { sessions, clock } = renewing(store);
+          const previous = await signedIn(sessions, 1);
+          clock.skew += 16 * 60_000;
+          const current = await committedToken(sessions, await sessions.load(previous));
+          assert.ok(current && current !== previous, "the session was renewed");
+          assert.equal((await sessions.load(previous)).userId, USER, "the previous id loads during the grace window");
+          const [listed] = await sessions.listSessions(USER);
+          if (revoke === "revokeUser") assert.equal(await sessions.revokeUser(USER), 1, "one session, though two ids");
+          else assert.equal(await sessions.revokeSession(USER, listed!.handle), true);
+          await assertGone(sessions, [previous, current], `${revoke} in the grace window`);
+          await sessions.close();
+        }
+      }),
+    },
+    {
+      name: "revokeUser holds after listing while the tab renews its id: both ids are dead",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const { sessions, clock } = renewing(gated);
+        const token = await signedIn(sessions, 1);
+        clock.skew += 16 * 60_000;
+        const tab = await sessions.load(token);
+        const held = gated.hold("destroy", (key) => key === hashToken(token));
+        const revoking = sessions.revokeUser(USER);
+        await held.reached; // listed the old id, not yet deleted it
+        const renewed = await committedToken(sessions, tab); // the renewal writes the new id and the forward
+        held.release();
+        await revoking;
+        await assertGone(sessions, [token, renewed, tab.id], "the revocation reached the renewed session under both ids");
+        await sessions.close();
+      }),
+    },
+    {
+      name: "a renewal holds before writing its forward while revokeUser runs to the end: both ids are dead",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const { sessions, clock } = renewing(gated);
+        const token = await signedIn(sessions, 1);
+        clock.skew += 16 * 60_000;
+        const tab = await sessions.load(token);
+        const held = gated.hold("set", isForward);
+        const committing = committedToken(sessions, tab);
+        await held.reached; // the new record is written, the old one still live: both listed
+        assert.equal(await sessions.revokeUser(USER), 1);
+        held.release();
+        const renewed = await committing;
+        assert.equal(tab.superseded, true, "the renewal saw the revocation");
+        await assertGone(sessions, [token, renewed, tab.id], "revoked during the renewal");
         await sessions.close();
       }),
     },

@@ -19,6 +19,7 @@ import { edgeCases } from "./edge-cases.js";
 import { storeContractCases } from "./store-cases.js";
 import { authCases } from "./auth-cases.js";
 import { finalityCases } from "./finality-cases.js";
+import { renewalCases } from "./renewal-cases.js";
 import { userCases } from "./user-cases.js";
 
 export type { ConformanceCase, ConformanceOptions, StoreFactory, TestContext } from "./harness.js";
@@ -242,5 +243,6 @@ export function conformanceCases(factory: StoreFactory, options: ConformanceOpti
     ...userCases(factory, options),
     ...finalityCases(factory, options),
     ...authCases(factory, options),
+    ...renewalCases(factory, options),
   ];
 }
