@@ -6,9 +6,10 @@ import { RETIRED } from "./envelope.js";
 import type { SessionInternals } from "./session.js";
 import { replayChanges } from "./session.js";
 import type { Awaitable, SessionStore, SessionWrite } from "./store.js";
+import { tracers } from "./tracing.js";
 
 /** What these helpers use of the manager's one context. */
-export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live">;
+export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live" | "traceOf">;
 
 // Each retry follows a write that another request won, so progress is guaranteed; the bound
 // only stops a pathological pile-up, and backoff with full jitter keeps it from being reached.
@@ -59,21 +60,35 @@ async function retryWrite(
   expected: number,
   firstAttempt: Awaitable<boolean>,
 ): Promise<boolean> {
-  let applied = await firstAttempt;
-  for (let attempt = 1; !applied; attempt++) {
+  if (await firstAttempt) {
+    state.version = expected + 1;
+    return true;
+  }
+  return resolvingConflict(ctx, "set", () => replayUntilWritten(ctx, store, state, key, expiresAt));
+}
+
+/** Another request wrote first: replay our changed keys on its data (no lost update), until a write holds. */
+async function replayUntilWritten(ctx: RecordContext, store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
     if (attempt >= MAX_WRITE_ATTEMPTS) throw new SessionConflictError(attempt);
     if (attempt > 1) await backoff(attempt);
-    // Another request wrote first: replay our changed keys on its data (no lost update).
     const fresher = await ctx.call("get", (o) => store.get(key, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
     if (!fresher || !envelope) return false; // a slower request must not bring it back
     state.data = replayChanges(envelope.data, state);
-    expected = fresher.version;
-    const write = writeOf(state, ctx.encode(state), expiresAt, expected);
-    applied = await ctx.call("set", (o) => store.set(key, write, o));
+    const write = writeOf(state, ctx.encode(state), expiresAt, fresher.version);
+    if (await ctx.call("set", (o) => store.set(key, write, o))) {
+      state.version = fresher.version + 1;
+      return true;
+    }
   }
-  state.version = expected + 1;
-  return true;
+}
+
+/** A lost compare-and-set's resolution, traced on `sessionkit:conflict` when someone listens. */
+function resolvingConflict(ctx: RecordContext, operation: "set" | "rotate", resolve: () => Promise<boolean>): Promise<boolean> {
+  const tracer = tracers.conflict;
+  if (!tracer.active) return resolve();
+  return tracer.trace(ctx.traceOf(operation), resolve, (written) => (written ? "merged" : "gone")) as Promise<boolean>;
 }
 
 /**
@@ -85,18 +100,40 @@ async function retryWrite(
  * `state` holds the new token already; resolves false when the session was gone.
  */
 export async function rotateRecord(ctx: RecordContext, store: SessionStore, state: SessionInternals, oldKey: string, newKey: string, expiresAt: number): Promise<boolean> {
-  let oldVersion = state.version;
-  let newVersion = 0;
+  const move: Move = { ctx, store, state, oldKey, newKey, expiresAt, oldVersion: state.version, newVersion: 0 };
+  if (await moveOnce(move, 1)) return true;
+  return resolvingConflict(ctx, "rotate", () => retryMove(move));
+}
+
+/** One rotation in progress: the versions it expects of the old record and has written to the new one. */
+interface Move {
+  ctx: RecordContext;
+  store: SessionStore;
+  state: SessionInternals;
+  oldKey: string;
+  newKey: string;
+  expiresAt: number;
+  oldVersion: number;
+  newVersion: number;
+}
+
+/** Writes the new record, then retires the old one; false when the old one changed since `oldVersion`. */
+async function moveOnce(move: Move, attempt: number): Promise<boolean> {
+  const { ctx, store, state, oldKey, newKey, expiresAt, oldVersion } = move;
+  const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, move.newVersion), o));
+  if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
+  move.newVersion++;
+  const retire: SessionWrite = { data: RETIRED, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
+  if (!(await ctx.call("set", (o) => store.set(oldKey, retire, final(o))))) return false;
+  await ctx.call("destroy", (o) => store.destroy(oldKey, o));
+  state.version = move.newVersion;
+  return true;
+}
+
+/** The old record changed under the rotation: carry that change into the new one and move again. */
+async function retryMove(move: Move): Promise<boolean> {
+  const { ctx, store, state, oldKey, newKey } = move;
   for (let attempt = 1; ; attempt++) {
-    const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, newVersion), o));
-    if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
-    newVersion++;
-    const retire: SessionWrite = { data: RETIRED, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
-    if (await ctx.call("set", (o) => store.set(oldKey, retire, final(o)))) {
-      await ctx.call("destroy", (o) => store.destroy(oldKey, o));
-      state.version = newVersion;
-      return true;
-    }
     const fresher = await ctx.call("get", (o) => store.get(oldKey, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
     if (!fresher || !envelope) {
@@ -108,8 +145,9 @@ export async function rotateRecord(ctx: RecordContext, store: SessionStore, stat
       throw new SessionConflictError(attempt);
     }
     state.data = replayChanges(envelope.data, state);
-    oldVersion = fresher.version;
+    move.oldVersion = fresher.version;
     if (attempt > 1) await backoff(attempt);
+    if (await moveOnce(move, attempt + 1)) return true;
   }
 }
 
