@@ -74,7 +74,10 @@ export class Tracer {
     const channel = this.#channel;
     if (!channel) return false;
     // TracingChannel.hasSubscribers came in Node 20.13; elsewhere ask its five channels.
-    return channel.hasSubscribers ?? [channel.start, channel.end, channel.asyncStart, channel.asyncEnd, channel.error].some((c) => c.hasSubscribers);
+    return (
+      channel.hasSubscribers ??
+      (channel.start.hasSubscribers || channel.end.hasSubscribers || channel.asyncStart.hasSubscribers || channel.asyncEnd.hasSubscribers || channel.error.hasSubscribers)
+    );
   }
 
   /**
