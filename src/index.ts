@@ -7,6 +7,8 @@ export type { SessionInfo } from "./core/users.js";
 export type { DbscAlgorithm, DbscOptions } from "./core/dbsc/index.js";
 export { serveDbsc, serveDbscFetch } from "./core/dbsc/index.js";
 export type { SessionEvent, SessionEventListener, SessionEventType } from "./core/events.js";
+export { SESSIONKIT_CHANNELS } from "./core/tracing.js";
+export type { SessionEnded, SessionTrace } from "./core/tracing.js";
 export type { DeviceSource, SecureFlag, SessionLifetime, SignInOptions } from "./core/session.js";
 export type { CookieOptions } from "./core/cookies.js";
 export type { Duration } from "./core/duration.js";

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appDir, binOf, buildApp, type ServedApp, serveApp, sparePort } from "./support/framework-app.js";
 
-// React Router 8 (its current major) needs Node 22.22 or newer: CI runs this on Node 24.
+// React Router 8 (its current major) needs Node 22.22 or newer: CI runs this on Node 26.
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
 const supported = major > 22 || (major === 22 && minor >= 22);
 

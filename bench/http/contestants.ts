@@ -29,6 +29,8 @@ export interface Contestant {
    * write must (load, then save). Its /write is the fair floor of a session write.
    */
   readFirst?: true;
+  /** sessionkit only: a no-op subscriber on every event of every sessionkit diagnostics channel (docs/observability.md). */
+  traced?: true;
 }
 
 // Shared by every contestant that signs or seals: at least 32 characters (fastify/session's rule).
@@ -51,6 +53,11 @@ export const CONTESTANTS: Contestant[] = [
     id: "sk-memory-node", label: "sessionkit", store: "memory", framework: "node:http", kind: "sessionkit",
     settings: sk("MemoryStore (unbounded)", "manager.start(req) / manager.release(session, res)"),
     needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "sk-memory-node-traced", label: "sessionkit, channels subscribed", store: "memory", framework: "node:http", kind: "sessionkit",
+    settings: sk("MemoryStore (unbounded)", "manager.start(req) / manager.release(session, res); a no-op subscriber on every event of every sessionkit diagnostics channel"),
+    needsFiles: [], needsServices: [], clientSide: false, traced: true,
   },
   bare("bare-express", "express 5"),
   floor("memory", "one app.use middleware (checks the cookie is there), then one Map get on /read, one Map set on /write"),

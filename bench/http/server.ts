@@ -14,7 +14,8 @@ import type { Request } from "express";
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from "fastify";
 import type { MiddlewareHandler } from "hono";
 import type { Middleware as KoaMiddleware } from "koa";
-import { SessionManager } from "sessionkit";
+import diagnostics from "node:diagnostics_channel";
+import { SESSIONKIT_CHANNELS, SessionManager } from "sessionkit";
 import { sessionMiddleware } from "sessionkit/express";
 import { importAs, importSessionkit } from "../lib.js";
 import type { Contestant } from "./contestants.js";
@@ -64,7 +65,17 @@ async function build(contestant: Contestant): Promise<Running> {
   throw new Error(`no builder for contestant "${id}"`);
 }
 
+/** What the channels cost once someone listens: every event of every channel delivered to a function that does nothing. */
+function subscribeToEveryChannel(): void {
+  const ignore = () => {};
+  for (const [key, name] of Object.entries(SESSIONKIT_CHANNELS)) {
+    if (key === "ended") diagnostics.subscribe(name, ignore);
+    else diagnostics.tracingChannel(name).subscribe({ start: ignore, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore });
+  }
+}
+
 async function sessionkit(contestant: Contestant): Promise<Running> {
+  if (contestant.traced) subscribeToEveryChannel();
   const built = await sessionkitStore(contestant.store);
   const manager = new SessionManager({ store: built.value });
   const cleanup = async () => {

@@ -4,10 +4,13 @@
  *   write path = load(token) + get + set + commit (what GET /write costs sessionkit)
  * Each measured call runs the path over BATCH distinct sessions, so the timer's resolution
  * and overhead are spread over BATCH operations; the figure reported is per operation.
+ * Both paths run again with a no-op subscriber on every sessionkit diagnostics channel: what the
+ * channels cost once someone listens (without one, the plain paths are the figure).
  *   npx tsx bench/micro/manager.ts [--quick] [--json]
  */
+import diagnostics from "node:diagnostics_channel";
 import { Bench } from "tinybench";
-import { MemoryStore, SessionManager } from "../../dist/index.js";
+import { MemoryStore, SESSIONKIT_CHANNELS, SessionManager } from "../../dist/index.js";
 
 export interface MicroResult {
   name: string;
@@ -33,23 +36,43 @@ async function seededManager(): Promise<{ manager: SessionManager; tokens: strin
   return { manager, tokens };
 }
 
+const ignore = () => {};
+const tracing = Object.entries(SESSIONKIT_CHANNELS).filter(([key]) => key !== "ended").map(([, name]) => diagnostics.tracingChannel(name));
+const everyEvent = { start: ignore, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore };
+
+/** Subscribed for one task only (its warm-up and its run), so the other tasks run with no one listening. */
+const subscribed = {
+  beforeAll: () => {
+    for (const channel of tracing) channel.subscribe(everyEvent);
+    diagnostics.subscribe(SESSIONKIT_CHANNELS.ended, ignore);
+  },
+  afterAll: () => {
+    for (const channel of tracing) channel.unsubscribe(everyEvent);
+    diagnostics.unsubscribe(SESSIONKIT_CHANNELS.ended, ignore);
+  },
+};
+
 export async function runManagerMicro(quick: boolean): Promise<MicroResult[]> {
   const { manager, tokens } = await seededManager();
   const bench = new Bench({ time: quick ? 300 : 2000, warmupTime: quick ? 100 : 500 });
-  bench.add("read path: load + get + commit", async () => {
+  const readPath = async () => {
     for (const token of tokens) {
       const session = await manager.load(token);
       session.get("count");
       await manager.commit(session);
     }
-  });
-  bench.add("write path: load + get + set + commit", async () => {
+  };
+  const writePath = async () => {
     for (const token of tokens) {
       const session = await manager.load(token);
       session.set("count", (session.get("count") as number) + 1);
       await manager.commit(session);
     }
-  });
+  };
+  bench.add("read path: load + get + commit", readPath);
+  bench.add("write path: load + get + set + commit", writePath);
+  bench.add("read path, every channel subscribed (no-op)", readPath, subscribed);
+  bench.add("write path, every channel subscribed (no-op)", writePath, subscribed);
   await bench.run();
   return bench.tasks.map((task) => {
     const result = task.result;

@@ -17,6 +17,8 @@ import { Session } from "./session.js";
 import type { Awaitable, StoreCallOptions } from "./store.js";
 import { PENDING_GRACE_MS } from "./store.js";
 import { StoreCalls } from "./store-call.js";
+import type { SessionTrace } from "./tracing.js";
+import { publishEnded, storeOutcome, tracers } from "./tracing.js";
 
 export class ManagerContext implements SessionHost {
   readonly options: ResolvedOptions;
@@ -28,6 +30,8 @@ export class ManagerContext implements SessionHost {
   readonly inProduction = globalThis.process?.env?.NODE_ENV === "production";
   /** The server store, or null for cookie sessions (and until a provider's store is ready). */
   server: ServerStore | null = null;
+  /** The store's class name, for diagnostics_channel messages (tracing.ts). */
+  storeKind = "unknown";
   readonly #calls: StoreCalls;
 
   constructor(options: ResolvedOptions) {
@@ -46,9 +50,16 @@ export class ManagerContext implements SessionHost {
     return generateToken();
   }
 
-  /** Every store call goes through here: storeTimeout, its abort signal, typed errors. */
+  /** Every store call goes through here: storeTimeout, its abort signal, typed errors, `sessionkit:store`. */
   call<R>(operation: string, run: (options: StoreCallOptions) => Awaitable<R>): Awaitable<R> {
-    return this.#calls.run(operation, run);
+    const tracer = tracers.store;
+    if (!tracer.active) return this.#calls.run(operation, run);
+    return tracer.trace(this.traceOf(operation), () => this.#calls.run(operation, run), (result) => storeOutcome(operation, result));
+  }
+
+  /** A new message for a sessionkit TracingChannel: only made once `active` said someone listens. */
+  traceOf(operation: string): SessionTrace {
+    return { store: this.storeKind, operation, outcome: undefined };
   }
 
   session<T extends object>(state: SessionInternals, isNew: boolean): Session<T> {
@@ -98,7 +109,9 @@ export class ManagerContext implements SessionHost {
   }
 
   signIn(state: SessionInternals, userId: string, options: SignInOptions): Promise<void> {
-    return signIn(this, state, userId, options);
+    const tracer = tracers.signIn;
+    if (!tracer.active) return signIn(this, state, userId, options);
+    return tracer.trace(this.traceOf("signIn"), () => signIn(this, state, userId, options), () => (state.superseded ? "superseded" : "signed-in")) as Promise<void>;
   }
 
   reauthenticated(state: SessionInternals, method: string | undefined): Promise<void> {
@@ -158,6 +171,7 @@ export class ManagerContext implements SessionHost {
 
   /** Costs nothing without a listener: a session's handle (two hashes) is made only for one. */
   emit(type: SessionEventType, subject: string | SessionInternals, userId: string | undefined, count?: number): void {
+    if (type === "destroyed" || type === "revoked" || type === "evicted") publishEnded(this.storeKind, type, 1);
     const listener = this.options.onEvent;
     if (!listener) return;
     const handle = typeof subject === "string" ? subject : this.handleOf(subject);

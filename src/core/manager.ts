@@ -30,6 +30,7 @@ import type { DbscHost } from "./dbsc/handler.js";
 import { DBSC_HOST } from "./dbsc/handler.js";
 import { dbscHost } from "./dbsc/host.js";
 import { emitWarning, warnOnce } from "./warnings.js";
+import { publishEnded, tracers } from "./tracing.js";
 
 /** Where the request came from, for the transport-free `load`. */
 export interface LoadContext {
@@ -108,6 +109,7 @@ export class SessionManager<T extends object = SessionData> {
     checkStore(store);
     checkDbscStore(this.#ctx.options.dbsc, store);
     this.#store = store;
+    this.#ctx.storeKind = (store.constructor as { name?: string } | undefined)?.name || "unknown";
     if (isClientSideStore(store)) {
       if (this.#ctx.options.renewInterval > 0) {
         throw new TypeError('option "renewInterval" needs a server-side store: a cookie session has no id the server could retire, and every cookie it sealed opens until it expires');
@@ -141,6 +143,13 @@ export class SessionManager<T extends object = SessionData> {
    * that can go on at once saves a tick.
    */
   #loadNow(token: TokenCandidates, context: LoadContext): Awaitable<Session<T>> {
+    const tracer = tracers.load;
+    if (!tracer.active) return this.#loadUntraced(token, context);
+    const outcome = (session: Session<T>) => (!token ? "none" : session.isNew ? "not-found" : "found");
+    return tracer.trace(this.#ctx.traceOf("load"), () => this.#loadUntraced(token, context), outcome);
+  }
+
+  #loadUntraced(token: TokenCandidates, context: LoadContext): Awaitable<Session<T>> {
     const path = this.#path;
     if (!path) return this.#resolveStore().then(() => this.#loadNow(token, context));
     if (this.#gcDue) this.#startGc();
@@ -197,6 +206,17 @@ export class SessionManager<T extends object = SessionData> {
    * encodes now (throwing SessionEncodeError / SessionTooLargeError synchronously) and starts the write.
    */
   prepareCommit(session: Session<T>): PreparedCommit {
+    const tracer = tracers.commit;
+    if (!tracer.active) return this.#prepareCommit(session);
+    let prepared: PreparedCommit | undefined;
+    const state = session[INTERNALS];
+    const write = () => ((prepared = this.#prepareCommit(session)), prepared.pending ? prepared.persisted : undefined);
+    const persisted = tracer.trace(this.#ctx.traceOf("commit"), write, () => (state.superseded ? "superseded" : "ok"));
+    // The traced write stands for the store's: it settles after the span ends, with the same result.
+    return persisted instanceof Promise ? { headers: prepared!.headers, persisted, pending: prepared!.pending } : prepared!;
+  }
+
+  #prepareCommit(session: Session<T>): PreparedCommit {
     const path = this.#path;
     if (!path) throw new SessionError("ERR_SESSION_NOT_LOADED", "commit() called before the store was ready");
     const state = session[INTERNALS];
@@ -326,9 +346,17 @@ export class SessionManager<T extends object = SessionData> {
    * not which sessions).
    */
   async gc(): Promise<number> {
+    const tracer = tracers.gc;
+    if (!tracer.active) return this.#gc();
+    const message = this.#ctx.traceOf("gc");
+    return tracer.trace(message, () => this.#gc(), (removed) => ((message.count = removed), "ok"));
+  }
+
+  async #gc(): Promise<number> {
     const gc = (await this.#server("gc")).gc;
     const removed = gc ? await this.#ctx.call("gc", (o) => gc(o)) : 0;
     if (removed > 0) this.#ctx.emit("expired", "", undefined, removed);
+    publishEnded(this.#ctx.storeKind, "expired", removed);
     return removed;
   }
 
@@ -351,8 +379,11 @@ export class SessionManager<T extends object = SessionData> {
 
   /** Ends one session of `userId` by its handle; true when a live one was ended. */
   async revokeSession(userId: string, handle: string): Promise<boolean> {
-    await this.#ready();
-    return revokeSession(this.#ctx, this.#ctx.server, userId, handle);
+    const revoke = async () => (await this.#ready(), revokeSession(this.#ctx, this.#ctx.server, userId, handle));
+    const tracer = tracers.revoke;
+    if (!tracer.active) return revoke();
+    const message = this.#ctx.traceOf("revokeSession");
+    return tracer.trace(message, revoke, (ended) => ((message.count = ended ? 1 : 0), "ok"));
   }
 
   /**
@@ -362,8 +393,11 @@ export class SessionManager<T extends object = SessionData> {
    */
   async revokeUser(userId: string, options: { except?: Session<T> | string } = {}): Promise<number> {
     const except = typeof options.except === "string" ? options.except : options.except?.handle;
-    await this.#ready();
-    return revokeUser(this.#ctx, this.#ctx.server, userId, except);
+    const revoke = async () => (await this.#ready(), revokeUser(this.#ctx, this.#ctx.server, userId, except));
+    const tracer = tracers.revoke;
+    if (!tracer.active) return revoke();
+    const message = this.#ctx.traceOf("revokeUser");
+    return tracer.trace(message, revoke, (ended) => ((message.count = ended), "ok"));
   }
 
   // ---- plumbing ----

@@ -7,9 +7,10 @@ import { RETIRED, encodeForward, followForward, isForward } from "./envelope.js"
 import type { SessionInternals } from "./session.js";
 import { replayChanges } from "./session.js";
 import type { Awaitable, SessionStore, SessionWrite, StoredSession } from "./store.js";
+import { tracers } from "./tracing.js";
 
 /** What these helpers use of the manager's one context. */
-export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live" | "keyOf" | "now">;
+export type RecordContext = Pick<ManagerContext, "call" | "encode" | "live" | "keyOf" | "now" | "traceOf">;
 
 // Each retry follows a write that another request won, so progress is guaranteed; the bound
 // only stops a pathological pile-up, and backoff with full jitter keeps it from being reached.
@@ -106,30 +107,44 @@ async function retryWrite(
   expected: number,
   firstAttempt: Awaitable<boolean>,
 ): Promise<boolean> {
-  let applied = await firstAttempt;
-  for (let attempt = 1; !applied; attempt++) {
+  if (await firstAttempt) {
+    state.version = expected + 1;
+    return true;
+  }
+  return resolvingConflict(ctx, "set", () => replayUntilWritten(ctx, store, state, key, expiresAt), (written) => (written ? "merged" : "gone"));
+}
+
+/** Another request wrote first: replay our changed keys on its data (no lost update), until a write holds. */
+async function replayUntilWritten(ctx: RecordContext, store: SessionStore, state: SessionInternals, key: string, expiresAt: number): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
     if (attempt >= MAX_WRITE_ATTEMPTS) throw new SessionConflictError(attempt);
     if (attempt > 1) await backoff(attempt);
-    // Another request wrote first: replay our changed keys on its data (no lost update).
     const fresher = await ctx.call("get", (o) => store.get(key, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
-    if (!fresher || !envelope) {
+    let expected: number;
+    if (fresher && envelope) {
+      state.data = replayChanges(envelope.data, state);
+      expected = fresher.version;
+    } else {
       // Renewed by another request meanwhile: the write goes to the current record.
       const forwarded = await forwardOf(ctx, store, state, fresher);
       if (!forwarded) return false; // a slower request must not bring it back
       adoptForwarded(state, forwarded);
       key = forwarded.key;
       expected = forwarded.record.version;
-      applied = await ctx.call("set", (o) => store.set(key, writeOf(state, ctx.encode(state), expiresAt, expected), o));
-      continue;
     }
-    state.data = replayChanges(envelope.data, state);
-    expected = fresher.version;
-    const write = writeOf(state, ctx.encode(state), expiresAt, expected);
-    applied = await ctx.call("set", (o) => store.set(key, write, o));
+    if (await ctx.call("set", (o) => store.set(key, writeOf(state, ctx.encode(state), expiresAt, expected), o))) {
+      state.version = expected + 1;
+      return true;
+    }
   }
-  state.version = expected + 1;
-  return true;
+}
+
+/** A lost compare-and-set's resolution, traced on `sessionkit:conflict` when someone listens. */
+function resolvingConflict<R>(ctx: RecordContext, operation: "set" | "rotate", resolve: () => Promise<R>, outcomeOf: (result: R) => string): Promise<R> {
+  const tracer = tracers.conflict;
+  if (!tracer.active) return resolve();
+  return tracer.trace(ctx.traceOf(operation), resolve, outcomeOf) as Promise<R>;
 }
 
 /** How a rotation treats the old key: retired at once, or (a renewal) forwarding until `graceUntil`. */
@@ -166,46 +181,74 @@ export async function rotateRecord(
   const { previousToken, graceUntil } = retirement;
   const renewing = graceUntil !== undefined && previousToken !== undefined;
   const retired = renewing ? encodeForward(state.token!, previousToken, graceUntil) : RETIRED;
-  let oldVersion = state.version;
-  let newVersion = 0;
+  const move: Move = { ctx, store, state, oldKey, newKey, expiresAt, retirement, retired, renewing, oldVersion: state.version, newVersion: 0 };
+  if (await moveOnce(move, 1)) return { outcome: "rotated", retired: move.oldKey };
+  return resolvingConflict(ctx, "rotate", () => retryMove(move), (rotation) => (rotation.outcome === "gone" ? "gone" : "merged"));
+}
+
+/** One rotation in progress: the versions it expects of the old record and has written to the new one. */
+interface Move {
+  ctx: RecordContext;
+  store: SessionStore;
+  state: SessionInternals;
+  oldKey: string;
+  newKey: string;
+  expiresAt: number;
+  retirement: Retirement;
+  /** What the old key becomes: RETIRED, or a renewal's forward. */
+  retired: string;
+  renewing: boolean;
+  oldVersion: number;
+  newVersion: number;
+}
+
+/** Writes the new record, then retires the old one; false when the old one changed since `oldVersion`. */
+async function moveOnce(move: Move, attempt: number): Promise<boolean> {
+  const { ctx, store, state, oldKey, newKey, expiresAt, oldVersion } = move;
+  const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, move.newVersion), o));
+  if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
+  move.newVersion++;
+  const retire: SessionWrite = { data: move.retired, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
+  if (!(await ctx.call("set", (o) => store.set(oldKey, retire, final(o))))) return false;
+  if (!move.renewing) await ctx.call("destroy", (o) => store.destroy(oldKey, o));
+  state.version = move.newVersion;
+  return true;
+}
+
+/** The old record changed under the rotation: carry that change (or follow a renewal) and move again. */
+async function retryMove(move: Move): Promise<Rotation> {
+  const { ctx, store, state, newKey, expiresAt } = move;
+  const { previousToken, graceUntil } = move.retirement;
   for (let attempt = 1; ; attempt++) {
-    const placed = await ctx.call("set", (o) => store.set(newKey, writeOf(state, ctx.encode(state), expiresAt, newVersion), o));
-    if (!placed) throw new SessionConflictError(attempt); // nobody else knows the new key: a broken store
-    newVersion++;
-    const retire: SessionWrite = { data: retired, expiresAt, version: oldVersion + 1, expectedVersion: oldVersion };
-    if (await ctx.call("set", (o) => store.set(oldKey, retire, final(o)))) {
-      if (!renewing) await ctx.call("destroy", (o) => store.destroy(oldKey, o));
-      state.version = newVersion;
-      return { outcome: "rotated", retired: oldKey };
-    }
-    const fresher = await ctx.call("get", (o) => store.get(oldKey, o));
+    const fresher = await ctx.call("get", (o) => store.get(move.oldKey, o));
     const envelope = fresher ? ctx.live(fresher.data, fresher.expiresAt) : null;
-    if (!fresher || !envelope) {
+    if (fresher && envelope) {
+      if (attempt >= MAX_WRITE_ATTEMPTS) {
+        await ctx.call("destroy", (o) => store.destroy(newKey, o));
+        throw new SessionConflictError(attempt);
+      }
+      state.data = replayChanges(envelope.data, state);
+      move.oldVersion = fresher.version;
+      if (attempt > 1) await backoff(attempt);
+    } else {
       const forwarded = fresher && !state.followed && previousToken ? await readForward(ctx, store, fresher, previousToken) : null;
       if (!forwarded) {
         await ctx.call("destroy", (o) => store.destroy(newKey, o));
         return { outcome: "gone" };
       }
-      if (renewing) {
+      if (move.renewing) {
         // A streamed response may have sent this new id already: it forwards to the winner's for the same grace.
-        const rejoin: SessionWrite = { data: encodeForward(forwarded.token, state.token!, graceUntil), expiresAt, version: newVersion + 1, expectedVersion: newVersion };
+        const rejoin: SessionWrite = { data: encodeForward(forwarded.token, state.token!, graceUntil!), expiresAt, version: move.newVersion + 1, expectedVersion: move.newVersion };
         await ctx.call("set", (o) => store.set(newKey, rejoin, final(o)));
         adoptForwarded(state, forwarded);
         return { outcome: "joined" };
       }
       state.followed = true;
       state.data = replayChanges(forwarded.envelope.data, state);
-      oldKey = forwarded.key;
-      oldVersion = forwarded.record.version;
-      continue;
+      move.oldKey = forwarded.key;
+      move.oldVersion = forwarded.record.version;
     }
-    if (attempt >= MAX_WRITE_ATTEMPTS) {
-      await ctx.call("destroy", (o) => store.destroy(newKey, o));
-      throw new SessionConflictError(attempt);
-    }
-    state.data = replayChanges(envelope.data, state);
-    oldVersion = fresher.version;
-    if (attempt > 1) await backoff(attempt);
+    if (await moveOnce(move, attempt + 1)) return { outcome: "rotated", retired: move.oldKey };
   }
 }
 

@@ -6,7 +6,7 @@ import { nodeSqlite } from "../../src/stores/sqlite/drivers.js";
 export const NODE_SQLITE = nodeSqlite() !== undefined;
 /**
  * better-sqlite3's binary is built for the Node that ran `npm ci`; under another Node's ABI it
- * cannot load (CI's Node 24 run tests node:sqlite instead).
+ * cannot load (CI's Node 26 run tests node:sqlite instead).
  */
 export const BETTER_SQLITE3 = await import("better-sqlite3")
   .then(({ default: Database }) => (new Database(":memory:").close(), true))
