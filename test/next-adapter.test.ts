@@ -177,6 +177,30 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     expect((await get("/api/devices", phone)).status).toBe(401);
   });
 
+  it("the NextSession is the whole Session: every member works from a Route Handler", async () => {
+    const response = await post("/api/every-member?user=kristen");
+    const report = (await response.json()) as Record<string, unknown>;
+    expect(report).toEqual({
+      has: true,
+      get: 1,
+      pop: 1,
+      hasAfterPop: false,
+      delete: true,
+      keys: ["c"],
+      json: { c: 3 },
+      cleared: [],
+      userId: "kristen",
+      handle: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      superseded: false,
+    });
+    const cookie = sidCookie(response)!.split(";")[0]!;
+    const devices = (await (await get("/api/devices", cookie)).json()) as { userId: string; devices: Array<{ current: boolean }> };
+    expect(devices.userId).toBe("kristen");
+    expect(devices.devices).toEqual([expect.objectContaining({ current: true })]); // the one session signIn listed
+    expect(sidCookie(await post("/sign-out", cookie))).toMatch(/^sid=;/);
+    expect((await get("/api/devices", cookie)).status).toBe(401);
+  });
+
   it("cacheComponents: reading the session logs no prerendering error (the clock is read at request time)", async () => {
     const cookie = await signedInCookie("ken");
     for (const visitor of [undefined, cookie]) expect((await get("/", visitor)).status).toBe(200);

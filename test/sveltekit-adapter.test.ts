@@ -84,6 +84,7 @@ describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+;
   let app: Served;
   let storeDown: Served;
   let hostCookie: Served;
+  let proxied: Served;
 
   beforeAll(async () => {
     // The app has dependencies of its own (SvelteKit 3 wants TypeScript 6): installed on first use,
@@ -94,13 +95,20 @@ describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+;
       await promisify(execFile)("npm", ["install", "--prefix", appDir, "--no-audit", "--no-fund", "--prefer-offline"], { cwd: appDir });
     }
     await promisify(execFile)(process.execPath, ["node_modules/vite/bin/vite.js", "build"], { cwd: appDir });
-    [app, storeDown, hostCookie] = await Promise.all([serve(), serve({ SESSION_STORE_DOWN: "1" }), serve({ SESSION_HOST_COOKIE: "1" })]);
+    [app, storeDown, hostCookie, proxied] = await Promise.all([
+      serve(),
+      serve({ SESSION_STORE_DOWN: "1" }),
+      serve({ SESSION_HOST_COOKIE: "1" }),
+      // Behind a proxy that says which scheme the browser used (adapter-node's PROTOCOL_HEADER).
+      serve({ PROTOCOL_HEADER: "x-forwarded-proto" }),
+    ]);
   }, 180_000);
 
   afterAll(() => {
     app?.process.kill();
     storeDown?.process.kill();
     hostCookie?.process.kill();
+    proxied?.process.kill();
   });
 
   /** A request to an endpoint (+server.ts) of `app`, with the cookie header given (and Origin: SvelteKit's CSRF check). */
@@ -175,6 +183,19 @@ describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+;
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(storeDown.output.join("")).toContain("handleError ERR_SESSION_STORE");
     expect((await browser.request("/")).status).toBe(200); // and keeps serving
+  });
+
+  it("HttpOnly, SameSite=Lax, Path=/ over plain http, and Secure once the proxy says https", async () => {
+    const host = proxied.url.slice("http://".length);
+    const signIn = (proto: string) =>
+      fetch(`${proxied.url}/api/sign-in?user=ada`, { method: "POST", headers: { origin: `${proto}://${host}`, "x-forwarded-proto": proto } });
+    const plain = (await signIn("http")).headers.getSetCookie();
+    expect(plain).toHaveLength(1);
+    expect(plain[0]).toMatch(/^sid=[A-Za-z0-9_-]{43}; /);
+    const attributes = plain[0]!.split("; ").slice(1).map((attribute) => attribute.toLowerCase());
+    expect(attributes).toEqual(expect.arrayContaining(["httponly", "samesite=lax", "path=/"]));
+    expect(attributes).not.toContain("secure"); // plain http under "auto"
+    expect((await signIn("https")).headers.getSetCookie()[0]?.split("; ")).toContain("Secure");
   });
 
   it("cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back", async () => {

@@ -6,6 +6,11 @@ import { GatedStore } from "../../../../dist/testing/gate.js";
 export interface AppSession {
   user?: string;
   visits?: number;
+  // written by POST /api/every-member
+  a?: number;
+  b?: number;
+  c?: number;
+  kept?: boolean;
 }
 
 /** Counts touches and can be switched off, for the test (see app/api/store/route.ts). */
