@@ -106,6 +106,43 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     expect(second.headers.get("cache-control")).toBe("public, max-age=60");
   });
 
+  it("Secure over https: a request forwarded as https (x-forwarded-proto) gets a Secure cookie", async () => {
+    const forwarded = await fetch(`${app.url}api/visits`, { method: "POST", headers: { "x-forwarded-proto": "https" } });
+    expect(sidCookie(forwarded)?.split("; ")).toContain("Secure");
+    expect(sidCookie(await post("/api/visits"))?.split("; ")).not.toContain("Secure"); // plain http under "auto"
+  });
+
+  it("cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back", async () => {
+    const response = await post("/api/host");
+    const line = response.headers.getSetCookie().find((cookie) => cookie.startsWith("__Host-sid="));
+    const attributes = line?.split("; ").slice(1);
+    expect(attributes).toEqual(expect.arrayContaining(["Secure", "Path=/", "HttpOnly"]));
+    expect(attributes?.some((attribute) => attribute.startsWith("Domain="))).toBe(false);
+    expect(response.headers.get("cache-control")).toMatch(/no-store/);
+    expect(await (await get("/api/host", line!.split(";")[0])).json()).toEqual({ visits: 1 });
+  });
+
+  it("a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out", async () => {
+    const cookie = sidCookie(await post("/api/visits"))!.split(";")[0]!;
+    // The interleaving is forced, not timed: the app's store holds its next write on a GatedStore
+    // barrier (app/api/store/route.ts). The Route Handler's signIn parks there, after loading the
+    // session; the sign-out runs to the end meanwhile; then the sign-in goes on, finding the session
+    // it rotates gone.
+    await post("/api/store", undefined, "hold");
+    const signingIn = post("/api/sign-in?user=mallory", cookie);
+    await post("/api/store", undefined, "reached");
+    const signOut = await post("/sign-out", cookie);
+    expect(sidCookie(signOut)).toMatch(/^sid=;/);
+    await post("/api/store", undefined, "release");
+    const late = await signingIn;
+    expect(await late.json()).toEqual({ userId: null, superseded: true });
+    expect(sidCookie(late)).toBeUndefined();
+    expect(await textOf(await get("/", cookie), "user")).toBe("signed out");
+    // Unraced, a sign-in over a live session sends the new id's cookie: its absence above means something.
+    const live = sidCookie(await post("/api/visits"))!.split(";")[0]!;
+    expect(sidCookie(await post("/api/sign-in?user=mallory", live))).toBeDefined();
+  });
+
   it("two different sid cookies load neither: a fresh session and an ambiguous-cookie event", async () => {
     const victim = await signedInCookie("victim");
     const attacker = await signedInCookie("attacker");
@@ -138,6 +175,30 @@ describe("sessionkit/next in a built Next.js app (next start)", () => {
     expect(await textOf(await get("/", phone), "user")).toBe("signed out");
     expect(await textOf(await get("/", laptop), "user")).toBe("signed in as alan");
     expect((await get("/api/devices", phone)).status).toBe(401);
+  });
+
+  it("the NextSession is the whole Session: every member works from a Route Handler", async () => {
+    const response = await post("/api/every-member?user=kristen");
+    const report = (await response.json()) as Record<string, unknown>;
+    expect(report).toEqual({
+      has: true,
+      get: 1,
+      pop: 1,
+      hasAfterPop: false,
+      delete: true,
+      keys: ["c"],
+      json: { c: 3 },
+      cleared: [],
+      userId: "kristen",
+      handle: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      superseded: false,
+    });
+    const cookie = sidCookie(response)!.split(";")[0]!;
+    const devices = (await (await get("/api/devices", cookie)).json()) as { userId: string; devices: Array<{ current: boolean }> };
+    expect(devices.userId).toBe("kristen");
+    expect(devices.devices).toEqual([expect.objectContaining({ current: true })]); // the one session signIn listed
+    expect(sidCookie(await post("/sign-out", cookie))).toMatch(/^sid=;/);
+    expect((await get("/api/devices", cookie)).status).toBe(401);
   });
 
   it("cacheComponents: reading the session logs no prerendering error (the clock is read at request time)", async () => {

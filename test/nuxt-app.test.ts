@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -47,6 +47,8 @@ describe.skipIf(!nuxtRuns)(`Nuxt 4 app (needs Node 22.22+ or 24.15+; this is ${p
       mkdirSync(dirname(join(appDir, path)), { recursive: true });
       writeFileSync(join(appDir, path), text);
     }
+    // Beside them, the test's own routes (test-server/api/): reads, the per-user calls, the whole API.
+    cpSync(join(appDir, "test-server"), join(appDir, "server"), { recursive: true });
     await promisify(execFile)(process.execPath, ["node_modules/nuxt/bin/nuxt.mjs", "build"], {
       cwd: appDir,
       env: { ...process.env, NUXT_TELEMETRY_DISABLED: "1" },
@@ -112,5 +114,59 @@ describe.skipIf(!nuxtRuns)(`Nuxt 4 app (needs Node 22.22+ or 24.15+; this is ${p
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("sessionkit on Nuxt 4");
     expect(page.headers.getSetCookie()).toEqual([]);
+  });
+
+  const cookieOf = (response: Response) => response.headers.getSetCookie().find((line) => line.startsWith("sid="))?.split(";")[0];
+  const read = async (cookie?: string) => (await fetch(url + "/api/read", { headers: cookie ? { cookie } : {} })).json();
+  const signedOut = { data: {}, userId: null };
+
+  it("Secure over https: a request forwarded as https (x-forwarded-proto, h3 1's rule) gets a Secure cookie", async () => {
+    const forwarded = await fetch(url + "/api/count", { method: "POST", headers: { "x-forwarded-proto": "https" } });
+    expect(forwarded.headers.getSetCookie()[0]?.split("; ")).toContain("Secure");
+    expect((await post("/api/count")).headers.getSetCookie()[0]?.split("; ")).not.toContain("Secure"); // plain http under "auto"
+  });
+
+  it("two different sid cookies load neither: both orders read signed out, and a write starts a new session", async () => {
+    const victim = cookieOf(await post("/api/sign-in", undefined, { user: "victim" }));
+    const attacker = cookieOf(await post("/api/sign-in", undefined, { user: "attacker" }));
+    for (const cookie of [`${victim}; ${attacker}`, `${attacker}; ${victim}`]) expect(await read(cookie)).toEqual(signedOut);
+    const write = await post("/api/count", `${victim}; ${attacker}`);
+    expect(await write.json()).toEqual({ n: 1 });
+    expect([victim, attacker]).not.toContain(cookieOf(write));
+    expect(await read(victim)).toEqual({ data: { user: "victim" }, userId: "victim" });
+  });
+
+  it("signIn → listSessions → revokeUser ends every session of the user", async () => {
+    const laptop = cookieOf(await post("/api/sign-in", undefined, { user: "ada" }));
+    const phone = cookieOf(await post("/api/sign-in", undefined, { user: "ada" }));
+    expect(await read(phone)).toEqual({ data: { user: "ada" }, userId: "ada" });
+    const handles = (await (await fetch(url + "/api/devices", { headers: { cookie: laptop! } })).json()) as string[];
+    expect(handles).toHaveLength(2);
+    expect(await (await post("/api/devices", laptop)).json()).toEqual({ revoked: 2 });
+    for (const cookie of [phone, laptop]) expect(await read(cookie)).toEqual(signedOut);
+  });
+
+  it("useSession(event) is the whole Session: every member works from a server route", async () => {
+    const response = await post("/api/every-member");
+    const report = (await response.json()) as Record<string, unknown>;
+    expect(report).toEqual({
+      has: true,
+      get: 1,
+      pop: 1,
+      hasAfterPop: false,
+      delete: true,
+      keys: ["c"],
+      json: { c: 3 },
+      cleared: [],
+      userId: "ada",
+      handle: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      superseded: false,
+    });
+    const cookie = cookieOf(response);
+    expect(await read(cookie)).toEqual({ data: { kept: true }, userId: "ada" });
+    expect(await (await fetch(url + "/api/devices", { headers: { cookie: cookie! } })).json()).toEqual([report.handle]);
+    const signOut = await post("/api/sign-out", cookie);
+    expect(signOut.headers.getSetCookie()[0]).toMatch(/^sid=; Max-Age=0/);
+    expect(await read(cookie)).toEqual(signedOut);
   });
 });

@@ -138,6 +138,61 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
     expect((await page(laptop)).user).toBe("signed in as alan");
   });
 
+  it("cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back", async () => {
+    const response = await fetch(`${app.url}host`, { method: "POST", redirect: "manual" });
+    const line = response.headers.getSetCookie().find((cookie) => cookie.startsWith("__Host-sid="));
+    const attributes = line?.split("; ").slice(1);
+    expect(attributes).toEqual(expect.arrayContaining(["Secure", "Path=/", "HttpOnly"]));
+    expect(attributes?.some((attribute) => attribute.startsWith("Domain="))).toBe(false);
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await (await get("/host", line!.split(";")[0])).json()).toEqual({ visits: 1 });
+  });
+
+  it("a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out", async () => {
+    const store = (command: string) => fetch(`${app.url}store`, { method: "POST", body: command });
+    const signInOnly = (cookie: string) => fetch(`${app.url}api/sign-in?user=mallory`, { method: "POST", headers: { cookie }, redirect: "manual" });
+    const cookie = await signedIn("eve");
+    // The interleaving is forced, not timed: the app's store holds its next write on a GatedStore
+    // barrier (routes/store.ts). The action's signIn parks there, after loading the session; the
+    // sign-out runs to the end meanwhile; then the sign-in goes on, finding the session it rotates gone.
+    await store("hold");
+    const signingIn = signInOnly(cookie);
+    await store("reached");
+    const signOut = await postForm("/sign-out", {}, cookie);
+    expect(sidCookie(signOut)).toMatch(/^sid=;/);
+    await store("release");
+    const late = await signingIn;
+    expect(await late.json()).toEqual({ userId: null, superseded: true });
+    expect(late.headers.has("set-cookie")).toBe(false);
+    expect((await page(cookie)).user).toBe("signed out");
+    // Unraced, a sign-in over a live session sends the new id's cookie: its absence above means something.
+    expect(sidCookie(await signInOnly(await signedIn("eve")))).toBeDefined();
+  });
+
+  it("the React Router session is the whole Session: every member works from an action", async () => {
+    const response = await fetch(`${app.url}api/every-member?user=kristen`, { method: "POST", redirect: "manual" });
+    const report = (await response.json()) as Record<string, unknown>;
+    expect(report).toEqual({
+      has: true,
+      get: 1,
+      pop: 1,
+      hasAfterPop: false,
+      delete: true,
+      keys: ["c"],
+      json: { c: 3 },
+      cleared: [],
+      userId: "kristen",
+      handle: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      superseded: false,
+    });
+    const cookie = sidCookie(response)!.split(";")[0]!;
+    const devices = (await (await get("/devices", cookie)).json()) as { userId: string; devices: Array<{ current: boolean }> };
+    expect(devices.userId).toBe("kristen");
+    expect(devices.devices).toEqual([expect.objectContaining({ current: true })]); // the one session signIn listed
+    expect(sidCookie(await postForm("/sign-out", {}, cookie))).toMatch(/^sid=; Max-Age=0/);
+    expect((await get("/devices", cookie)).status).toBe(401);
+  });
+
   it("the root middleware ran, so the adapter did not warn that Cache-Control is missing", () => {
     expect(app.output()).not.toContain("SESSIONKIT_REACT_ROUTER_NO_CACHE_CONTROL");
   });

@@ -83,6 +83,8 @@ class Browser {
 describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+; this is ${process.versions.node})`, () => {
   let app: Served;
   let storeDown: Served;
+  let hostCookie: Served;
+  let proxied: Served;
 
   beforeAll(async () => {
     // The app has dependencies of its own (SvelteKit 3 wants TypeScript 6): installed on first use,
@@ -93,13 +95,28 @@ describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+;
       await promisify(execFile)("npm", ["install", "--prefix", appDir, "--no-audit", "--no-fund", "--prefer-offline"], { cwd: appDir });
     }
     await promisify(execFile)(process.execPath, ["node_modules/vite/bin/vite.js", "build"], { cwd: appDir });
-    [app, storeDown] = await Promise.all([serve(), serve({ SESSION_STORE_DOWN: "1" })]);
+    [app, storeDown, hostCookie, proxied] = await Promise.all([
+      serve(),
+      serve({ SESSION_STORE_DOWN: "1" }),
+      serve({ SESSION_HOST_COOKIE: "1" }),
+      // Behind a proxy that says which scheme the browser used (adapter-node's PROTOCOL_HEADER).
+      serve({ PROTOCOL_HEADER: "x-forwarded-proto" }),
+    ]);
   }, 180_000);
 
   afterAll(() => {
     app?.process.kill();
     storeDown?.process.kill();
+    hostCookie?.process.kill();
+    proxied?.process.kill();
   });
+
+  /** A request to an endpoint (+server.ts) of `app`, with the cookie header given (and Origin: SvelteKit's CSRF check). */
+  const call = (method: string, path: string, cookie?: string, body?: string) =>
+    fetch(app.url + path, { method, body, headers: { origin: app.origin, ...(cookie ? { cookie } : {}) }, redirect: "manual" });
+  const cookieOf = (response: Response) => response.headers.getSetCookie().find((line) => line.startsWith("sid="))?.split(";")[0];
+  const read = async (cookie?: string) => (await call("GET", "/api/read", cookie)).json();
+  const signedOut = { data: {}, userId: null };
 
   it("type-checks as users write it: handle is a SvelteKit Handle, locals.session typed through App.Locals", async () => {
     // vite build ran svelte-kit sync, which generates the route types ./$types and $app/tsconfig.
@@ -166,5 +183,102 @@ describe.skipIf(!kitRuns)(`SvelteKit 3 app with adapter-node (needs Node 22.17+;
     expect(response.headers.getSetCookie()).toEqual([]);
     expect(storeDown.output.join("")).toContain("handleError ERR_SESSION_STORE");
     expect((await browser.request("/")).status).toBe(200); // and keeps serving
+  });
+
+  it("HttpOnly, SameSite=Lax, Path=/ over plain http, and Secure once the proxy says https", async () => {
+    const host = proxied.url.slice("http://".length);
+    const signIn = (proto: string) =>
+      fetch(`${proxied.url}/api/sign-in?user=ada`, { method: "POST", headers: { origin: `${proto}://${host}`, "x-forwarded-proto": proto } });
+    const plain = (await signIn("http")).headers.getSetCookie();
+    expect(plain).toHaveLength(1);
+    expect(plain[0]).toMatch(/^sid=[A-Za-z0-9_-]{43}; /);
+    const attributes = plain[0]!.split("; ").slice(1).map((attribute) => attribute.toLowerCase());
+    expect(attributes).toEqual(expect.arrayContaining(["httponly", "samesite=lax", "path=/"]));
+    expect(attributes).not.toContain("secure"); // plain http under "auto"
+    expect((await signIn("https")).headers.getSetCookie()[0]?.split("; ")).toContain("Secure");
+  });
+
+  it("cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back", async () => {
+    const browser = new Browser(hostCookie);
+    const action = await browser.request("/?/count", {});
+    const line = action.headers.getSetCookie().find((cookie) => cookie.startsWith("__Host-sid="));
+    const attributes = line?.split("; ").slice(1);
+    expect(attributes).toEqual(expect.arrayContaining(["Secure", "Path=/", "HttpOnly"]));
+    expect(attributes?.some((attribute) => attribute.toLowerCase().startsWith("domain="))).toBe(false);
+    expect(await browser.page()).toEqual({ user: "nobody", views: "1" });
+  });
+
+  it("two different sid cookies load neither: a fresh session and an ambiguous-cookie event", async () => {
+    const victim = cookieOf(await call("POST", "/api/sign-in?user=victim"));
+    const attacker = cookieOf(await call("POST", "/api/sign-in?user=attacker"));
+    const ambiguous = async () => ((await (await call("GET", "/api/store")).json()) as { events: string[] }).events.filter((type) => type === "ambiguous-cookie").length;
+    const before = await ambiguous();
+    for (const cookie of [`${victim}; ${attacker}`, `${attacker}; ${victim}`]) expect(await read(cookie)).toEqual(signedOut);
+    expect(await ambiguous()).toBe(before + 2);
+    const browser = new Browser(app);
+    browser.cookie = `${victim}; ${attacker}`;
+    await browser.request("/?/count", {});
+    expect([victim, attacker]).not.toContain(browser.cookie); // a new session, not either of the two
+    expect(await browser.page()).toEqual({ user: "nobody", views: "1" });
+    expect(await read(victim)).toEqual({ data: {}, userId: "victim" });
+  });
+
+  it("a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out", async () => {
+    const browser = new Browser(app);
+    await browser.request("/?/count", {});
+    const cookie = browser.cookie!;
+    // The interleaving is forced, not timed: the app's store holds its next write on a GatedStore
+    // barrier (routes/api/store/+server.ts). The endpoint's signIn parks there, after the hook loaded
+    // the session; the sign-out action runs to the end meanwhile; then the sign-in goes on, finding
+    // the session it rotates gone.
+    await call("POST", "/api/store", undefined, "hold");
+    const signingIn = call("POST", "/api/sign-in?user=mallory", cookie);
+    await call("POST", "/api/store", undefined, "reached");
+    const signOut = await browser.request("/?/signout", {});
+    expect(signOut.headers.getSetCookie()[0]).toMatch(/^sid=;/);
+    await call("POST", "/api/store", undefined, "release");
+    const late = await signingIn;
+    expect(late.status).toBeLessThan(500);
+    expect(late.headers.getSetCookie()).toEqual([]);
+    expect(await read(cookie)).toEqual(signedOut);
+    // Unraced, a sign-in over a live session sends the new id's cookie: its absence above means something.
+    const live = cookieOf(await call("POST", "/api/sign-in?user=eve"));
+    expect(cookieOf(await call("POST", "/api/sign-in?user=mallory", live))).toBeDefined();
+  });
+
+  it("signIn → listSessions → revokeUser ends every session of the user", async () => {
+    const laptop = cookieOf(await call("POST", "/api/sign-in?user=ada"));
+    const phone = cookieOf(await call("POST", "/api/sign-in?user=ada"));
+    expect(await read(phone)).toEqual({ data: {}, userId: "ada" });
+    const handles = (await (await call("GET", "/api/devices", laptop)).json()) as string[];
+    expect(handles).toHaveLength(2);
+    expect(await (await call("POST", "/api/devices", laptop)).json()).toEqual({ revoked: 2 });
+    for (const cookie of [phone, laptop]) expect(await read(cookie)).toEqual(signedOut);
+  });
+
+  it("locals.session is the whole Session: every member works from an endpoint", async () => {
+    const response = await call("POST", "/api/every-member");
+    const report = (await response.json()) as Record<string, unknown>;
+    expect(report).toEqual({
+      has: true,
+      get: 1,
+      pop: 1,
+      hasAfterPop: false,
+      delete: true,
+      keys: ["c"],
+      json: { c: 3 },
+      cleared: [],
+      userId: "ada",
+      handle: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      superseded: false,
+    });
+    const cookie = cookieOf(response);
+    expect(await read(cookie)).toEqual({ data: { kept: true }, userId: "ada" });
+    expect(await (await call("GET", "/api/devices", cookie)).json()).toEqual([report.handle]);
+    const browser = new Browser(app);
+    browser.cookie = cookie;
+    const signOut = await browser.request("/?/signout", {});
+    expect(signOut.headers.getSetCookie()[0]).toMatch(/^sid=; .*Max-Age=0/i);
+    expect(await read(cookie)).toEqual(signedOut);
   });
 });

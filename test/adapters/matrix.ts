@@ -33,23 +33,25 @@ const nuxt = "test/nuxt-app.test.ts";
 const nextSignIn = { file: next, title: "signs in through a Server Action, and a Server Component reads the session" };
 const rrAction = { file: rrApp, title: "an action writes: sign-in sets the manager's cookie, not storable by shared caches" };
 const kitWrite = { file: kit, title: "stores a form action's write, and the next request's load reads it" };
+const kitProxied = { file: kit, title: "HttpOnly, SameSite=Lax, Path=/ over plain http, and Secure once the proxy says https" };
 const nuxtApp = { file: nuxt, title: "signs in, counts per session, and signs out, with the cookie rules of every adapter" };
-const NOT_PROVEN = "not proven yet in the built app";
-const SAME_PATH_AS_H3V1 = "not in the built app; the h3 1.15 row runs the same adapter path";
+const hostPrefix = "cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back";
+const superseded = "a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out";
+const NUXT_DOCS_AS_WRITTEN = "not in the built app, whose manager is the docs' block as written (a MemoryStore, default cookie); the h3 1.15 row runs the same adapter path";
 
 export const builtApps: BuiltApp[] = [
   {
     name: "Next.js (next build + next start)",
     cells: {
       flags: nextSignIn,
-      "secure-auto": NOT_PROVEN,
-      "host-prefix": NOT_PROVEN,
+      "secure-auto": { file: next, title: "Secure over https: a request forwarded as https (x-forwarded-proto) gets a Secure cookie" },
+      "host-prefix": { file: next, title: hostPrefix },
       "cache-control": { file: next, title: "withSession: a GET Route Handler's response that carries the cookie is private, no-store; one without keeps its own" },
       ambiguous: { file: next, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
-      superseded: NOT_PROVEN,
+      superseded: { file: next, title: superseded },
       "store-failure": { file: next, title: "a store failure fails the Server Action and the Route Handler with a 500, and sets no cookie" },
       "revoke-user": { file: next, title: "signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers" },
-      api: { file: next, title: "signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers", only: "signIn, userId, handle" },
+      api: { file: next, title: "the NextSession is the whole Session: every member works from a Route Handler" },
     },
   },
   {
@@ -57,41 +59,45 @@ export const builtApps: BuiltApp[] = [
     cells: {
       flags: rrAction,
       "secure-auto": { file: rrStorage, title: 'getSession(request): Secure from the URL for "auto", and signIn records the user agent', only: "without a server" },
-      "host-prefix": NOT_PROVEN,
+      "host-prefix": { file: rrApp, title: hostPrefix },
       "cache-control": rrAction,
       ambiguous: { file: rrApp, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
-      superseded: NOT_PROVEN,
+      superseded: { file: rrApp, title: superseded },
       "store-failure": { file: rrApp, title: "a store failure fails the action through React Router's error path (500), with no cookie" },
       "revoke-user": { file: rrApp, title: "signIn, userId, handle, listSessions and revokeUser work from loaders and actions" },
-      api: { file: rrStorage, title: "every member of sessionkit's Session is on the React Router session, React Router's own winning", only: "without a server" },
+      api: { file: rrApp, title: "the React Router session is the whole Session: every member works from an action" },
     },
   },
   {
     name: "SvelteKit 3 (adapter-node build)",
     cells: {
-      flags: { ...kitWrite, only: "HttpOnly" },
-      "secure-auto": { ...kitWrite, only: "an https origin" },
-      "host-prefix": NOT_PROVEN,
+      flags: kitProxied,
+      "secure-auto": { ...kitProxied, only: "adapter-node's PROTOCOL_HEADER names the trusted header" },
+      "host-prefix": { file: kit, title: hostPrefix },
       "cache-control": kitWrite,
-      ambiguous: NOT_PROVEN,
-      superseded: NOT_PROVEN,
+      ambiguous: { file: kit, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
+      superseded: { file: kit, title: superseded },
       "store-failure": { file: kit, title: "answers a failed store write through SvelteKit's error path (handleError, 500), without a cookie" },
-      "revoke-user": NOT_PROVEN,
-      api: NOT_PROVEN,
+      "revoke-user": { file: kit, title: "signIn → listSessions → revokeUser ends every session of the user" },
+      api: { file: kit, title: "locals.session is the whole Session: every member works from an endpoint" },
     },
   },
   {
     name: "Nuxt 4 (nuxi build, h3 1.15)",
     cells: {
       flags: nuxtApp,
-      "secure-auto": SAME_PATH_AS_H3V1,
-      "host-prefix": SAME_PATH_AS_H3V1,
+      "secure-auto": { file: nuxt, title: "Secure over https: a request forwarded as https (x-forwarded-proto, h3 1's rule) gets a Secure cookie" },
+      "host-prefix": NUXT_DOCS_AS_WRITTEN,
       "cache-control": { ...nuxtApp, only: "no header of the app's" },
-      ambiguous: SAME_PATH_AS_H3V1,
-      superseded: SAME_PATH_AS_H3V1,
-      "store-failure": SAME_PATH_AS_H3V1,
-      "revoke-user": SAME_PATH_AS_H3V1,
-      api: SAME_PATH_AS_H3V1,
+      ambiguous: {
+        file: nuxt,
+        title: "two different sid cookies load neither: both orders read signed out, and a write starts a new session",
+        only: "no ambiguous-cookie event: the docs' manager has no onEvent",
+      },
+      superseded: NUXT_DOCS_AS_WRITTEN,
+      "store-failure": NUXT_DOCS_AS_WRITTEN,
+      "revoke-user": { file: nuxt, title: "signIn → listSessions → revokeUser ends every session of the user" },
+      api: { file: nuxt, title: "useSession(event) is the whole Session: every member works from a server route" },
     },
   },
 ];

@@ -1,10 +1,10 @@
 import type { ReactNode } from "react";
 import { Links, Meta, Outlet, Scripts } from "react-router";
 import { sessionCacheControl } from "sessionkit/react-router";
-import { sessions } from "./sessions.server";
+import { hostSessions, sessions } from "./sessions.server";
 
 // A response that sets the session cookie is never stored by a shared cache.
-export const middleware = [sessionCacheControl(sessions)];
+export const middleware = [sessionCacheControl(sessions), sessionCacheControl(hostSessions)];
 
 export function Layout({ children }: { children: ReactNode }) {
   return (

@@ -7,4 +7,7 @@ export default [
   route("visit", "routes/visit.ts"),
   route("devices", "routes/devices.ts"),
   route("store", "routes/store.ts"),
+  route("host", "routes/host.ts"),
+  route("api/sign-in", "routes/api-sign-in.ts"),
+  route("api/every-member", "routes/api-every-member.ts"),
 ] satisfies RouteConfig;
