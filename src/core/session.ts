@@ -224,9 +224,13 @@ export class Session<T extends object = SessionData> {
     return this[INTERNALS].data.get(key) as SessionValue<T, K> | undefined;
   }
 
-  /** Setting undefined deletes the key. After destroy(), the first set starts a fresh session. */
+  /**
+   * Setting undefined deletes the key. After this request's own destroy(), the first set starts
+   * a fresh session; after another request ended it (`superseded`) a set is ignored: a sign-in
+   * that lost to a sign-out must not come back as a new session carrying the app's sign-in data.
+   */
   set<K extends SessionKey<T>>(key: K, value: SessionValue<T, K>): this {
-    this.#notCommitting();
+    if (this.#notCommitting().superseded) return this;
     if (value === undefined) {
       this.delete(key);
       return this;

@@ -176,6 +176,31 @@ export function finalityCases(factory: StoreFactory, options: ConformanceOptions
       }),
     },
     {
+      name: "a sign-in loses to a logout that ran while it held before retiring: the app's later set() stores nothing, no cookie",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const sessions = manager(gated);
+        const anonymous = await sessions.load();
+        anonymous.set("cart", 1);
+        const token = tokenOf(await sessions.commit(anonymous));
+        const signingIn = await sessions.load(token);
+        const leaving = await sessions.load(token);
+        const held = gated.hold("set", retiring);
+        const signIn = signingIn.signIn(USER);
+        await held.reached; // the new record is written, the old one not yet retired
+        await leaving.destroy();
+        await sessions.commit(leaving);
+        held.release();
+        await signIn;
+        assert.equal(signingIn.superseded, true, "the logout won");
+        signingIn.set("user", USER); // what a sign-in action writes after signIn()
+        assert.equal(await committedToken(sessions, signingIn), undefined, "no session cookie for the lost sign-in");
+        assert.deepEqual(await sessions.listSessions(USER), []);
+        assert.equal((await sessions.load(signingIn.id)).isNew, true, "nothing loads under the lost sign-in's id");
+        await sessions.close();
+      }),
+    },
+    {
       name: "revokeUser holds after listing while the tab regenerates: the new id is dead too",
       run: revokeDuringRotation((tab) => tab.regenerate(), (sessions) => sessions.revokeUser(USER)),
     },
