@@ -4,11 +4,10 @@
  */
 import { IncomingMessage, ServerResponse } from "node:http";
 import type { PreparedCommit, SessionManager } from "../core/manager.js";
-import { START_NOW, applyNodeHeaders } from "../core/manager.js";
+import { applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 import type { Duration } from "../core/duration.js";
 import { toMilliseconds } from "../core/duration.js";
-import type { Awaitable } from "../core/store.js";
 import { dbscHostOf, handleDbscNode, isDbscNodeRequest } from "../core/dbsc/http.js";
 import { isSecureRequest } from "../core/node-http.js";
 import type { CompatUserId } from "./express-compat.js";
@@ -62,17 +61,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
       handleDbscNode(dbsc, req, res, isSecureRequest(req)).catch(next);
       return;
     }
-    let loaded: Awaitable<Session<T>>;
-    try {
-      loaded = manager[START_NOW](req, secureOf && { secure: () => secureOf(req) });
-    } catch (error) {
-      next(error);
-      return;
-    }
-    // A store that answered synchronously (MemoryStore) goes on at once: a promise hop before
-    // next() costs Express more CPU than the whole load.
-    if (loaded instanceof Promise) loaded.then((session) => attach(req, res, session as unknown as Session<object>, next), next);
-    else attach(req, res, loaded as unknown as Session<object>, next);
+    manager.start(req, null, secureOf && { secure: () => secureOf(req) }).then((session) => attach(req, res, session as unknown as Session<object>, next), next);
   };
 }
 

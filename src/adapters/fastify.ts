@@ -5,7 +5,6 @@
  */
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import type { PreparedCommit, SessionHeader, SessionManager } from "../core/manager.js";
-import { START_NOW } from "../core/manager.js";
 import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 import { dbscHostOf, isDbscNodeRequest, nodeDbscRequest } from "../core/dbsc/http.js";
@@ -54,17 +53,7 @@ const pluginBody: FastifyPluginAsync<SessionPluginOptions> = async (scope, { man
 
   scope.addHook("onRequest", (request, _reply, done) => {
     if (isDbscNodeRequest(dbsc, request.raw)) return done();
-    let loaded: Session<object> | Promise<Session<object>>;
-    try {
-      loaded = manager[START_NOW](request.raw, { secure: () => request.protocol === "https", device: request }) as Session<object> | Promise<Session<object>>;
-    } catch (error) {
-      return done(error as Error);
-    }
-    if (!(loaded instanceof Promise)) {
-      request.session = loaded as unknown as Session<SessionData>;
-      return done();
-    }
-    loaded.then((session) => {
+    manager.start(request.raw, null, { secure: () => request.protocol === "https", device: request }).then((session) => {
       request.session = session as unknown as Session<SessionData>;
       done();
     }, done);

@@ -5,7 +5,6 @@
  */
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { SessionManager } from "../core/manager.js";
-import { LOAD_REQUEST_NOW } from "../core/manager.js";
 import { applyFetchHeaders } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
 import { dbscHostOf, handleDbscFetch } from "../core/dbsc/http.js";
@@ -47,9 +46,7 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
         if (response) c.res = response;
       });
     }
-    // A synchronous store (MemoryStore) answers at once: no promise and no tick for the load.
-    const loaded = manager[LOAD_REQUEST_NOW](c.req.raw);
-    return loaded instanceof Promise ? loaded.then((session) => run(c, next, session)) : run(c, next, loaded);
+    return manager.loadRequest(c.req.raw).then((session) => run(c, next, session));
   };
 }
 

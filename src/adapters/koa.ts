@@ -5,7 +5,7 @@
  */
 import type { Context, Middleware, Next } from "koa";
 import type { SessionManager } from "../core/manager.js";
-import { START_NOW, applyNodeHeaders } from "../core/manager.js";
+import { applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
 import { dbscHostOf, isDbscNodeRequest, nodeDbscRequest } from "../core/dbsc/http.js";
 import { handleDbsc } from "../core/dbsc/handler.js";
@@ -43,8 +43,6 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
       });
     }
     // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
-    // A synchronous store (MemoryStore) answers at once: no promise and no tick for the load.
-    const loaded = manager[START_NOW](ctx.req, { secure: () => ctx.secure, device: ctx });
-    return loaded instanceof Promise ? loaded.then((session) => run(ctx, next, session)) : run(ctx, next, loaded);
+    return manager.start(ctx.req, null, { secure: () => ctx.secure, device: ctx }).then((session) => run(ctx, next, session));
   };
 }

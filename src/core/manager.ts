@@ -52,13 +52,6 @@ export type { SessionHeader } from "./node-http.js";
 export { applyNodeHeaders } from "./node-http.js";
 export type { PreparedCommit } from "./paths.js";
 
-/**
- * The key of `start`'s synchronous form, for sessionkit's adapters (not exported from the
- * package). Registered, so an adapter finds it on a manager from another copy of this module.
- */
-export const START_NOW: unique symbol = Symbol.for("sessionkit.startNow");
-/** `loadRequest`'s synchronous form, as START_NOW is `start`'s. */
-export const LOAD_REQUEST_NOW: unique symbol = Symbol.for("sessionkit.loadRequestNow");
 /** `load` from a whole Cookie header, for adapters handed the header rather than a request (Next.js, React Router). */
 export const LOAD_COOKIE: unique symbol = Symbol.for("sessionkit.loadCookie");
 
@@ -243,11 +236,10 @@ export class SessionManager<T extends object = SessionData> {
    * and Fastify pass their proxy-aware flag (`ctx.secure`, `request.protocol`).
    */
   start(req: IncomingMessage, _res?: ServerResponse | null, options: { secure?: SecureFlag; device?: DeviceSource } = {}): Promise<Session<T>> {
-    return settle(() => this[START_NOW](req, options));
+    return settle(() => this.#startNow(req, options));
   }
 
-  /** `start` for sessionkit's own adapters: the Session itself when the store answered synchronously. */
-  [START_NOW](req: IncomingMessage, options: { secure?: SecureFlag; device?: DeviceSource } = {}): Awaitable<Session<T>> {
+  #startNow(req: IncomingMessage, options: { secure?: SecureFlag; device?: DeviceSource } = {}): Awaitable<Session<T>> {
     // Only "auto" needs the request's TLS flag, and only for a cookie: Express's getter is not free.
     const secure = options.secure ?? (this.#ctx.options.cookie.secure === "auto" ? () => isSecureRequest(req) : false);
     const headers = req.headers;
@@ -279,11 +271,10 @@ export class SessionManager<T extends object = SessionData> {
 
   /** Fetch API: the session for a `Request` (Hono, Bun, Deno, workers). */
   loadRequest(request: Request, options: { ip?: string } = {}): Promise<Session<T>> {
-    return settle(() => this[LOAD_REQUEST_NOW](request, options));
+    return settle(() => this.#loadRequestNow(request, options));
   }
 
-  /** `loadRequest` for sessionkit's Fetch adapters: the Session itself when the store answered synchronously. */
-  [LOAD_REQUEST_NOW](request: Request, options: { ip?: string } = {}): Awaitable<Session<T>> {
+  #loadRequestNow(request: Request, options: { ip?: string } = {}): Awaitable<Session<T>> {
     const cookieHeader = request.headers.get("cookie") ?? undefined;
     const token = fetchToken(this.#ctx, request.headers, cookieHeader);
     // The Request is itself a device source (its headers): an object is made only to add an ip.
