@@ -4,12 +4,14 @@
  * tables as in bench/README.md), progress on stderr.
  *   npm run chaos                      # all scenarios, LONG_SIZE load
  *   npm run chaos -- --quick           # CI-sized load
- *   npm run chaos -- --only sentinel   # sentinel, cluster, postgres, mariadb, file, slow (comma list)
+ *   npm run chaos -- --only sentinel   # sentinel, cluster, postgres, mariadb, file, slow, signin-kills (comma list)
  * Needs redis-server, redis-sentinel, PostgreSQL's and MariaDB's server binaries (Debian packages).
  */
 import type { ChaosReport } from "./chaos/harness.js";
 import { progress } from "./chaos/harness.js";
 import type { SlowStoreReport } from "./chaos/scenarios.js";
+import { SIGNIN_KINDS } from "./chaos/signin-stores.js";
+import { signinKills, signinKillsTable } from "./chaos/signin-kills.js";
 import { CI_SIZE, LONG_SIZE, clusterFailover, fileStoreKills, mariadbCrash, postgresRestart, sentinelFailover, slowStore, stopAllServers, table } from "./chaos/scenarios.js";
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -54,5 +56,16 @@ if (wanted("slow")) {
   const slow: SlowStoreReport = await slowStore(1000, size === CI_SIZE ? 2 : 5);
   console.log(["| scenario | requests | typed 503 | other | slowest answer ms | heap MB before / peak / after | store calls in flight after | 2xx after the delay ended |", "|---|---|---|---|---|---|---|---|",
     `| ${slow.scenario} | ${slow.requests} | ${slow.typed503} | ${slow.other} | ${slow.maxAnswerMs} | ${slow.heapMB.before} / ${slow.heapMB.peak} / ${slow.heapMB.after} | ${slow.inFlightAfter} | ${slow.okAfter} of 1000 |`].join("\n"));
+}
+if (wanted("signin-kills")) {
+  // The stores side by side: each run waits out the one-minute pending window.
+  const kills = size === CI_SIZE ? 5 : 10;
+  const outcomes = await Promise.allSettled(SIGNIN_KINDS.map((kind) => signinKills(kind, kills)));
+  for (const outcome of outcomes) {
+    if (outcome.status === "fulfilled") continue;
+    failed = true;
+    progress(`signin-kills FAILED: ${(outcome.reason as Error).stack}`);
+  }
+  console.log(`\n${signinKillsTable(outcomes.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : [])))}`);
 }
 process.exit(failed ? 1 : 0);
