@@ -2,6 +2,9 @@
  * Who a session is, and how that changes: rotating its id (regenerate), binding it to a user
  * (signIn and the per-user cap), ending it (destroy), and a user's devices (list and revoke).
  * The manager calls these with its ManagerContext; the store side lives in records.ts and users.ts.
+ * Over 400 lines on purpose: every step that can end or move a signed-in session reads or
+ * advances the same per-user fence (fence.ts), and keeping those steps side by side is what lets
+ * a reader check the finality protocol in one file.
  */
 import type { Renewal } from "./envelope.js";
 import { RETIRED } from "./envelope.js";

@@ -2,6 +2,8 @@
  * The public API of sessionkit's core. A SessionManager holds one store and picks, once, the path
  * that keeps sessions in it (server-path.ts for a SessionStore, cookie-path.ts for a cookie
  * store); identity.ts changes who a session is (rotation, sign-in, logout, revocation).
+ * Over 400 lines because it is the whole public API, each method documented where it is
+ * declared; a method's body is a few lines that hand the work to those files.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ServerStore } from "./abilities.js";

@@ -1,3 +1,8 @@
+/**
+ * The Session a request holds: its data map, its status, its user, and the methods an app calls
+ * on it. Over 400 lines because the class is public API, each member documented where declared;
+ * what a method does in the store lives in identity.ts and the manager's paths.
+ */
 import type { Binding } from "./dbsc/binding.js";
 import { inspect } from "node:util";
 import { SessionError } from "./errors.js";
