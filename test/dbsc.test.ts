@@ -8,6 +8,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { createClient } from "redis";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
@@ -17,13 +21,17 @@ import { issueChallenge, registrationKey } from "../src/core/dbsc/tokens.js";
 import { CookieStore } from "../src/stores/cookie.js";
 import "../src/providers/index.js"; // registers the "cookie" provider
 import { FileStore } from "../src/stores/file.js";
+import { DynamoStore } from "../src/stores/dynamodb.js";
+import { MySQLStore } from "../src/stores/mysql.js";
 import { PostgresStore } from "../src/stores/postgres.js";
+import { SqliteStore } from "../src/stores/sqlite.js";
 import { RedisStore } from "../src/stores/redis.js";
 import { GatedStore } from "../src/testing/gate.js";
 import type { Alg } from "./support/dbsc-browser.js";
 import { Browser, DbscKey } from "./support/dbsc-browser.js";
 import { listen } from "./support/http.js";
-import { POSTGRES_URL, REDIS_URL, serverAvailable } from "./support/servers.js";
+import { MYSQL_URL, POSTGRES_URL, REDIS_URL, serverAvailable } from "./support/servers.js";
+import { SQLITE_PATH } from "./support/sqlite.js";
 
 const redisUp = await serverAvailable("Redis", "REDIS_URL", REDIS_URL);
 const postgresUp = await serverAvailable("PostgreSQL", "POSTGRES_URL", POSTGRES_URL);
@@ -32,6 +40,23 @@ const tables: string[] = [];
 const redis = redisUp ? createClient({ url: REDIS_URL }) : undefined;
 if (redis) await redis.connect();
 const prefix = `dbsc-test-${randomBytes(6).toString("hex")}:`;
+const mysqlUp = await serverAvailable("MariaDB", "MYSQL_URL", MYSQL_URL);
+const mysqlPool = mysqlUp ? mysql.createPool({ uri: MYSQL_URL, connectionLimit: 4 }) : undefined;
+const mysqlTables: string[] = [];
+// DynamoDB's API on LevelDB, in-process on a free loopback port; a table per case.
+const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+await new Promise<void>((resolve) => dynamo.listen(0, "127.0.0.1", resolve));
+const dynamoClient = new DynamoDBClient({
+  endpoint: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
+  region: "us-east-1",
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+});
+afterAll(async () => {
+  for (const table of mysqlTables) await mysqlPool!.query(`DROP TABLE IF EXISTS \`${table}\``);
+  await mysqlPool?.end();
+  dynamoClient.destroy();
+  await new Promise((resolve) => dynamo.close(resolve));
+});
 afterAll(async () => {
   for (const table of tables) await pool!.query(`DROP TABLE IF EXISTS "${table}"`);
   await pool?.end();
@@ -111,6 +136,17 @@ const kinds: { name: string; up: boolean; store: () => SessionStore }[] = [
       return new PostgresStore({ pool: pool!, tableName });
     },
   },
+  {
+    name: "MySQLStore",
+    up: mysqlUp,
+    store: () => {
+      const tableName = `sk_dbsc_${process.pid}_${mysqlTables.length}`;
+      mysqlTables.push(tableName);
+      return new MySQLStore({ pool: mysqlPool!, tableName });
+    },
+  },
+  { name: "SqliteStore", up: SQLITE_PATH, store: () => new SqliteStore({ path: join(mkdtempSync(join(fileDir, "sqlite-")), "sessions.db") }) },
+  { name: "DynamoStore (dynalite)", up: true, store: () => new DynamoStore({ client: dynamoClient, tableName: `sk_dbsc_${randomBytes(6).toString("hex")}`, createTable: true }) },
 ];
 
 for (const kind of kinds) {
