@@ -204,7 +204,10 @@ async function main(): Promise<void> {
   const settings = settingsFromArguments(quick);
   if (quick) settleMs = 150;
   const profiled = argument("--profile");
-  if (profiled) return profile(profiled, settings);
+  if (profiled) {
+    const stopDynalite = await startDynaliteIfNeeded([contestantById(profiled)]);
+    return profile(profiled, settings).finally(stopDynalite);
+  }
   const only = argument("--only")?.split(",");
   const contestants = only ? only.map(contestantById) : CONTESTANTS;
   const started = Date.now();
