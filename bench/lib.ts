@@ -26,8 +26,15 @@ export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 export const MYSQL_URL = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 
-export type Service = "redis" | "postgres" | "mysql";
-export const SERVICE_URLS: Record<Service, string> = { redis: REDIS_URL, postgres: POSTGRES_URL, mysql: MYSQL_URL };
+/** DynamoDB's endpoint: DYNAMODB_URL when given, else the dynalite `npm run bench` starts (bench/dynalite.ts) sets it. */
+export const dynamodbUrl = (): string => process.env.DYNAMODB_URL ?? "http://127.0.0.1:4567";
+
+export type Service = "redis" | "postgres" | "mysql" | "dynamodb";
+/** Read when asked, not at import: the harness sets DYNAMODB_URL once its dynalite listens. */
+export function serviceUrl(service: Service): string {
+  if (service === "dynamodb") return dynamodbUrl();
+  return { redis: REDIS_URL, postgres: POSTGRES_URL, mysql: MYSQL_URL }[service];
+}
 
 /** Imports a module whose shape the caller states; the specifier is computed so TypeScript does not resolve it. */
 export async function importAs<T>(specifier: string): Promise<T> {

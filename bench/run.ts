@@ -17,8 +17,9 @@ import type { Contestant } from "./http/contestants.js";
 import { CONTESTANTS, contestantById } from "./http/contestants.js";
 import type { LoadSettings, RunResult } from "./http/load.js";
 import { ContestantServer, drive, driveMeasured, seedSessions, sessionsPerConnection, verify } from "./http/load.js";
-import { packageVersion, reachable, REPO_ROOT, SERVICE_URLS, sessionkitFileExists, sleep } from "./lib.js";
+import { packageVersion, reachable, REPO_ROOT, serviceUrl, sessionkitFileExists, sleep } from "./lib.js";
 import { writeChart } from "./chart.js";
+import { startDynaliteIfNeeded } from "./dynalite.js";
 import { runManagerMicro } from "./micro/manager.js";
 import { runMemoryMicro } from "./micro/memory.js";
 import { summarizeProfile } from "./profile.js";
@@ -29,6 +30,7 @@ import { buildRows, evaluateTargets, toMarkdown } from "./report.js";
 const PEERS = [
   "express", "fastify", "koa", "hono", "@hono/node-server", "express-session", "memorystore", "connect-redis", "connect-pg-simple", "express-mysql-session",
   "session-file-store", "iron-session", "cookie-session", "@fastify/session", "@fastify/cookie", "redis", "pg", "mysql2",
+  "better-sqlite3-session-store", "connect-sqlite3", "connect-dynamodb", "better-sqlite3", "sqlite3", "@aws-sdk/client-dynamodb", "dynalite",
   "autocannon", "tinybench", "tsx",
 ];
 // Gap between runs: lets writes of requests cut off at the end of a run finish before the next run.
@@ -57,7 +59,7 @@ async function unavailableReason(contestant: Contestant): Promise<string | undef
   const missing = contestant.needsFiles.filter((file) => !sessionkitFileExists(file));
   if (missing.length > 0) return `not available yet: ${missing.join(", ")} does not exist`;
   for (const service of contestant.needsServices) {
-    if (!(await reachable(SERVICE_URLS[service]))) return `skipped: ${service} is not reachable at ${SERVICE_URLS[service]}`;
+    if (!(await reachable(serviceUrl(service)))) return `skipped: ${service} is not reachable at ${serviceUrl(service)}`;
   }
   return undefined;
 }
@@ -222,7 +224,10 @@ async function main(): Promise<void> {
   const settings = settingsFromArguments(quick);
   if (quick) settleMs = 150;
   const profiled = argument("--profile");
-  if (profiled) return profile(profiled, settings);
+  if (profiled) {
+    const stopDynalite = await startDynaliteIfNeeded([contestantById(profiled)]);
+    return profile(profiled, settings).finally(stopDynalite);
+  }
   const only = argument("--only")?.split(",");
   const contestants = only ? only.map(contestantById) : CONTESTANTS;
   const started = Date.now();
@@ -231,7 +236,12 @@ async function main(): Promise<void> {
   let outcomes: ContestantOutcome[] = [];
   if (!process.argv.includes("--skip-http")) {
     console.log(`HTTP: ${contestants.length} contestants, ${JSON.stringify(settings)}`);
-    outcomes = await runHttp(contestants, settings);
+    const stopDynalite = await startDynaliteIfNeeded(contestants);
+    try {
+      outcomes = await runHttp(contestants, settings);
+    } finally {
+      await stopDynalite();
+    }
   }
   const skipMicro = process.argv.includes("--skip-micro");
   const memorySessions = quick ? 20_000 : 100_000;

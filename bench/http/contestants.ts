@@ -7,7 +7,7 @@
 import type { Service } from "../lib.js";
 
 export type Framework = "node:http" | "express 5" | "fastify 5" | "koa 3" | "hono 4";
-export type StoreKind = "none" | "memory" | "redis" | "postgres" | "mysql" | "sqlite" | "file" | "cookie";
+export type StoreKind = "none" | "memory" | "redis" | "postgres" | "mysql" | "sqlite" | "dynamodb" | "file" | "cookie";
 
 export interface Contestant {
   id: string;
@@ -43,6 +43,10 @@ const SK_DEFAULTS =
 const ES_DEFAULTS =
   `express-session: secret (${BENCH_SECRET.length} chars), resave false, saveUninitialized false, rolling false, ` +
   "cookie {httpOnly, sameSite=lax, secure false, maxAge 30m}, name connect.sid (signed with HMAC-SHA256)";
+
+// What the SQLite contestants open a path with (SqliteStore's own rule), so the peer shares the floor's driver.
+const SQLITE_CONNECTION = "a fresh temp file opened as SqliteStore opens a path (node:sqlite DatabaseSync on Node 22.13+, else better-sqlite3; WAL, synchronous NORMAL)";
+const DYNAMO_CLIENT = "@aws-sdk/client-dynamodb DynamoDBClient (defaults: keep-alive, 3 attempts) on the bench's dynalite";
 
 const sk = (store: string, extra = "") => `${SK_DEFAULTS}; store: ${store}${extra ? `; ${extra}` : ""}`;
 const es = (store: string) => `${ES_DEFAULTS}; store: ${store}`;
@@ -110,6 +114,26 @@ export const CONTESTANTS: Contestant[] = [
     needsFiles: ["dist/stores/sqlite.js"], needsServices: [], clientSide: false,
   },
   {
+    id: "es-sqlite-express", label: "express-session + better-sqlite3-session-store", store: "sqlite", framework: "express 5", kind: "peer",
+    settings: es(`better-sqlite3-session-store {client: ${SQLITE_CONNECTION}, expired {clear true, intervalMs 900000 (defaults)}}`),
+    needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "es-sqlite3-express", label: "express-session + connect-sqlite3", store: "sqlite", framework: "express 5", kind: "peer",
+    settings: es("connect-sqlite3 {db sessions.db, dir: fresh temp dir, concurrentDB true (WAL)} over the sqlite3 package (asynchronous, libuv thread pool)"),
+    needsFiles: [], needsServices: [], clientSide: false,
+  },
+  {
+    id: "sk-dynamodb-express", label: "sessionkit", store: "dynamodb", framework: "express 5", kind: "sessionkit",
+    settings: sk(`DynamoStore {client: ${DYNAMO_CLIENT}, tableName bench_sk_sessions_<random>, createTable true}`),
+    needsFiles: ["dist/stores/dynamodb.js"], needsServices: ["dynamodb"], clientSide: false,
+  },
+  {
+    id: "es-dynamodb-express", label: "express-session + connect-dynamodb", store: "dynamodb", framework: "express 5", kind: "peer",
+    settings: es(`connect-dynamodb {client: ${DYNAMO_CLIENT}, table bench_es_sessions_<random> (created by the store, provisioned 5/5), prefix sess:, reapInterval 0 (default)}`),
+    needsFiles: [], needsServices: ["dynamodb"], clientSide: false,
+  },
+  {
     id: "sk-file-express", label: "sessionkit", store: "file", framework: "express 5", kind: "sessionkit",
     settings: sk("FileStore {dir: fresh temp dir, fsync false (default)}"),
     needsFiles: ["dist/stores/file.js"], needsServices: [], clientSide: false,
@@ -138,11 +162,13 @@ export const CONTESTANTS: Contestant[] = [
   floor("postgres", "pg.Pool (max 10), named statements: primary-key SELECT on /read, INSERT ... ON CONFLICT DO UPDATE on /write, table bench_floor_sessions"),
   floor("mysql", "mysql2/promise createPool (connectionLimit 10), pool.execute: primary-key SELECT on /read, INSERT ... ON DUPLICATE KEY UPDATE on /write, table bench_floor_sessions"),
   floor("sqlite", "fresh temp file opened as SqliteStore opens a path (node:sqlite on Node 22.13+, else better-sqlite3; WAL, synchronous NORMAL), prepared primary-key SELECT on /read, INSERT ... ON CONFLICT DO UPDATE on /write; each synchronous call wrapped in an async function like the other floors' calls"),
+  floor("dynamodb", `${DYNAMO_CLIENT}, table bench_floor_<random> (on-demand): one GetItem (ConsistentRead, as DynamoStore reads) on /read, one PutItem of the new count on /write (counters kept in memory, as the file floor)`),
   floor("file", "fresh temp dir, one readFile on /read, one atomic write (writeFile temp + rename) on /write, counters kept in memory"),
   loadThenSaveFloor("redis", "as floor-redis-express, but /write is GET then INCR"),
   loadThenSaveFloor("postgres", "as floor-postgres-express, but /write is the SELECT then the upsert"),
   loadThenSaveFloor("mysql", "as floor-mysql-express, but /write is the SELECT then the upsert"),
   loadThenSaveFloor("sqlite", "as floor-sqlite-express, but /write is the SELECT then the upsert"),
+  loadThenSaveFloor("dynamodb", "as floor-dynamodb-express, but /write is the GetItem then the PutItem"),
   loadThenSaveFloor("file", "as floor-file-express, but /write is the readFile then the atomic write"),
   bare("bare-fastify", "fastify 5"),
   frameworkMemoryFloor("fastify", "fastify 5"),
@@ -173,7 +199,7 @@ export const CONTESTANTS: Contestant[] = [
 ];
 
 /** Express 5 with exactly one raw round trip to the store per request: the least any session on it can cost. */
-function floor(store: "memory" | "redis" | "postgres" | "mysql" | "sqlite" | "file", settings: string): Contestant {
+function floor(store: "memory" | "redis" | "postgres" | "mysql" | "sqlite" | "dynamodb" | "file", settings: string): Contestant {
   return {
     id: `floor-${store}-express`, label: `floor: one ${store} round trip`, store, framework: "express 5", kind: "floor",
     settings: `Express 5, no session library, cookie floor=<32 hex id>; ${settings}`,
@@ -192,7 +218,7 @@ function frameworkMemoryFloor(short: string, framework: Framework): Contestant {
 }
 
 /** The floor of a session write: one read, then one write (load, then save), two round trips. */
-function loadThenSaveFloor(store: "redis" | "postgres" | "mysql" | "sqlite" | "file", settings: string): Contestant {
+function loadThenSaveFloor(store: "redis" | "postgres" | "mysql" | "sqlite" | "dynamodb" | "file", settings: string): Contestant {
   const { needsServices } = floor(store, settings);
   return {
     id: `floor-rw-${store}-express`, label: `floor: ${store} read, then write`, store, framework: "express 5", kind: "floor",

@@ -61,6 +61,7 @@ async function build(contestant: Contestant): Promise<Running> {
   if (id === "fs-memory-fastify") return fastifySession();
   if (contestant.kind === "sessionkit") return sessionkit(contestant);
   if (id === "es-memorystore-express") return expressSession("memorystore");
+  if (id === "es-sqlite3-express") return expressSession("connect-sqlite3");
   if (id.startsWith("es-")) return expressSession(store);
   throw new Error(`no builder for contestant "${id}"`);
 }

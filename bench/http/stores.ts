@@ -10,7 +10,8 @@ import { createPool } from "mysql2/promise";
 import { createClient } from "redis";
 import type { AnyStore } from "sessionkit";
 import { MemoryStore } from "sessionkit";
-import { importAs, importSessionkit, MYSQL_URL, POSTGRES_URL, REDIS_URL } from "../lib.js";
+import { DeleteTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { dynamodbUrl, importAs, importSessionkit, MYSQL_URL, POSTGRES_URL, REDIS_URL } from "../lib.js";
 import type { StoreKind } from "./contestants.js";
 import { BENCH_SECRET } from "./contestants.js";
 
@@ -45,6 +46,8 @@ export async function sessionkitStore(kind: StoreKind): Promise<Built<AnyStore>>
       return sessionkitMysql();
     case "sqlite":
       return sessionkitSqlite();
+    case "dynamodb":
+      return sessionkitDynamo();
     case "file":
       return sessionkitFile();
     case "cookie":
@@ -85,6 +88,13 @@ async function sessionkitSqlite(): Promise<Built<AnyStore>> {
   const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-sk-"));
   const store = new SqliteStore({ path: join(dir, "sessions.db") });
   return { value: store, cleanup: async () => (store.close(), await rm(dir, { recursive: true, force: true })) };
+}
+
+async function sessionkitDynamo(): Promise<Built<AnyStore>> {
+  const { DynamoStore } = await importSessionkit<{ DynamoStore: new (options: Options) => AnyStore }>("dist/stores/dynamodb.js");
+  const client = dynamoClient();
+  const table = uniqueTable(SK_TABLE);
+  return { value: new DynamoStore({ client, tableName: table, createTable: true }), cleanup: () => dropDynamo(client, table) };
 }
 
 async function sessionkitFile(): Promise<Built<AnyStore>> {
@@ -150,6 +160,27 @@ async function expressSessionStore(session: ExpressSession, kind: string): Promi
       const store = new (await factory("session-file-store"))({ path: dir });
       return { value: store, cleanup: () => rm(dir, { recursive: true, force: true }) };
     }
+    case "sqlite": {
+      const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-es-"));
+      const database = await openSqlite(join(dir, "sessions.db"));
+      const store = new (await factory("better-sqlite3-session-store"))({ client: database });
+      return { value: store, cleanup: async () => (database.close(), await rm(dir, { recursive: true, force: true })) };
+    }
+    case "connect-sqlite3": {
+      const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-es-"));
+      const store = new (await factory("connect-sqlite3"))({ db: "sessions.db", dir, concurrentDB: true });
+      const closed = () => new Promise<void>((resolve) => (store as { db?: { close(done: () => void): void } }).db?.close(() => resolve()) ?? resolve());
+      return { value: store, cleanup: async () => (await closed(), await rm(dir, { recursive: true, force: true })) };
+    }
+    case "dynamodb": {
+      const client = dynamoClient();
+      const table = uniqueTable(ES_TABLE);
+      const store = new (await factory("connect-dynamodb"))({ client, table }) as Closable & { initialize(): Promise<void> };
+      // Its table is made before the first request: made lazily, the first concurrent requests each try
+      // CreateTable, the losers' ResourceInUseException is an unhandled rejection, and the process exits.
+      await store.initialize();
+      return { value: store, cleanup: () => dropDynamo(client, table) };
+    }
     default:
       throw new Error(`no express-session store for "${kind}"`);
   }
@@ -207,4 +238,33 @@ async function postgresPool(table: string): Promise<pg.Pool> {
 async function dropPostgres(pool: pg.Pool, table: string): Promise<void> {
   await pool.query(`DROP TABLE IF EXISTS ${table}`);
   await pool.end();
+}
+
+/** The synchronous SQLite connection every SQLite contestant uses. */
+export interface SqliteDatabase {
+  exec(sql: string): unknown;
+  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown; all(...params: unknown[]): unknown[] };
+  close(): unknown;
+}
+
+/** A path opened as SqliteStore opens one: node:sqlite where Node has it, else better-sqlite3, with its pragmas. */
+export async function openSqlite(path: string): Promise<SqliteDatabase> {
+  const nodeSqlite = process.getBuiltinModule?.("node:sqlite") as { DatabaseSync: new (path: string) => SqliteDatabase } | undefined;
+  const Database = nodeSqlite?.DatabaseSync ?? (await import("better-sqlite3")).default;
+  const database: SqliteDatabase = new Database(path);
+  for (const pragma of ["busy_timeout = 5000", "journal_mode = WAL", "synchronous = NORMAL"]) database.exec(`PRAGMA ${pragma}`);
+  return database;
+}
+
+/** A client of the DynamoDB the harness points DYNAMODB_URL at (dynalite, see bench/dynalite.ts); its credentials are dynalite's any. */
+export function dynamoClient(): DynamoDBClient {
+  return new DynamoDBClient({ endpoint: dynamodbUrl(), region: "us-east-1", credentials: { accessKeyId: "bench", secretAccessKey: "bench" } });
+}
+
+/** A table of this run's own: two contestants of one store run side by side on one dynalite. */
+export const uniqueTable = (base: string) => `${base}_${Math.random().toString(36).slice(2, 10)}`;
+
+export async function dropDynamo(client: DynamoDBClient, table: string): Promise<void> {
+  await client.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
+  client.destroy();
 }

@@ -3,9 +3,10 @@
  * request, with no session library. No session layer on that store can cost less, so a
  * session library's CPU over its floor is what the library itself adds.
  *   /login  makes an id, stores counter 0 (seeding, not measured), sets `floor=<id>`
- *   /read   one read of the counter: Redis GET, SQL primary-key SELECT, one file read, one Map get
- *   /write  one write of counter+1: Redis INCR, SQL one-statement upsert, one atomic file write
- *           (temp file + rename; the file floor keeps the counters in memory, so a write needs no read),
+ *   /read   one read of the counter: Redis GET, SQL primary-key SELECT, DynamoDB GetItem, one file read, one Map get
+ *   /write  one write of counter+1: Redis INCR, SQL one-statement upsert, DynamoDB PutItem, one atomic
+ *           file write (temp file + rename; the file and DynamoDB floors keep the counters in memory, so a
+ *           write needs no read),
  *           one Map set
  * A load-then-save floor (`readFirst`) does the read, then the write, on /write: the two round trips a
  * session store's write needs, since the session is loaded before the handler changes it.
@@ -18,6 +19,7 @@ import type { Server } from "node:http";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateTableCommand, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import express from "express";
 import type { Request, Response } from "express";
 import { createPool } from "mysql2/promise";
@@ -27,6 +29,7 @@ import { createClient } from "redis";
 import { MYSQL_URL, POSTGRES_URL, REDIS_URL } from "../../lib.js";
 import { stats } from "../routes.js";
 import type { Built } from "../stores.js";
+import { dropDynamo, dynamoClient, openSqlite, uniqueTable } from "../stores.js";
 
 /** One store's three operations, each a single round trip. */
 interface FloorStore {
@@ -127,6 +130,7 @@ function floorStore(kind: string, name: string): Promise<Built<FloorStore>> {
   if (kind === "postgres") return postgresFloor(`bench_${name}_sessions`);
   if (kind === "mysql") return mysqlFloor(`bench_${name}_sessions`);
   if (kind === "sqlite") return sqliteFloor();
+  if (kind === "dynamodb") return dynamoFloor(name);
   if (kind === "file") return fileFloor();
   throw new Error(`no floor for store "${kind}"`);
 }
@@ -201,20 +205,10 @@ async function mysqlFloor(table: string): Promise<Built<FloorStore>> {
   return { value: store, cleanup };
 }
 
-interface SqliteDatabase {
-  exec(sql: string): unknown;
-  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
-  close(): unknown;
-}
-
-/** The library SqliteStore opens a path with: node:sqlite where Node has it, else better-sqlite3, with its pragmas. */
+/** The connection SqliteStore opens a path with (node:sqlite or better-sqlite3), and prepared statements on it. */
 async function sqliteFloor(): Promise<Built<FloorStore>> {
   const dir = await mkdtemp(join(tmpdir(), "sessionkit-bench-floor-"));
-  const path = join(dir, "floor.db");
-  const nodeSqlite = process.getBuiltinModule?.("node:sqlite") as { DatabaseSync: new (path: string) => SqliteDatabase } | undefined;
-  const Database = nodeSqlite?.DatabaseSync ?? (await import("better-sqlite3")).default;
-  const db: SqliteDatabase = new Database(path);
-  for (const pragma of ["busy_timeout = 5000", "journal_mode = WAL", "synchronous = NORMAL"]) db.exec(`PRAGMA ${pragma}`);
+  const db = await openSqlite(join(dir, "floor.db"));
   db.exec("CREATE TABLE floor (id TEXT PRIMARY KEY NOT NULL, count INTEGER NOT NULL)");
   const select = db.prepare("SELECT count FROM floor WHERE id = ?");
   const upsert = db.prepare("INSERT INTO floor (id, count) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET count = count + 1 RETURNING count");
@@ -224,6 +218,31 @@ async function sqliteFloor(): Promise<Built<FloorStore>> {
     increment: async (id) => (upsert.get(id, 1) as { count: number }).count,
   };
   return { value: store, cleanup: async () => (db.close(), await rm(dir, { recursive: true, force: true })) };
+}
+
+/** The AWS SDK client DynamoStore is given: one consistent GetItem to read, one PutItem of the new count to write. */
+async function dynamoFloor(name: string): Promise<Built<FloorStore>> {
+  const client = dynamoClient();
+  const TableName = uniqueTable(`bench_${name}`);
+  await client.send(
+    new CreateTableCommand({ TableName, AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }], KeySchema: [{ AttributeName: "id", KeyType: "HASH" }], BillingMode: "PAY_PER_REQUEST" }),
+  );
+  // Counters kept in memory, as the file floor's, so a write is one PutItem and needs no read.
+  const counters = new Map<string, number>();
+  const put = async (id: string, count: number) => {
+    counters.set(id, count);
+    await client.send(new PutItemCommand({ TableName, Item: { id: { S: id }, count: { N: String(count) } } }));
+    return count;
+  };
+  const store: FloorStore = {
+    create: async (id) => void (await put(id, 0)),
+    read: async (id) => {
+      const { Item } = await client.send(new GetItemCommand({ TableName, Key: { id: { S: id } }, ConsistentRead: true }));
+      return Item?.count?.N === undefined ? null : Number(Item.count.N);
+    },
+    increment: (id) => put(id, (counters.get(id) ?? 0) + 1),
+  };
+  return { value: store, cleanup: () => dropDynamo(client, TableName) };
 }
 
 async function fileFloor(): Promise<Built<FloorStore>> {
