@@ -326,8 +326,10 @@ export async function signedIn(core: ManagerContext, state: SessionInternals, se
   const owned = distinctSessions(await ownedRecords(core, server, user.owner));
   const handles = owned.slice(max).map((record) => record.info.handle);
   if (handles.length === 0) return;
-  const evicted = await endSessions(core, server, user.owner, { handles });
-  for (const handle of evicted) core.emit("evicted", handle, user.id);
+  await endSessions(core, server, user.owner, { handles });
+  // The fence now names each of them: one this call did not delete (its own sign-in was still
+  // writing, and saw the fence first) ends itself, so each gets its event here.
+  for (const handle of handles) core.emit("evicted", handle, user.id);
   if (handles.includes(user.handle!)) supersede(state, []);
 }
 

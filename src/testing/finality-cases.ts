@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { SessionLimitError } from "../core/errors.js";
+import type { SessionEvent } from "../core/events.js";
 import { hashToken } from "../core/ids.js";
 import type { SessionStore, SessionWrite } from "../core/store.js";
 import { PENDING_GRACE_MS } from "../core/store.js";
@@ -348,6 +349,36 @@ export function finalityCases(factory: StoreFactory, options: ConformanceOptions
         for (const outcome of outcomes) {
           if (outcome.status === "fulfilled") assert.equal((await sessions.load(outcome.value)).userId, USER, "a racer that got a cookie is signed in");
         }
+        await sessions.close();
+      }),
+    },
+    {
+      name: "evict-oldest: a racer that reads the evicting fence before the evicter deletes it still gets its evicted event",
+      run: withUsers(async (store) => {
+        const gated = new GatedStore(store);
+        const events: SessionEvent[] = [];
+        let skew = 0; // the evicter signs in a second later, so it ranks newest
+        const sessions = manager(gated, { maxSessionsPerUser: 1, now: () => Date.now() + skew, onEvent: (event) => events.push(event) });
+        const racer = await sessions.load(undefined, { device: device(1) });
+        await racer.signIn(USER); // a fresh session: its record is written by the commit
+        const racerHandle = racer.handle;
+        const racerHeld = gated.hold("get", isFence);
+        const racing = sessions.commit(racer);
+        await racerHeld.reached; // its record written, its fence not yet read
+        skew += 1000;
+        let listings = 0;
+        const evicterHeld = gated.hold("listByOwner", () => ++listings === 2);
+        const evicter = await sessions.load(undefined, { device: device(2) });
+        await evicter.signIn(USER);
+        const evicting = sessions.commit(evicter);
+        await evicterHeld.reached; // the fence names the racer; the evicter has not listed it for deletion yet
+        racerHeld.release();
+        await racing;
+        assert.equal(racer.superseded, true, "the racer read the fence and ended itself");
+        evicterHeld.release();
+        await evicting;
+        assert.ok(events.some((event) => event.type === "evicted" && event.handle === racerHandle), "its end has an evicted event");
+        assert.equal((await sessions.listSessions(USER)).length, 1);
         await sessions.close();
       }),
     },
