@@ -3,7 +3,9 @@
  * `request.session`, loaded in onRequest and committed in onSend, as @fastify/session does:
  * framework hooks, no patching of the reply. The store write ends before the response goes out.
  */
-import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from "fastify";
+import type { Duration } from "../core/duration.js";
+import { toMilliseconds } from "../core/duration.js";
 import type { PreparedCommit, SessionHeader, SessionManager } from "../core/manager.js";
 import { sessionCacheControl } from "../core/node-http.js";
 import type { Session, SessionData } from "../core/session.js";
@@ -100,3 +102,27 @@ export const sessionPlugin = Object.assign(pluginBody, {
   [Symbol.for("skip-override")]: true,
   [Symbol.for("fastify.display-name")]: "sessionkit",
 }) as FastifyPluginAsync<SessionPluginOptions>;
+
+/** What `requireFresh` does with a request whose sign-in is too old (or missing, or by another method). */
+export interface RequireFreshOptions {
+  /** Only these `signIn`/`reauthenticated` methods count (e.g. ["password", "webauthn"]). */
+  methods?: readonly string[];
+  /** Default: a 401 "reauthentication required". Redirect to your password-confirmation page instead. */
+  onStale?: (request: FastifyRequest, reply: FastifyReply) => unknown;
+}
+
+/**
+ * A preHandler that guards a sensitive route (change email or password, MFA, "sign out
+ * everywhere": OWASP ASVS V7.5.1, V7.5.3): it runs only when the user authenticated within
+ * `maxAge` (see Session.isFresh). `{ preHandler: requireFresh("10m") }` on a route of a scope
+ * that registered sessionPlugin.
+ */
+export function requireFresh(maxAge: Duration, options: RequireFreshOptions = {}): preHandlerAsyncHookHandler {
+  toMilliseconds(maxAge, "maxAge"); // a bad duration fails here, not at the first request
+  const onStale = options.onStale ?? ((_request: FastifyRequest, reply: FastifyReply) => reply.code(401).type("text/plain; charset=utf-8").send("reauthentication required"));
+  return async function requireFresh(request, reply) {
+    if (request.session?.isFresh(maxAge, options)) return;
+    await onStale(request, reply);
+    return reply;
+  };
+}

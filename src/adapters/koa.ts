@@ -4,6 +4,8 @@
  * middleware chain has resolved, so the store write has ended before the client sees anything.
  */
 import type { Context, Middleware, Next } from "koa";
+import type { Duration } from "../core/duration.js";
+import { toMilliseconds } from "../core/duration.js";
 import type { SessionManager } from "../core/manager.js";
 import { applyNodeHeaders } from "../core/manager.js";
 import type { Session, SessionData } from "../core/session.js";
@@ -44,5 +46,27 @@ export function sessionMiddleware<T extends object = SessionData>(manager: Sessi
     }
     // ctx.secure honours app.proxy (X-Forwarded-Proto); the raw request knows only TLS.
     return manager.start(ctx.req, null, { secure: () => ctx.secure, device: ctx }).then((session) => run(ctx, next, session));
+  };
+}
+
+/** What `requireFresh` does with a request whose sign-in is too old (or missing, or by another method). */
+export interface RequireFreshOptions {
+  /** Only these `signIn`/`reauthenticated` methods count (e.g. ["password", "webauthn"]). */
+  methods?: readonly string[];
+  /** Default: a 401 "reauthentication required". Redirect to your password-confirmation page instead. */
+  onStale?: (ctx: Context) => unknown;
+}
+
+/**
+ * Guards a sensitive route (change email or password, MFA, "sign out everywhere": OWASP ASVS
+ * V7.5.1, V7.5.3): the next middleware runs only when the user authenticated within `maxAge`
+ * (see Session.isFresh). Mount it after sessionMiddleware.
+ */
+export function requireFresh(maxAge: Duration, options: RequireFreshOptions = {}): Middleware {
+  toMilliseconds(maxAge, "maxAge"); // a bad duration fails here, not at the first request
+  const onStale = options.onStale ?? ((ctx: Context) => ((ctx.status = 401), (ctx.body = "reauthentication required")));
+  return async function requireFresh(ctx: Context, next: Next) {
+    if ((ctx.session as Session<object> | undefined)?.isFresh(maxAge, options)) return next();
+    await onStale(ctx);
   };
 }

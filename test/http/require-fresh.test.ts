@@ -2,10 +2,14 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import express from "express";
+import Fastify from "fastify";
 import { Hono } from "hono";
+import Koa from "koa";
 import { afterEach, describe, expect, it } from "vitest";
 import { requireFresh as expressRequireFresh, sessionMiddleware as expressSessions } from "../../src/adapters/express.js";
+import { requireFresh as fastifyRequireFresh, sessionPlugin } from "../../src/adapters/fastify.js";
 import { requireFresh as honoRequireFresh, sessionMiddleware as honoSessions } from "../../src/adapters/hono.js";
+import { requireFresh as koaRequireFresh, sessionMiddleware as koaSessions } from "../../src/adapters/koa.js";
 import { SessionManager } from "../../src/core/manager.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 
@@ -64,7 +68,39 @@ describe("requireFresh", () => {
     expect((await fetch(`${base}/webauthn-only`, { method: "POST", headers: { cookie } })).status, "a password sign-in is not a WebAuthn one").toBe(401);
   });
 
+  it("Fastify: the same, as a preHandler", async () => {
+    const { sessions, advance } = setup();
+    const app = Fastify();
+    await app.register(sessionPlugin, { manager: sessions });
+    app.post("/login", async (request) => (await request.session.signIn("ada", { method: "password" }), "ok"));
+    app.post("/confirm", async (request) => (await request.session.reauthenticated({ method: "password" }), "ok"));
+    app.post("/sensitive", { preHandler: fastifyRequireFresh("10m") }, async () => "done");
+    const base = await app.listen({ port: 0, host: "127.0.0.1" });
+    closers.push(() => void app.close());
+    await flow(base, advance);
+  });
+
+  it("Koa: the same, as middleware before the route", async () => {
+    const { sessions, advance } = setup();
+    const app = new Koa();
+    app.use(koaSessions(sessions));
+    const guard = koaRequireFresh("10m");
+    app.use(async (ctx, next) => {
+      if (ctx.path === "/login") await ctx.session.signIn("ada", { method: "password" });
+      else if (ctx.path === "/confirm") await ctx.session.reauthenticated({ method: "password" });
+      else if (ctx.path === "/sensitive") return guard(ctx, async () => void (ctx.body = "done"));
+      else return next();
+      ctx.body = "ok";
+    });
+    const server = app.listen(0, "127.0.0.1");
+    closers.push(() => server.close());
+    await new Promise((resolve) => server.once("listening", resolve));
+    await flow(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, advance);
+  });
+
   it("rejects a bad maxAge when the route is defined", () => {
     expect(() => expressRequireFresh("ten minutes")).toThrow(TypeError);
+    expect(() => fastifyRequireFresh("ten minutes")).toThrow(TypeError);
+    expect(() => koaRequireFresh("ten minutes")).toThrow(TypeError);
   });
 });
