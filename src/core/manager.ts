@@ -146,7 +146,7 @@ export class SessionManager<T extends object = SessionData> {
 
   #loadUntraced(token: TokenCandidates, context: LoadContext): Awaitable<Session<T>> {
     const path = this.#path;
-    if (!path) return this.#resolveStore().then(() => this.#loadNow(token, context));
+    if (!path) return this.#resolveStore().then(() => this.#loadUntraced(token, context));
     if (this.#gcDue) this.#startGc();
     const now = this.#ctx.now();
     const secure = this.#secure(context.secure);

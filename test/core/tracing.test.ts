@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { SessionEnded, SessionStore, SessionTrace } from "../../src/index.js";
 import { MemoryStore, SESSIONKIT_CHANNELS, SessionManager } from "../../src/index.js";
 import { GatedStore } from "../../src/testing/index.js";
+// The deprecated `provider:` option resolves through the registry, which `sessionkit/providers` installs.
+import "../../src/providers/index.js";
 
 type Event = "start" | "end" | "asyncStart" | "asyncEnd" | "error";
 interface Seen {
@@ -89,6 +91,14 @@ describe("a request's life on the channels", () => {
     expect(new Set(seen.map((s) => s.message.store))).toEqual(new Set(["MemoryStore"]));
     // A synchronous store: start then end, no async events.
     expect(seen.filter((s) => s.channel === "store").map((s) => s.event)).toEqual(["start", "end", "start", "end", "start", "end"]);
+  });
+
+  it("a load that first waits for a provider's store is one load span", async () => {
+    const { seen } = listen();
+    const sessions = new SessionManager({ provider: "memory", gcInterval: 0 });
+    await sessions.load();
+    expect(seen.filter((s) => s.channel === "load" && s.event === "start")).toHaveLength(1);
+    await sessions.close();
   });
 
   it("an asynchronous store: end has no outcome yet, asyncEnd has it", async () => {
