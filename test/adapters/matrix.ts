@@ -37,7 +37,6 @@ const kitProxied = { file: kit, title: "HttpOnly, SameSite=Lax, Path=/ over plai
 const nuxtApp = { file: nuxt, title: "signs in, counts per session, and signs out, with the cookie rules of every adapter" };
 const hostPrefix = "cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back";
 const superseded = "a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out";
-const NUXT_DOCS_AS_WRITTEN = "not in the built app, whose manager is the docs' block as written (a MemoryStore, default cookie); the h3 1.15 row runs the same adapter path";
 
 export const builtApps: BuiltApp[] = [
   {
@@ -87,15 +86,11 @@ export const builtApps: BuiltApp[] = [
     cells: {
       flags: nuxtApp,
       "secure-auto": { file: nuxt, title: "Secure over https: a request forwarded as https (x-forwarded-proto, h3 1's rule) gets a Secure cookie" },
-      "host-prefix": NUXT_DOCS_AS_WRITTEN,
-      "cache-control": { ...nuxtApp, only: "no header of the app's" },
-      ambiguous: {
-        file: nuxt,
-        title: "two different sid cookies load neither: both orders read signed out, and a write starts a new session",
-        only: "no ambiguous-cookie event: the docs' manager has no onEvent",
-      },
-      superseded: NUXT_DOCS_AS_WRITTEN,
-      "store-failure": NUXT_DOCS_AS_WRITTEN,
+      "host-prefix": { file: nuxt, title: hostPrefix },
+      "cache-control": { file: nuxt, title: "no-store on every response with the cookie; the app's shareable Cache-Control becomes private, no-store" },
+      ambiguous: { file: nuxt, title: "two different session cookies load neither, each with an ambiguous-cookie event, and a write starts a new session" },
+      superseded: { file: nuxt, title: superseded },
+      "store-failure": { file: nuxt, title: "a store failure answers 500 with no cookie, with and without a session, and the session outlives it" },
       "revoke-user": { file: nuxt, title: "signIn → listSessions → revokeUser ends every session of the user" },
       api: { file: nuxt, title: "useSession(event) is the whole Session: every member works from a server route" },
     },
