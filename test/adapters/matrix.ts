@@ -13,6 +13,8 @@ export interface Proof {
   title: string;
   /** What of the guarantee the test checks, when it is not all of it. */
   only?: string;
+  /** The app's documented setting the guarantee needs (a framework server that trusts a proxy only when told). */
+  config?: string;
 }
 
 export interface BuiltApp {
@@ -26,7 +28,6 @@ export const MATRIX_END = "<!-- guarantees:end -->";
 
 const next = "test/next-adapter.test.ts";
 const rrApp = "test/react-router-adapter.test.ts";
-const rrStorage = "test/react-router-storage.test.ts";
 const kit = "test/sveltekit-adapter.test.ts";
 const nuxt = "test/nuxt-app.test.ts";
 
@@ -57,7 +58,11 @@ export const builtApps: BuiltApp[] = [
     name: "React Router (build + react-router-serve)",
     cells: {
       flags: rrAction,
-      "secure-auto": { file: rrStorage, title: 'getSession(request): Secure from the URL for "auto", and signIn records the user agent', only: "without a server" },
+      "secure-auto": {
+        file: rrApp,
+        title: "Secure over https behind a proxy: a custom Express server with trust proxy makes getSession(request) set Secure",
+        config: 'a custom server (@react-router/express) with app.set("trust proxy", 1); react-router-serve trusts no proxy header',
+      },
       "host-prefix": { file: rrApp, title: hostPrefix },
       "cache-control": rrAction,
       ambiguous: { file: rrApp, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
@@ -71,7 +76,7 @@ export const builtApps: BuiltApp[] = [
     name: "SvelteKit 3 (adapter-node build)",
     cells: {
       flags: kitProxied,
-      "secure-auto": { ...kitProxied, only: "adapter-node's PROTOCOL_HEADER names the trusted header" },
+      "secure-auto": { ...kitProxied, config: "adapter-node's PROTOCOL_HEADER=x-forwarded-proto" },
       "host-prefix": { file: kit, title: hostPrefix },
       "cache-control": kitWrite,
       ambiguous: { file: kit, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
@@ -120,7 +125,8 @@ const cellText = (text: string) => text.replaceAll("|", "\\|");
 
 function proofCell(cell: Proof | string): string {
   if (typeof cell === "string") return `— ${cell}`;
-  return `✓${cell.only ? ` partly (${cell.only})` : ""}: ${cell.file} › “${cell.title}”`;
+  const qualifier = cell.only ? ` partly (${cell.only})` : cell.config ? ` with ${cell.config}` : "";
+  return `✓${qualifier}: ${cell.file} › “${cell.title}”`;
 }
 
 const LEGEND = [
