@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { GuaranteeCase } from "./cases.js";
+import { isFreshInHandler } from "./cases.js";
 import type { Target } from "./targets.js";
 
 /** A test of a built app's suite: `title` is the literal first argument of its it(...). */
@@ -36,6 +37,7 @@ const rrAction = { file: rrApp, title: "an action writes: sign-in sets the manag
 const kitWrite = { file: kit, title: "stores a form action's write, and the next request's load reads it" };
 const kitProxied = { file: kit, title: "HttpOnly, SameSite=Lax, Path=/ over plain http, and Secure once the proxy says https" };
 const nuxtApp = { file: nuxt, title: "signs in, counts per session, and signs out, with the cookie rules of every adapter" };
+const freshInHandler = (framework: string) => `skipped: ${isFreshInHandler(framework)}`;
 const hostPrefix = "cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back";
 const superseded = "a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out";
 
@@ -52,6 +54,7 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: next, title: "a store failure fails the Server Action and the Route Handler with a 500, and sets no cookie" },
       "revoke-user": { file: next, title: "signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers" },
       api: { file: next, title: "the NextSession is the whole Session: every member works from a Route Handler" },
+      "require-fresh": freshInHandler("Next.js"),
     },
   },
   {
@@ -70,6 +73,7 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: rrApp, title: "a store failure fails the action through React Router's error path (500), with no cookie" },
       "revoke-user": { file: rrApp, title: "signIn, userId, handle, listSessions and revokeUser work from loaders and actions" },
       api: { file: rrApp, title: "the React Router session is the whole Session: every member works from an action" },
+      "require-fresh": freshInHandler("React Router"),
     },
   },
   {
@@ -84,6 +88,7 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: kit, title: "answers a failed store write through SvelteKit's error path (handleError, 500), without a cookie" },
       "revoke-user": { file: kit, title: "signIn → listSessions → revokeUser ends every session of the user" },
       api: { file: kit, title: "locals.session is the whole Session: every member works from an endpoint" },
+      "require-fresh": freshInHandler("SvelteKit"),
     },
   },
   {
@@ -98,6 +103,7 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: nuxt, title: "a store failure answers 500 with no cookie, with and without a session, and the session outlives it" },
       "revoke-user": { file: nuxt, title: "signIn → listSessions → revokeUser ends every session of the user" },
       api: { file: nuxt, title: "useSession(event) is the whole Session: every member works from a server route" },
+      "require-fresh": freshInHandler("h3 (Nuxt)"),
     },
   },
 ];
