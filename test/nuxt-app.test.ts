@@ -1,7 +1,10 @@
 /**
  * sessionkit/h3 in a real Nuxt 4 app (test/apps/nuxt; Nitro 2 on h3 1): its server/ files are the
  * Nuxt block of docs/adapters.md as written, built by `nuxt build` and served by
- * `node .output/server/index.mjs` on 127.0.0.1, driven by fetch.
+ * `node .output/server/index.mjs` on 127.0.0.1, driven by fetch. Beside them, test-server/ adds
+ * test routes, and a second manager on the /lab/ routes for what the documented manager (a
+ * MemoryStore, the default cookie, no onEvent) cannot show: `__Host-sid`, the ambiguous-cookie
+ * event, a store held on a barrier or down.
  */
 import { execFile, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -48,7 +51,7 @@ describe.skipIf(!nuxtRuns)(`Nuxt 4 app (needs Node 22.22+ or 24.15+; this is ${p
       mkdirSync(dirname(join(appDir, path)), { recursive: true });
       writeFileSync(join(appDir, path), text);
     }
-    // Beside them, the test's own routes (test-server/api/): reads, the per-user calls, the whole API.
+    // Beside them, the test's own files (test-server/): reads, the per-user calls, the whole API, the lab manager.
     cpSync(join(appDir, "test-server"), join(appDir, "server"), { recursive: true });
     await promisify(execFile)(process.execPath, ["node_modules/nuxt/bin/nuxt.mjs", "build"], {
       cwd: appDir,
@@ -145,6 +148,79 @@ describe.skipIf(!nuxtRuns)(`Nuxt 4 app (needs Node 22.22+ or 24.15+; this is ${p
     expect(handles).toHaveLength(2);
     expect(await (await post("/api/devices", laptop)).json()).toEqual({ revoked: 2 });
     for (const cookie of [phone, laptop]) expect(await read(cookie)).toEqual(signedOut);
+  });
+
+  it("no-store on every response with the cookie; the app's shareable Cache-Control becomes private, no-store", async () => {
+    const count = await post("/api/count");
+    const publicRead = await fetch(url + "/api/public");
+    const signIn = await post("/api/sign-in", cookieOf(count), { user: "ada" });
+    const signOut = await post("/api/sign-out", cookieOf(signIn));
+    const responses = [count, publicRead, signIn, signOut];
+    for (const response of responses) expect(response.headers.getSetCookie()).toHaveLength(1);
+    expect(responses.map((response) => response.headers.get("cache-control"))).toEqual(["no-store", "private, no-store", "no-store", "no-store"]);
+  });
+
+  // The lab routes (test-server/routes/lab/) run a second manager beside the documented one:
+  // cookie.secure: true with the name __Host-sid, an onEvent that records, and a store the test
+  // holds on a barrier or takes down through POST /lab/store (test-server/utils/lab-sessions.ts).
+  const lab = (method: string, path: string, cookie?: string, body?: string) =>
+    fetch(`${url}/lab/${path}`, { method, headers: cookie ? { cookie } : {}, body });
+  const labStore = async (command: string) => expect((await lab("POST", "store", undefined, command)).status).toBeLessThan(300);
+  const labCookieOf = (response: Response) => response.headers.getSetCookie().find((line) => line.startsWith("__Host-sid="))?.split(";")[0];
+  const labRead = async (cookie?: string) => (await lab("GET", "read", cookie)).json();
+
+  it("cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back", async () => {
+    const response = await lab("POST", "count");
+    const attributes = response.headers.getSetCookie().find((line) => line.startsWith("__Host-sid="))?.split("; ").slice(1);
+    expect(attributes).toEqual(expect.arrayContaining(["Secure", "Path=/", "HttpOnly"]));
+    expect(attributes?.some((attribute) => attribute.toLowerCase().startsWith("domain="))).toBe(false);
+    expect(await labRead(labCookieOf(response))).toEqual({ data: { n: 1 }, userId: null });
+  });
+
+  it("two different session cookies load neither, each with an ambiguous-cookie event, and a write starts a new session", async () => {
+    const victim = labCookieOf(await lab("POST", "sign-in?user=victim"));
+    const attacker = labCookieOf(await lab("POST", "sign-in?user=attacker"));
+    const ambiguous = async () => ((await (await lab("GET", "events")).json()) as string[]).filter((type) => type === "ambiguous-cookie").length;
+    const before = await ambiguous();
+    for (const cookie of [`${victim}; ${attacker}`, `${attacker}; ${victim}`]) expect(await labRead(cookie)).toEqual(signedOut);
+    expect(await ambiguous()).toBe(before + 2);
+    const write = await lab("POST", "count", `${victim}; ${attacker}`);
+    expect(await write.json()).toEqual({ n: 1 });
+    expect([victim, attacker]).not.toContain(labCookieOf(write));
+    expect(await labRead(victim)).toEqual({ data: {}, userId: "victim" });
+  });
+
+  it("a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out", async () => {
+    // Unraced, a sign-in over a live session sends the new id's cookie: its absence below means something.
+    expect(labCookieOf(await lab("POST", "sign-in?user=eve", labCookieOf(await lab("POST", "count"))))).toBeDefined();
+    const cookie = labCookieOf(await lab("POST", "count"));
+    // Forced, not timed: the sign-in parks at its first store write (a GatedStore barrier), after
+    // the middleware loaded the session; the sign-out runs to the end meanwhile; then the sign-in
+    // goes on and finds the session it rotates gone.
+    await labStore("hold");
+    const signingIn = lab("POST", "sign-in?user=mallory", cookie);
+    await labStore("reached");
+    const signOut = await lab("POST", "sign-out", cookie);
+    expect(signOut.headers.getSetCookie()[0]).toMatch(/^__Host-sid=; /);
+    await labStore("release");
+    const late = await signingIn;
+    expect(late.status).toBeLessThan(500);
+    expect(late.headers.getSetCookie()).toEqual([]);
+    expect(await labRead(cookie)).toEqual(signedOut);
+  });
+
+  it("a store failure answers 500 with no cookie, with and without a session, and the session outlives it", async () => {
+    const cookie = labCookieOf(await lab("POST", "count"));
+    await labStore("down");
+    try {
+      for (const failed of [await lab("POST", "count", cookie), await lab("POST", "count")]) {
+        expect(failed.status).toBe(500);
+        expect(failed.headers.getSetCookie()).toEqual([]);
+      }
+    } finally {
+      await labStore("up");
+    }
+    expect(await labRead(cookie)).toEqual({ data: { n: 1 }, userId: null });
   });
 
   it("useSession(event) is the whole Session: every member works from a server route", async () => {

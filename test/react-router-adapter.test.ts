@@ -13,6 +13,8 @@ const supported = major > 22 || (major === 22 && minor >= 22);
 
 const dir = appDir("react-router");
 let app: ServedApp;
+/** The same build behind its own Express server with "trust proxy" (test/apps/react-router/server.ts). */
+let proxied: ServedApp;
 
 const get = (path: string, cookie?: string) => fetch(app.url + path.slice(1), { headers: cookie ? { cookie } : {}, redirect: "manual" });
 const postForm = (path: string, fields: Record<string, string>, cookie?: string) =>
@@ -45,9 +47,13 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
       PORT: String(port),
       HOST: "127.0.0.1",
     });
+    const proxiedPort = await sparePort();
+    proxied = await serveApp(dir, process.execPath, ["server.ts"], `http://127.0.0.1:${proxiedPort}/`, { PORT: String(proxiedPort), HOST: "127.0.0.1" });
   }, 180_000);
 
-  afterAll(() => app?.stop());
+  afterAll(async () => {
+    await Promise.all([app?.stop(), proxied?.stop()]);
+  });
 
   it("a loader reads a fresh session as signed out and sends no cookie", async () => {
     expect(await page()).toEqual({ user: "signed out", message: "", setCookie: undefined });
@@ -137,6 +143,16 @@ describe.skipIf(!supported)(`sessionkit/react-router in a built React Router app
     expect(await revoked.json()).toEqual({ revoked: 1 });
     expect((await page(phone)).user).toBe("signed out");
     expect((await page(laptop)).user).toBe("signed in as alan");
+  });
+
+  it("Secure over https behind a proxy: a custom Express server with trust proxy makes getSession(request) set Secure", async () => {
+    const signInVia = (served: ServedApp, proto: string) =>
+      fetch(`${served.url}sign-in`, { method: "POST", body: new URLSearchParams({ user: "ada" }), headers: { "x-forwarded-proto": proto }, redirect: "manual" });
+    const attributes = (response: Response) => sidCookie(response)?.split("; ").slice(1);
+    expect(attributes(await signInVia(proxied, "https"))).toContain("Secure");
+    expect(attributes(await signInVia(proxied, "http"))).not.toContain("Secure"); // plain http under "auto"
+    // react-router-serve does not trust the header (and has no setting to): the URL stays http.
+    expect(attributes(await signInVia(app, "https"))).not.toContain("Secure");
   });
 
   it("cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back", async () => {

@@ -10,6 +10,8 @@
  *   POST /revoke-user        manager.revokeUser(session.userId): "sign out everywhere"
  *   GET  /public             session.set("seen", true) with the app's Cache-Control "public, max-age=300"
  *   POST /api                every member of the Session API, through the adapter's session object
+ *   POST /reauthenticate     await session.reauthenticated(): the user proved who they are again
+ *   POST /sensitive          { done: true }; a target with requireFresh guards it with requireFresh("10m")
  *
  * The store is a FailingStore, so a case can hold one call (GatedStore) or make every call fail.
  */
@@ -80,6 +82,11 @@ export async function answer(session: Session<Data>, manager: SessionManager<Dat
       return { status: 200, body: { seen: true }, cacheControl: "public, max-age=300" };
     case "POST /api":
       return ok(await everyMember(session));
+    case "POST /reauthenticate":
+      await session.reauthenticated();
+      return ok({ reauthenticated: true });
+    case "POST /sensitive":
+      return ok({ done: true });
     default:
       return { status: 404, body: { route } };
   }

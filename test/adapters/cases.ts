@@ -39,6 +39,32 @@ async function json(response: Response): Promise<Record<string, unknown>> {
 
 const signedOut = { data: {}, userId: null };
 
+/** Why a target or app without requireFresh skips the step-up case (the README's advice for them). */
+export const isFreshInHandler = (adapter: string) => `${adapter} has no requireFresh: the handler checks session.isFresh`;
+
+/** The step-up case: its manager's clock, which the case moves past requireFresh's window. */
+function requireFreshCase(): GuaranteeCase {
+  let now = Date.now();
+  return {
+    id: "require-fresh",
+    title: "step-up: `requireFresh` stops a stale sign-in (401)",
+    options: { now: () => now },
+    async run({ request }) {
+      now = Date.now();
+      let cookie = sessionCookie(await request("POST", "/sign-in?user=ada"));
+      const sensitive = () => request("POST", "/sensitive", { cookie });
+      expect((await sensitive()).status, "just signed in: fresh").toBe(200);
+      now += 11 * 60_000;
+      expect((await sensitive()).status, "eleven minutes later: stale").toBe(401);
+      const confirm = await request("POST", "/reauthenticate", { cookie });
+      expect(confirm.status).toBe(200);
+      cookie = sessionCookie(confirm) ?? cookie; // reauthenticated rotates the id
+      expect((await sensitive()).status, "fresh again after reauthentication").toBe(200);
+      expect((await request("POST", "/sensitive")).status, "signed out: never fresh").toBe(401);
+    },
+  };
+}
+
 export const cases: GuaranteeCase[] = [
   {
     id: "flags",
@@ -166,4 +192,5 @@ export const cases: GuaranteeCase[] = [
       expect(await json(await request("GET", "/read", { cookie }))).toEqual(signedOut);
     },
   },
+  requireFreshCase(),
 ];

@@ -5,6 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { GuaranteeCase } from "./cases.js";
+import { isFreshInHandler } from "./cases.js";
 import type { Target } from "./targets.js";
 
 /** A test of a built app's suite: `title` is the literal first argument of its it(...). */
@@ -13,6 +14,8 @@ export interface Proof {
   title: string;
   /** What of the guarantee the test checks, when it is not all of it. */
   only?: string;
+  /** The app's documented setting the guarantee needs (a framework server that trusts a proxy only when told). */
+  config?: string;
 }
 
 export interface BuiltApp {
@@ -26,7 +29,6 @@ export const MATRIX_END = "<!-- guarantees:end -->";
 
 const next = "test/next-adapter.test.ts";
 const rrApp = "test/react-router-adapter.test.ts";
-const rrStorage = "test/react-router-storage.test.ts";
 const kit = "test/sveltekit-adapter.test.ts";
 const nuxt = "test/nuxt-app.test.ts";
 
@@ -35,9 +37,9 @@ const rrAction = { file: rrApp, title: "an action writes: sign-in sets the manag
 const kitWrite = { file: kit, title: "stores a form action's write, and the next request's load reads it" };
 const kitProxied = { file: kit, title: "HttpOnly, SameSite=Lax, Path=/ over plain http, and Secure once the proxy says https" };
 const nuxtApp = { file: nuxt, title: "signs in, counts per session, and signs out, with the cookie rules of every adapter" };
+const freshInHandler = (framework: string) => `skipped: ${isFreshInHandler(framework)}`;
 const hostPrefix = "cookie.secure: true with the name __Host-sid: Secure, Path=/, no Domain, and it loads back";
 const superseded = "a sign-in superseded by a sign-out meanwhile sends no cookie: the user stays signed out";
-const NUXT_DOCS_AS_WRITTEN = "not in the built app, whose manager is the docs' block as written (a MemoryStore, default cookie); the h3 1.15 row runs the same adapter path";
 
 export const builtApps: BuiltApp[] = [
   {
@@ -52,13 +54,18 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: next, title: "a store failure fails the Server Action and the Route Handler with a 500, and sets no cookie" },
       "revoke-user": { file: next, title: "signIn, userId, handle and the per-user calls work from a Server Action and Route Handlers" },
       api: { file: next, title: "the NextSession is the whole Session: every member works from a Route Handler" },
+      "require-fresh": freshInHandler("Next.js"),
     },
   },
   {
     name: "React Router (build + react-router-serve)",
     cells: {
       flags: rrAction,
-      "secure-auto": { file: rrStorage, title: 'getSession(request): Secure from the URL for "auto", and signIn records the user agent', only: "without a server" },
+      "secure-auto": {
+        file: rrApp,
+        title: "Secure over https behind a proxy: a custom Express server with trust proxy makes getSession(request) set Secure",
+        config: 'a custom server (@react-router/express) with app.set("trust proxy", 1); react-router-serve trusts no proxy header',
+      },
       "host-prefix": { file: rrApp, title: hostPrefix },
       "cache-control": rrAction,
       ambiguous: { file: rrApp, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
@@ -66,13 +73,14 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: rrApp, title: "a store failure fails the action through React Router's error path (500), with no cookie" },
       "revoke-user": { file: rrApp, title: "signIn, userId, handle, listSessions and revokeUser work from loaders and actions" },
       api: { file: rrApp, title: "the React Router session is the whole Session: every member works from an action" },
+      "require-fresh": freshInHandler("React Router"),
     },
   },
   {
     name: "SvelteKit 3 (adapter-node build)",
     cells: {
       flags: kitProxied,
-      "secure-auto": { ...kitProxied, only: "adapter-node's PROTOCOL_HEADER names the trusted header" },
+      "secure-auto": { ...kitProxied, config: "adapter-node's PROTOCOL_HEADER=x-forwarded-proto" },
       "host-prefix": { file: kit, title: hostPrefix },
       "cache-control": kitWrite,
       ambiguous: { file: kit, title: "two different sid cookies load neither: a fresh session and an ambiguous-cookie event" },
@@ -80,6 +88,7 @@ export const builtApps: BuiltApp[] = [
       "store-failure": { file: kit, title: "answers a failed store write through SvelteKit's error path (handleError, 500), without a cookie" },
       "revoke-user": { file: kit, title: "signIn → listSessions → revokeUser ends every session of the user" },
       api: { file: kit, title: "locals.session is the whole Session: every member works from an endpoint" },
+      "require-fresh": freshInHandler("SvelteKit"),
     },
   },
   {
@@ -87,17 +96,14 @@ export const builtApps: BuiltApp[] = [
     cells: {
       flags: nuxtApp,
       "secure-auto": { file: nuxt, title: "Secure over https: a request forwarded as https (x-forwarded-proto, h3 1's rule) gets a Secure cookie" },
-      "host-prefix": NUXT_DOCS_AS_WRITTEN,
-      "cache-control": { ...nuxtApp, only: "no header of the app's" },
-      ambiguous: {
-        file: nuxt,
-        title: "two different sid cookies load neither: both orders read signed out, and a write starts a new session",
-        only: "no ambiguous-cookie event: the docs' manager has no onEvent",
-      },
-      superseded: NUXT_DOCS_AS_WRITTEN,
-      "store-failure": NUXT_DOCS_AS_WRITTEN,
+      "host-prefix": { file: nuxt, title: hostPrefix },
+      "cache-control": { file: nuxt, title: "no-store on every response with the cookie; the app's shareable Cache-Control becomes private, no-store" },
+      ambiguous: { file: nuxt, title: "two different session cookies load neither, each with an ambiguous-cookie event, and a write starts a new session" },
+      superseded: { file: nuxt, title: superseded },
+      "store-failure": { file: nuxt, title: "a store failure answers 500 with no cookie, with and without a session, and the session outlives it" },
       "revoke-user": { file: nuxt, title: "signIn → listSessions → revokeUser ends every session of the user" },
       api: { file: nuxt, title: "useSession(event) is the whole Session: every member works from a server route" },
+      "require-fresh": freshInHandler("h3 (Nuxt)"),
     },
   },
 ];
@@ -125,7 +131,8 @@ const cellText = (text: string) => text.replaceAll("|", "\\|");
 
 function proofCell(cell: Proof | string): string {
   if (typeof cell === "string") return `— ${cell}`;
-  return `✓${cell.only ? ` partly (${cell.only})` : ""}: ${cell.file} › “${cell.title}”`;
+  const qualifier = cell.only ? ` partly (${cell.only})` : cell.config ? ` with ${cell.config}` : "";
+  return `✓${qualifier}: ${cell.file} › “${cell.title}”`;
 }
 
 const LEGEND = [

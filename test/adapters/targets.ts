@@ -13,22 +13,24 @@ import express from "express";
 import type { Express, NextFunction, Request, Response as ExpressResponse } from "express";
 import express4 from "express4";
 import Fastify from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { H3, getRequestURL } from "h3";
 import { toNodeHandler } from "h3/node";
 import { createApp, defineEventHandler, setResponseHeader, setResponseStatus, toNodeListener } from "h3-v1";
 import type { H3Event as H3v1Event } from "h3-v1";
 import { Hono } from "hono";
 import Koa from "koa";
-import { sessionMiddleware as expressMiddleware } from "../../src/adapters/express.js";
-import { sessionPlugin } from "../../src/adapters/fastify.js";
+import { requireFresh as expressRequireFresh, sessionMiddleware as expressMiddleware } from "../../src/adapters/express.js";
+import { requireFresh as fastifyRequireFresh, sessionPlugin } from "../../src/adapters/fastify.js";
 import { sessionMiddleware as h3Middleware, useSession } from "../../src/adapters/h3.js";
 import type { SessionVariables } from "../../src/adapters/hono.js";
-import { sessionMiddleware as honoMiddleware } from "../../src/adapters/hono.js";
-import { sessionMiddleware as koaMiddleware } from "../../src/adapters/koa.js";
+import { requireFresh as honoRequireFresh, sessionMiddleware as honoMiddleware } from "../../src/adapters/hono.js";
+import { requireFresh as koaRequireFresh, sessionMiddleware as koaMiddleware } from "../../src/adapters/koa.js";
 import type { SessionManager } from "../../src/core/manager.js";
 import type { Session } from "../../src/core/session.js";
 import type { CompatView, Data, Reply } from "./app.js";
 import { answer, answerCompat } from "./app.js";
+import { isFreshInHandler } from "./cases.js";
 
 export interface RunningApp {
   url: string;
@@ -67,8 +69,12 @@ function sendNode(res: ServerResponse, reply: Reply): void {
   res.writeHead(reply.status, { "content-type": "application/json" }).end(JSON.stringify(reply.body));
 }
 
+/** The guard of POST /sensitive where the adapter has requireFresh (the other targets skip the case). */
+const FRESH_WINDOW = "10m";
+
 const nodeHttp: Target = {
   name: "node:http (start/release)",
+  skip: { "require-fresh": isFreshInHandler("node:http") },
   start: (manager, errors) =>
     listenNode(
       createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -94,6 +100,7 @@ const COMPAT_SKIPS = {
   api: "compat mode hands express-session's API (req.session.x, callbacks) by design; the plain mode hands the Session",
   superseded:
     "express-session's regenerate() gives a new session whatever became of the old one: a Passport login racing a sign-out ends signed in, in a new session whose cookie is sent",
+  "require-fresh": "compat mode hands express-session's API, which has no sign-in time; the plain mode has requireFresh",
 };
 
 /** Express 4 or 5 with sessionkit/express, plain or in express-session compat mode. */
@@ -105,6 +112,7 @@ function expressTarget(name: string, factory: ExpressFactory, compat: boolean): 
       const app = factory();
       app.set("trust proxy", true);
       app.use(expressMiddleware(manager, compat ? { compat: "express-session" } : {}) as never);
+      app.post("/sensitive", expressRequireFresh(FRESH_WINDOW));
       app.use((req: Request, res: ExpressResponse, next: NextFunction) => {
         const replying = compat
           ? answerCompat(req as unknown as { session: CompatView }, manager, req.method, req.url)
@@ -132,15 +140,13 @@ const fastify: Target = {
       return reply.code(500).send();
     });
     await app.register(sessionPlugin, { manager });
-    app.route({
-      method: ["GET", "POST"],
-      url: "/*",
-      handler: async (request, reply) => {
-        const answered = await answer(request.session as unknown as Session<Data>, manager, request.method, request.url);
-        if (answered.cacheControl) reply.header("cache-control", answered.cacheControl);
-        return reply.code(answered.status).send(answered.body);
-      },
-    });
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const answered = await answer(request.session as unknown as Session<Data>, manager, request.method, request.url);
+      if (answered.cacheControl) reply.header("cache-control", answered.cacheControl);
+      return reply.code(answered.status).send(answered.body);
+    };
+    app.post("/sensitive", { preHandler: fastifyRequireFresh(FRESH_WINDOW) }, handler);
+    app.route({ method: ["GET", "POST"], url: "/*", handler });
     await app.listen({ port: 0, host: "127.0.0.1" });
     const { port } = app.server.address() as AddressInfo;
     return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
@@ -154,6 +160,8 @@ const koa: Target = {
     app.silent = true;
     app.on("error", (error: unknown) => errors.push(error));
     app.use(koaMiddleware(manager));
+    const fresh = koaRequireFresh(FRESH_WINDOW);
+    app.use((ctx, next) => (ctx.path === "/sensitive" ? fresh(ctx, next) : next()));
     app.use(async (ctx) => {
       const reply = await answer(ctx.session as unknown as Session<Data>, manager, ctx.method, ctx.url);
       if (reply.cacheControl) ctx.set("cache-control", reply.cacheControl);
@@ -178,6 +186,7 @@ const hono: Target = {
       return c.text("failed", 500);
     });
     app.use(honoMiddleware(manager));
+    app.post("/sensitive", honoRequireFresh(FRESH_WINDOW));
     app.all("*", async (c) => {
       const reply = await answer(c.get("session"), manager, c.req.method, c.req.url);
       if (reply.cacheControl) c.header("cache-control", reply.cacheControl);
@@ -195,7 +204,7 @@ const hono: Target = {
 
 const h3v2: Target = {
   name: "h3 2",
-  skip: { "secure-auto": FETCH_URL_HTTP },
+  skip: { "secure-auto": FETCH_URL_HTTP, "require-fresh": isFreshInHandler("h3") },
   start(manager, errors) {
     const app = new H3({
       silent: true,
@@ -215,6 +224,7 @@ const h3v2: Target = {
 
 const h3v1: Target = {
   name: "h3 1.15 (Nitro 2)",
+  skip: { "require-fresh": isFreshInHandler("h3") },
   start(manager, errors) {
     const app = createApp({ onError: (error) => void errors.push(error) });
     // As Nitro registers a server/middleware file: the plain function is the event handler.

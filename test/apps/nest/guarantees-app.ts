@@ -12,8 +12,8 @@ import { ExpressAdapter } from "@nestjs/platform-express";
 import type { NestExpressApplication } from "@nestjs/platform-express";
 import { FastifyAdapter } from "@nestjs/platform-fastify";
 import type { NestFastifyApplication } from "@nestjs/platform-fastify";
-import { sessionMiddleware } from "../../../src/adapters/express.js";
-import { sessionPlugin } from "../../../src/adapters/fastify.js";
+import { requireFresh as expressRequireFresh, sessionMiddleware } from "../../../src/adapters/express.js";
+import { requireFresh as fastifyRequireFresh, sessionPlugin } from "../../../src/adapters/fastify.js";
 import type { SessionManager } from "../../../src/core/manager.js";
 import type { Session as UserSession } from "../../../src/core/session.js";
 import type { Data } from "../../adapters/app.js";
@@ -29,7 +29,7 @@ function moduleFor(manager: SessionManager<Data>) {
   @Controller()
   class GuaranteesController {
     // Each path named: a catch-all is written differently for Express's router and Fastify's.
-    @All(["read", "count", "sign-in", "sign-out", "sessions", "revoke-user", "public", "api"])
+    @All(["read", "count", "sign-in", "sign-out", "sessions", "revoke-user", "public", "api", "reauthenticate", "sensitive"])
     async route(@Session() session: UserSession<Data>, @Req() request: { method: string; url: string }, @Res({ passthrough: true }) reply: Reply): Promise<unknown> {
       const answered = await answer(session, manager, request.method, request.url);
       if (answered.cacheControl) reply.header("cache-control", answered.cacheControl);
@@ -49,9 +49,15 @@ export async function createGuaranteesApp(platform: "express" | "fastify", manag
     const app = await NestFactory.create<NestExpressApplication>(moduleFor(manager), new ExpressAdapter(), { logger: false });
     app.set("trust proxy", true);
     app.use(sessionMiddleware(manager));
+    app.use("/sensitive", expressRequireFresh("10m")); // Express middleware, as the platform takes it
     return app;
   }
   const app = await NestFactory.create<NestFastifyApplication>(moduleFor(manager), new FastifyAdapter({ trustProxy: true }), { logger: false });
   await app.register(sessionPlugin, { manager });
+  // A Fastify preHandler hook for the one route (Nest's controllers have no per-route Fastify options).
+  const fresh = fastifyRequireFresh("10m");
+  app.getHttpAdapter().getInstance().addHook("preHandler", async function (request, reply) {
+    if (request.url === "/sensitive") return fresh.call(this, request, reply);
+  });
   return app;
 }
