@@ -4,7 +4,7 @@
  * tables as in bench/README.md), progress on stderr.
  *   npm run chaos                      # all scenarios, LONG_SIZE load
  *   npm run chaos -- --quick           # CI-sized load
- *   npm run chaos -- --only sentinel   # sentinel, cluster, postgres, mariadb, file, slow, signin-kills (comma list)
+ *   npm run chaos -- --only sentinel   # sentinel, cluster, reshard, postgres, mariadb, file, slow, signin-kills (comma list)
  * Needs redis-server, redis-sentinel, PostgreSQL's and MariaDB's server binaries (Debian packages).
  */
 import type { ChaosReport } from "./chaos/harness.js";
@@ -12,7 +12,7 @@ import { progress } from "./chaos/harness.js";
 import type { SlowStoreReport } from "./chaos/scenarios.js";
 import { SIGNIN_KINDS } from "./chaos/signin-stores.js";
 import { signinKills, signinKillsTable } from "./chaos/signin-kills.js";
-import { CI_SIZE, LONG_SIZE, clusterFailover, fileStoreKills, mariadbCrash, postgresRestart, sentinelFailover, slowStore, stopAllServers, table } from "./chaos/scenarios.js";
+import { CI_SIZE, LONG_SIZE, clusterFailover, clusterReshard, fileStoreKills, mariadbCrash, postgresRestart, sentinelFailover, slowStore, stopAllServers, table } from "./chaos/scenarios.js";
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
@@ -34,6 +34,8 @@ const scenarios: [string, () => Promise<ChaosReport>][] = [
     ["cluster", () => clusterFailover({ size, waitReplicas, lagMs })],
   ])),
   ["sentinel", () => sentinelFailover({ size, waitReplicas: 1, lagMs: LAG_MS, ioredis: true })],
+  ["reshard", () => clusterReshard({ size, ioredis: false })],
+  ["reshard", () => clusterReshard({ size, ioredis: true })],
   ["postgres", () => postgresRestart(size)],
   ["mariadb", () => mariadbCrash(size)],
   ["file", () => fileStoreKills(size, size === CI_SIZE ? 5 : 20)],

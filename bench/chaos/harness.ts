@@ -104,6 +104,11 @@ export interface LoadOptions {
   sessionsPerClient: number;
   /** One in `destroyEvery` requests destroys a session (then the client starts a new one). 0: never. */
   destroyEvery?: number;
+  /**
+   * One in `signInEvery` requests signs the session in as its client's user (a new token, the same
+   * data, an entry in that user's index); the old token then counts as destroyed. 0: never.
+   */
+  signInEvery?: number;
   /** Per-request client timeout; a request that takes longer counts as failed. */
   requestTimeoutMs?: number;
 }
@@ -125,12 +130,12 @@ export class ChaosLoad {
   #loops: Promise<void>[] = [];
 
   constructor(options: LoadOptions) {
-    this.#options = { destroyEvery: 0, requestTimeoutMs: 10_000, ...options };
+    this.#options = { destroyEvery: 0, signInEvery: 0, requestTimeoutMs: 10_000, ...options };
     this.#sessions = Array.from({ length: options.clients }, () => Array.from({ length: options.sessionsPerClient }, fresh));
   }
 
   start(): this {
-    this.#loops = this.#sessions.map((owned) => this.#client(owned));
+    this.#loops = this.#sessions.map((owned, client) => this.#client(owned, `user-${client}`));
     return this;
   }
 
@@ -139,12 +144,13 @@ export class ChaosLoad {
     await Promise.all(this.#loops);
   }
 
-  async #client(owned: OwnedSession[]): Promise<void> {
+  async #client(owned: OwnedSession[], user: string): Promise<void> {
     let turn = 0;
+    const oneIn = (every: number) => every > 0 && Math.random() * every < 1;
     while (this.#running) {
       const session = owned[turn++ % owned.length]!;
-      const destroy = this.#options.destroyEvery > 0 && session.cookie && Math.random() * this.#options.destroyEvery < 1;
-      if (destroy) await this.#destroy(owned, session);
+      if (session.cookie && oneIn(this.#options.destroyEvery)) await this.#destroy(owned, session);
+      else if (session.cookie && oneIn(this.#options.signInEvery)) await this.#signIn(session, user);
       else await this.#write(session);
     }
   }
@@ -173,6 +179,18 @@ export class ChaosLoad {
     }
     this.destroyed.push(session.cookie!);
     owned[owned.indexOf(session)] = fresh();
+  }
+
+  /** A failed sign-in may have rotated the token: the old one may be gone, like a destroy in doubt. */
+  async #signIn(session: OwnedSession, user: string): Promise<void> {
+    const response = await this.#send(`/signin/${user}`, session.cookie, "POST");
+    const rotated = response?.ok ? cookieOf(response) : undefined;
+    if (!rotated) {
+      session.destroyInDoubt = true;
+      return;
+    }
+    this.destroyed.push(session.cookie!);
+    session.cookie = rotated;
   }
 
   async #send(path: string, cookie: string | undefined, method = "GET"): Promise<globalThis.Response | undefined> {
@@ -285,6 +303,7 @@ export async function runScenario(options: RunOptions): Promise<ChaosReport> {
     failedAtEnd: load.failures.filter((at) => at > endedAt - quietMs).length,
     notes,
   };
+  if (last !== undefined) notes.push(`failed from +${Math.round(load.failures[0]! - faultAt)} to +${Math.round(last - faultAt)} ms`);
   if (load.reasons.size > 0) notes.push(`failures: ${[...load.reasons].map(([reason, { count, last }]) => `${count}× ${reason} (last +${Math.round(last - faultAt)} ms)`).join(", ")}`);
   progress(`${options.scenario}: ${JSON.stringify(report)}`);
   return report;

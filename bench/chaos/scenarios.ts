@@ -4,6 +4,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
+import * as diagnostics from "node:diagnostics_channel";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import pg from "pg";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { createCluster, createSentinel } from "redis";
 import { SessionManager } from "../../src/core/manager.js";
 import type { SessionStore, SessionWrite } from "../../src/core/store.js";
@@ -34,12 +35,12 @@ export interface Size {
 export const CI_SIZE: Size = { clients: 16, sessionsPerClient: 4, warmupMs: 1500, afterMs: 8000 };
 export const LONG_SIZE: Size = { clients: 64, sessionsPerClient: 8, warmupMs: 5000, afterMs: 10_000 };
 
-/** Serves `store` through Express, runs the load with `fault`, closes app and manager. */
-async function throughExpress(scenario: string, store: SessionStore, size: Size, fault: (url: string) => Promise<void>, storeTimeout = "2s"): Promise<ChaosReport> {
+/** Serves `store` through Express, runs the load (with `signInEvery`, see LoadOptions) with `fault`, closes app and manager. */
+async function throughExpress(scenario: string, store: SessionStore, size: Size, fault: (url: string) => Promise<void>, storeTimeout = "2s", signInEvery = 0): Promise<ChaosReport> {
   const manager = new SessionManager({ store, storeTimeout, gcInterval: 0 });
   const app = await listenOn(chaosApp(manager));
   try {
-    return await runScenario({ scenario, url: () => app.url, ...size, destroyEvery: 20, fault: () => fault(app.url) });
+    return await runScenario({ scenario, url: () => app.url, ...size, destroyEvery: 20, signInEvery, fault: () => fault(app.url) });
   } finally {
     await app.close();
     await manager.close();
@@ -185,6 +186,69 @@ export function clusterFailover(fault: RedisFault): Promise<ChaosReport> {
     client.on("error", () => {});
     return client.connect();
   }, fault);
+}
+
+export interface ReshardRun {
+  size: Size;
+  /** ioredis's `Cluster` instead of node-redis's `createCluster`. */
+  ioredis: boolean;
+}
+
+/**
+ * Grows and shrinks a 3-master cluster (no replicas) under load: a 4th master is added and given
+ * its share of slots (`--cluster rebalance --cluster-use-empty-masters`), the load runs on the 4
+ * masters, then every slot of an original master (the one the clients were given first) is moved
+ * to the others, and the node is removed (`--cluster del-node`) and stopped. Every key the load
+ * writes, session or user index, lives in some slot that moves; the client must follow MOVED and ASK.
+ */
+export function clusterReshard({ size, ioredis }: ReshardRun): Promise<ChaosReport> {
+  const servers = new PrivateCluster(false);
+  return using(servers, async () => {
+    const store = new RedisStore({ client: await connectCluster(servers.ports, ioredis), ownsClient: true });
+    const steps: string[] = [];
+    let faultAt = 0;
+    // Each step as "+start–end ms" from the fault's start, the time base of the failures' note.
+    const step = async <T>(name: string, run: () => Promise<T>, describe: (result: T) => string = () => "") => {
+      const started = performance.now() - faultAt;
+      const result = await run();
+      steps.push(`${name}${describe(result)} +${started.toFixed(0)}–${(performance.now() - faultAt).toFixed(0)} ms`);
+      progress(`reshard: ${steps.at(-1)}`);
+    };
+    // What the client answered, by message: the 503s' cause (sessionkit's "sessionkit:store" channel).
+    const causes = new Map<string, number>();
+    const storeErrors = diagnostics.channel("tracing:sessionkit:store:error");
+    const tally = (message: unknown) => {
+      const { error } = message as { error?: { cause?: unknown } };
+      const cause = (error?.cause ?? error) as Error | undefined;
+      const text = String(cause?.message ?? cause).replace(/\d+/g, "N").slice(0, 60) || String(cause?.name);
+      causes.set(text, (causes.get(text) ?? 0) + 1);
+    };
+    storeErrors.subscribe(tally);
+    const report = await throughExpress(`Redis Cluster resharded, 3 → 4 → 3 masters (${ioredis ? "ioredis" : "node-redis"})`, store, size, async () => {
+      faultAt = performance.now();
+      const leaving = servers.ports[0]!;
+      await step("add-node", () => servers.addMaster());
+      await step("rebalance onto it", () => servers.rebalance("--cluster-use-empty-masters"), (slots) => ` (${slots} slots)`);
+      await sleep(size.warmupMs);
+      await step("slots off a first master, del-node, node stopped", () => servers.removeMaster(leaving), (slots) => ` (${slots} slots)`);
+    }, "2s", 10);
+    storeErrors.unsubscribe(tally);
+    report.notes.unshift(steps.join(", "));
+    if (causes.size > 0) report.notes.push(`store errors: ${[...causes].map(([message, count]) => `${count}× "${message}"`).join(", ")}`);
+    return report;
+  });
+}
+
+async function connectCluster(ports: number[], ioredis: boolean): Promise<RedisClientLike> {
+  if (ioredis) {
+    const client = new Cluster(ports.map((port) => ({ host: "127.0.0.1", port })));
+    client.on("error", () => {});
+    await once(client, "ready");
+    return client;
+  }
+  const client = createCluster({ rootNodes: ports.map((port) => ({ url: `redis://127.0.0.1:${port}` })) });
+  client.on("error", () => {});
+  return client.connect();
 }
 
 export function postgresRestart(size: Size): Promise<ChaosReport> {

@@ -4,7 +4,7 @@
  * the caller runs in a finally.
  */
 import { execFile, spawn } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,16 @@ async function redisCli(port: number, ...args: string[]): Promise<string> {
   return (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).stdout;
 }
 
+/** redis-cli's cluster manager (`--cluster …`), which exits non-zero when its check or move fails. */
+async function cli(...args: string[]): Promise<string> {
+  try {
+    return (await run("redis-cli", args, { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  } catch (error) {
+    const { stdout = "" } = error as { stdout?: string };
+    throw new Error(`redis-cli ${args.join(" ")} failed: ${stdout.split("\n").filter((line) => /ERR|WARN/.test(line)).join(" | ") || stdout.slice(-500)}`, { cause: error });
+  }
+}
+
 /** .ci/redis-sentinel.sh on ports of its own: master base, replica base+1, sentinels base+2..4. */
 export class PrivateSentinel {
   readonly dir = mkdtempSync(join(tmpdir(), "sessionkit-sentinel-"));
@@ -123,19 +133,98 @@ export class PrivateSentinel {
   }
 }
 
-/** .ci/redis-cluster.sh --replicas on ports of its own: 3 masters, 1 replica each. */
+/**
+ * .ci/redis-cluster.sh on ports of its own: 3 masters, with 1 replica each unless `replicas` is
+ * false. Masters can be added and removed under load (addMaster, removeMaster).
+ */
 export class PrivateCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "sessionkit-cluster-"));
   ports: number[] = [];
+
+  constructor(readonly replicas = true) {}
 
   #env(): NodeJS.ProcessEnv {
     return { ...process.env, REDIS_CLUSTER_PORTS: this.ports.join(" "), REDIS_CLUSTER_DIR: join(this.dir, "nodes") };
   }
 
   async start(): Promise<void> {
-    const base = await freePorts(6, true);
-    this.ports = Array.from({ length: 6 }, (_, i) => base + i);
-    await run("sh", [join(root, ".ci/redis-cluster.sh"), "start", "--replicas"], { env: this.#env() });
+    const count = this.replicas ? 6 : 3;
+    const base = await freePorts(count, true);
+    this.ports = Array.from({ length: count }, (_, i) => base + i);
+    await run("sh", [join(root, ".ci/redis-cluster.sh"), "start", ...(this.replicas ? ["--replicas"] : [])], { env: this.#env() });
+  }
+
+  /** Starts an empty node on a spare port and joins it to the cluster as a master without slots; returns its port. */
+  async addMaster(): Promise<number> {
+    const port = await freePorts(1, true);
+    this.ports.push(port); // stop() shuts it down with the others
+    mkdirSync(join(this.dir, "nodes", String(port)), { recursive: true });
+    await this.#launch(port);
+    await cli("--cluster", "add-node", `127.0.0.1:${port}`, `127.0.0.1:${this.ports[0]}`);
+    await this.#agreed();
+    return port;
+  }
+
+  /**
+   * Waits until every node is ok and sees the same nodes owning the same slots: redis-cli refuses
+   * to move slots in a cluster whose nodes disagree, a joining node answers CLUSTERDOWN until it
+   * has learnt the slots, and gossip takes a moment to spread a join or a move.
+   */
+  async #agreed(): Promise<void> {
+    const view = async (port: number) => {
+      const lines = (await redisCli(port, "cluster", "nodes")).trim().split("\n");
+      if (lines.some((line) => /handshake|noaddr|fail/.test(line))) return `unsettled ${port}`;
+      if (!(await redisCli(port, "cluster", "info")).includes("cluster_state:ok")) return `down ${port}`;
+      return lines.map((line) => { const [id, , , , , , , , ...slots] = line.split(" "); return `${id} ${slots.join(" ")}`; }).sort().join("\n");
+    };
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      const views = await Promise.all(this.ports.map((port) => view(port).catch(() => `down ${port}`)));
+      if (views.every((v) => v === views[0]) && views[0]!.split("\n").length === this.ports.length) return;
+      if (performance.now() > deadline) throw new Error(`the cluster's nodes did not agree within 60 s: ${views.join(" / ")}`);
+      await sleep(100);
+    }
+  }
+
+  /** `redis-cli --cluster rebalance` with `options` (e.g. --cluster-use-empty-masters); returns the slots it moved. */
+  async rebalance(...options: string[]): Promise<number> {
+    await this.#agreed();
+    const output = await cli("--cluster", "rebalance", `127.0.0.1:${this.#survivor()}`, "--cluster-pipeline", "100", ...options);
+    return [...output.matchAll(/Moving (\d+) slots/g)].reduce((sum, [, slots]) => sum + Number(slots), 0);
+  }
+
+  /**
+   * Moves every slot off the master on `port` to the others (rebalance with weight 0), runs
+   * `--cluster del-node`, then stops the node. redis-cli 7's del-node only resets the node (CLUSTER
+   * RESET SOFT) and leaves it running, and a node-redis client that still routes a slot there gets
+   * "CLUSTERDOWN Hash slot not served" for good (node-redis#2806): the node is stopped, as an
+   * operator decommissioning it would.
+   */
+  async removeMaster(port: number): Promise<number> {
+    const id = (await redisCli(port, "cluster", "myid")).trim();
+    const survivor = this.#survivor(port);
+    const moved = await this.rebalance("--cluster-weight", `${id}=0`);
+    await this.#agreed();
+    await cli("--cluster", "del-node", `127.0.0.1:${survivor}`, id);
+    await redisCli(port, "shutdown", "nosave").catch(() => {}); // the connection closes under redis-cli
+    this.ports = this.ports.filter((p) => p !== port);
+    await this.#agreed();
+    return moved;
+  }
+
+  #survivor(leaving?: number): number {
+    return this.ports.find((p) => p !== leaving)!;
+  }
+
+  /** The redis-server of node `port`, with the options .ci/redis-cluster.sh --replicas gives its nodes. */
+  async #launch(port: number): Promise<void> {
+    const dir = join(this.dir, "nodes", String(port));
+    await run("redis-server", [
+      "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--dir", dir, "--cluster-node-timeout", "1000",
+      "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+      "--pidfile", join(dir, "redis.pid"), "--logfile", join(dir, "redis.log"),
+    ]);
+    while (!(await redisCli(port, "ping").then((reply) => reply.includes("PONG"), () => false))) await sleep(20);
   }
 
   /**
@@ -163,17 +252,12 @@ export class PrivateCluster {
     };
     while (!(await promoted().catch(() => false))) await sleep(50);
     const failoverMs = performance.now() - started;
-    await run("redis-server", [
-      "--cluster-enabled", "yes", "--cluster-config-file", join(this.dir, "nodes", String(port), "nodes.conf"),
-      "--dir", join(this.dir, "nodes", String(port)), "--cluster-node-timeout", "1000", "--port", String(port),
-      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes",
-      "--pidfile", join(this.dir, "nodes", String(port), "redis.pid"), "--logfile", join(this.dir, "nodes", String(port), "redis.log"),
-    ]);
+    await this.#launch(port);
     return { failoverMs };
   }
 
   async stop(): Promise<void> {
-    await run("sh", [join(root, ".ci/redis-cluster.sh"), "stop", "--replicas"], { env: this.#env() }).catch(() => {});
+    await run("sh", [join(root, ".ci/redis-cluster.sh"), "stop"], { env: this.#env() }).catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
