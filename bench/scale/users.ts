@@ -226,7 +226,7 @@ for (const name of stores) {
     }
     for (const kind of ["list", "revoke", "signIn"] as const) curves[kind].series.push({ name, points: points[kind] });
     cappedRows.push([name, CAP, ms(await cappedSignIn(opened.store))]);
-    if (opened.crowd && CROWD_STORES.includes(name)) {
+    if (opened.crowd && CROWD_STORES.includes(name) && OTHER_USERS > 0) {
       const alone = await perUserCalls(sessions, 3, "alone");
       const started = performance.now();
       await opened.crowd(OTHER_USERS);
