@@ -288,7 +288,7 @@ const tables: Table[] = [
   {
     title: `gc() of an expired backlog beside ${LIVE} live sessions, ${TRAFFIC_LOOPS} loops of get+set on live sessions`,
     columns: [
-      "store", "expired", "live", "fill (s)", "removed", "gc (s)", "rows/s", "longest statement (ms)", "longest event-loop stall (ms)",
+      "store", "expired", "live", "fill (s)", "removed", "gc (s)", "rows/s", "longest gc statement (ms)", "longest event-loop stall (ms)",
       "traffic p50 without gc (ms)", "p99 without", "p50 during gc", "p99 during", "requests during gc", "errors",
     ],
     rows: backlogRows,

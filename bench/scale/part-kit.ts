@@ -55,7 +55,7 @@ export async function partArgs(fallback: readonly StoreName[]): Promise<PartArgs
 /** `--name 1,2,3` as numbers, or `fallback`. */
 export function numberList(name: string, fallback: number[]): number[] {
   const args = process.argv.slice(2);
-  return args.includes(name) ? args[args.indexOf(name) + 1]!.split(",").map(Number) : fallback;
+  return args.includes(name) ? args[args.indexOf(name) + 1]!.split(",").filter(Boolean).map(Number) : fallback;
 }
 
 export interface Table {
@@ -106,7 +106,10 @@ export async function withStall<R>(work: () => Promise<R>): Promise<{ result: R;
   const started = performance.now();
   try {
     const result = await work();
-    return { result, wallMs: performance.now() - started, maxStallMs: histogram.max / 1e6 };
+    const wallMs = performance.now() - started;
+    // A stall is recorded when the sampling timer fires late: let it fire once after synchronous work.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return { result, wallMs, maxStallMs: histogram.max / 1e6 };
   } finally {
     histogram.disable();
   }
@@ -115,12 +118,16 @@ export async function withStall<R>(work: () => Promise<R>): Promise<{ result: R;
 /** A table name of this run (the caller drops it). */
 export const privateName = (purpose: string): string => `sk_scale_${purpose}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
 
-/** A pg pool whose query() records the longest single statement (ms) into `longest.ms`. */
+/** A DELETE: what gc sends (the traffic's reads and writes through the same pool are not timed). */
+const isDelete = (statement: unknown) => /^\s*DELETE/i.test(typeof statement === "string" ? statement : String((statement as { text?: string })?.text ?? ""));
+
+/** A pg pool whose query() records the longest single DELETE statement (ms) into `longest.ms`. */
 export function timedPgPool(max: number, longest: { ms: number }): pg.Pool {
   const pool = new pg.Pool({ connectionString: POSTGRES_URL, max });
   pool.on("error", () => {});
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   (pool as { query: unknown }).query = async (...args: unknown[]) => {
+    if (!isDelete(args[0])) return query(...args);
     const started = performance.now();
     try {
       return await query(...args);
@@ -131,12 +138,13 @@ export function timedPgPool(max: number, longest: { ms: number }): pg.Pool {
   return pool;
 }
 
-/** A mysql2 pool whose query()/execute() record the longest single statement (ms) into `longest.ms`. */
+/** A mysql2 pool whose query()/execute() record the longest single DELETE statement (ms) into `longest.ms`. */
 export function timedMysqlPool(limit: number, longest: { ms: number }): mysql.Pool {
   const pool = mysql.createPool({ uri: MYSQL_URL, connectionLimit: limit });
   for (const method of ["query", "execute"] as const) {
     const original = (pool[method] as (...args: unknown[]) => Promise<unknown>).bind(pool);
     (pool as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      if (!isDelete(args[0])) return original(...args);
       const started = performance.now();
       try {
         return await original(...args);
@@ -150,24 +158,26 @@ export function timedMysqlPool(limit: number, longest: { ms: number }): mysql.Po
 
 /**
  * Rows `<prefix><from..to>` through the server's own generator (one statement per million rows),
- * the bulk path, not the store: `owner(i)` is an SQL expression of `g` or NULL.
+ * the bulk path, not the store: `owner` is an SQL expression of `g` or NULL. Row g expires at
+ * expiresAt + g ms: distinct expiries, as real sessions have (10M equal ones would make one long
+ * run of duplicates in the expiry index, which B-tree deduplication stores very differently).
  */
 export async function fillPostgres(pool: pg.Pool, table: string, rows: { prefix: string; from: number; to: number; expiresAt: number; data: string; owner?: string }): Promise<void> {
   const owner = rows.owner ?? "NULL";
   for (let start = rows.from; start <= rows.to; start += 1_000_000) {
     const end = Math.min(rows.to, start + 999_999);
     await pool.query(
-      `INSERT INTO "${table}" ("key", "data", "expires_at", "version", "user_id") SELECT $1 || g, convert_to($2, 'UTF8'), $3::bigint, 1, ${owner} FROM generate_series($4::int, $5::int) g`,
+      `INSERT INTO "${table}" ("key", "data", "expires_at", "version", "user_id") SELECT $1 || g, convert_to($2, 'UTF8'), $3::bigint + g, 1, ${owner} FROM generate_series($4::int, $5::int) g`,
       [rows.prefix, rows.data, rows.expiresAt, start, end],
     );
   }
 }
 
-/** Multi-row INSERTs of 5,000 rows (MariaDB has no generate_series without the sequence engine). */
+/** Multi-row INSERTs of 5,000 rows (MariaDB has no generate_series without the sequence engine); row i expires at expiresAt + i ms. */
 export async function fillMysql(pool: mysql.Pool, table: string, rows: { prefix: string; from: number; to: number; expiresAt: number; data: string; owner?: (i: number) => string | null }): Promise<void> {
   for (let start = rows.from; start <= rows.to; start += 5000) {
     const batch = [];
-    for (let i = start; i <= Math.min(rows.to, start + 4999); i++) batch.push([`${rows.prefix}${i}`, rows.data, rows.expiresAt, 1, rows.owner?.(i) ?? null]);
+    for (let i = start; i <= Math.min(rows.to, start + 4999); i++) batch.push([`${rows.prefix}${i}`, rows.data, rows.expiresAt + i, 1, rows.owner?.(i) ?? null]);
     await pool.query(`INSERT INTO \`${table}\` (\`key\`, \`data\`, \`expires_at\`, \`version\`, \`user_id\`) VALUES ?`, [batch]);
   }
 }
