@@ -191,7 +191,10 @@ export function writeSessionFiles(dir: string, prefix: string, count: number, ex
   for (let i = 1; i <= count; i++) {
     const name = createHash("sha256").update(`${prefix}${i}`).digest("hex");
     const sub = join(dir, name.slice(0, 2));
-    if (!made.has(sub)) (mkdirSync(sub, { recursive: true, mode: 0o700 }), made.add(sub));
+    if (!made.has(sub)) {
+      mkdirSync(sub, { recursive: true, mode: 0o700 });
+      made.add(sub);
+    }
     writeFileSync(join(sub, name), encodeRecord({ data: PAYLOAD, expiresAt, version: 1, owner: owner?.(i) }), { mode: 0o600 });
   }
 }
