@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import type { ChildProcess } from "node:child_process";
 import type { Dirent } from "node:fs";
 import { chmod, chown, lstat, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
@@ -206,6 +207,21 @@ describe("FileStore", () => {
     const subDirs = (await readdir(dir, { withFileTypes: true })).filter((entry) => entry.isDirectory());
     expect(subDirs.length, "sub-directories emptied by gc are removed").toBeLessThanOrEqual(2);
     expect(await store.get("live")).not.toBeNull();
+  });
+
+  it("a write lands when another instance's gc removes its new sub-directory between the mkdir and the chmod", async () => {
+    const dir = await freshDir();
+    const writer = new FileStore({ dir });
+    const collector = new FileStore({ dir });
+    await writer.set("first", write("x")); // makes and trusts the root
+    const sub = join(dir, createHash("sha256").update("second").digest("hex").slice(0, 2));
+    const chmodOfSub = gateNext("chmod", (path) => String(path) === sub);
+    const landing = writer.set("second", write("y"));
+    await chmodOfSub.reached;
+    await collector.gc(); // the sub-directory is still empty: its rmdir succeeds
+    chmodOfSub.release();
+    expect(await landing).toBe(true);
+    expect((await writer.get("second"))?.data).toBe("y");
   });
 
   it("breaks a lock left by a dead process at once", async () => {

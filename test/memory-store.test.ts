@@ -26,7 +26,7 @@ describe("MemoryStore", () => {
     expect(store.listByOwner("alice").map((entry) => entry.key)).toEqual(["b"]);
   });
 
-  it("frees expired sessions on read and gc, by its clock", () => {
+  it("frees expired sessions on read and gc, by its clock", async () => {
     let now = 1_000;
     const store = new MemoryStore({ now: () => now });
     store.set("a", { data: "x", expiresAt: 2_000, version: 1, expectedVersion: 0 });
@@ -35,8 +35,22 @@ describe("MemoryStore", () => {
     expect(store.get("a")).toBeNull();
     expect(store.count()).toBe(1);
     now = 3_500;
-    expect(store.gc()).toBe(1);
+    expect(await store.gc()).toBe(1);
     expect(store.count()).toBe(0);
+  });
+
+  it("gc of a large backlog lets other work run between slices of 10,000 entries", async () => {
+    let now = 1_000;
+    const store = new MemoryStore({ now: () => now });
+    for (let i = 0; i < 20_001; i++) store.set(`k${i}`, { data: "x", expiresAt: 2_000, version: 1, expectedVersion: 0 });
+    store.set("live", { data: "x", expiresAt: 9_000, version: 1, expectedVersion: 0 });
+    now = 3_000;
+    const collecting = store.gc();
+    let requestServedDuringGc = false;
+    setImmediate(() => (requestServedDuringGc = store.get("live") !== null));
+    expect(await collecting).toBe(20_001);
+    expect(requestServedDuringGc).toBe(true);
+    expect(store.count()).toBe(1);
   });
 
   it("rejects a maxSessions that is not a positive whole number", () => {

@@ -433,6 +433,29 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
     }
   });
 
+  register("a sign-in sweeps a bounded slice of a large owner index for stale entries; successive sign-ins sweep all of it", async () => {
+    const prefix = randomPrefix(kind.name);
+    const store = new RedisStore({ client: (await connection(kind)).client, prefix });
+    const { client: raw, close } = await rawClientFor(kind);
+    const indexKey = `${prefix}owner:{alice}`;
+    const keepUntil = Date.now() + 120_000;
+    try {
+      // 1,000 entries whose keepUntil has passed (records long gone), beyond Redis's small-hash encoding.
+      const stale: string[] = [];
+      for (let i = 0; i < 1_000; i++) stale.push(`old${i}`, `${Date.now() - 1}:${Date.now() - 120_000}`);
+      await raw.hset(indexKey, ...stale);
+      await store.indexOwner("alice", "first", keepUntil);
+      expect(await raw.hlen(indexKey), "one sign-in looks at a slice, not at 1,000 entries").toBeGreaterThan(900);
+      for (let i = 0; i < 200; i++) await store.indexOwner("alice", `s${i}`, keepUntil);
+      expect(Object.keys(await raw.hgetall(indexKey)).filter((key) => key.startsWith("old")), "200 sign-ins later every stale entry is gone").toEqual([]);
+      expect(await raw.hlen(indexKey)).toBe(201);
+      expect(await store.count(), "the sweep cursor is not counted as a session").toBe(0);
+    } finally {
+      await close();
+      await deleteKeys(kind.nodes, prefix);
+    }
+  });
+
   register("the owner index holds only live sessions: logout, rotation, revocation and eviction remove their entries", async () => {
     const prefix = randomPrefix(kind.name);
     const store = new RedisStore({ client: (await connection(kind)).client, prefix });

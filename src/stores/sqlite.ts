@@ -2,6 +2,7 @@ import type { Awaitable, OwnedSession, SessionStore, SessionWrite, StoredSession
 import type { SqliteDatabase, SqliteDriver, SqliteRow } from "./sqlite/drivers.js";
 import { driverOf, isBusy, nodeSqlite, openPath } from "./sqlite/drivers.js";
 import type { RowMeta } from "./sql/shared.js";
+import { yieldToEventLoop } from "./event-loop.js";
 import { checkBatchSize, checkIdentifier, deleteInBatches, recordOf } from "./sql/shared.js";
 
 export type { D1DatabaseLike, D1StatementLike, LibsqlClient, SqliteDatabase, SyncSqliteDatabase, SyncStatement } from "./sqlite/drivers.js";
@@ -186,10 +187,6 @@ function then<T, U>(value: Awaitable<T>, map: (value: T) => U): Awaitable<U> {
 }
 
 /** setImmediate where the runtime has it (Node, Bun, Deno, workerd with nodejs_compat), else a timer. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
-}
-
 function notAppliedIfBusy(error: unknown): false {
   if (isBusy(error)) return false;
   throw error;

@@ -1,15 +1,15 @@
 /**
  * Holds one node:fs call on a barrier, for forced interleavings inside FileStore's lock protocol
- * (between a breaker's look at a lock and its rename), which no wrapper around the store's own
+ * (between a breaker's look at a lock and its rename; between a mkdir and its chmod), which no wrapper around the store's own
  * methods can reach. Import this module before the store: the store promisifies `fs.rename`,
- * `fs.unlink` and `fs.utimes` when it loads, and then holds these wrappers, which pass every call through until a
+ * `fs.unlink`, `fs.utimes` and `fs.chmod` when it loads, and then holds these wrappers, which pass every call through until a
  * gate is armed.
  */
 import { createRequire, syncBuiltinESMExports } from "node:module";
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 type PathCall = (path: string, ...rest: unknown[]) => void;
-type GatedName = "rename" | "unlink" | "utimes";
+type GatedName = "rename" | "unlink" | "utimes" | "chmod";
 
 export interface Gate {
   /** Resolves when a matching call arrived and is being held. */
@@ -30,7 +30,7 @@ interface Armed {
 const fs = createRequire(import.meta.url)("node:fs") as Record<GatedName, PathCall>;
 const armed = new Map<GatedName, Armed>();
 
-for (const name of ["rename", "unlink", "utimes"] as const) {
+for (const name of ["rename", "unlink", "utimes", "chmod"] as const) {
   const original = fs[name];
   fs[name] = function gated(path: string, ...rest: unknown[]): void {
     const gate = armed.get(name);

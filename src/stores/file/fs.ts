@@ -122,8 +122,15 @@ export async function mtimeOf(path: string): Promise<number | null> {
 
 /** Creates the directory with mode 0700, whatever the umask. */
 export async function makeDir(dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
-  if (created !== undefined) await chmod(dir, DIR_MODE); // mkdir's mode is masked by the umask
+  try {
+    const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    if (created !== undefined) await chmod(dir, DIR_MODE); // mkdir's mode is masked by the umask
+  } catch (error) {
+    // Another instance's gc removed the still-empty directory while it was being made (recursive
+    // mkdir stats an existing one; chmod follows mkdir): the caller's create then fails with
+    // ENOENT again and makes it anew, as after any gc.
+    if (code(error) !== "ENOENT") throw error;
+  }
 }
 
 export async function syncDir(dir: string): Promise<void> {
