@@ -19,7 +19,7 @@ export interface MemoryStoreOptions {
  * Owners are indexed in a second map (owner → keys) kept in step by every write, destroy,
  * expiry and eviction, so listByOwner costs O(that owner's sessions) and needs no indexOwner().
  */
-/** Entries gc() looks at before it lets other work run (about 5 ms on the benchmark machine). */
+/** Entries gc() looks at before it lets other work run (what a slice costs: bench/README.md, "Expired backlog"). */
 const GC_SLICE = 10_000;
 
 export class MemoryStore implements SessionStore {

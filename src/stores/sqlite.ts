@@ -186,7 +186,6 @@ function then<T, U>(value: Awaitable<T>, map: (value: T) => U): Awaitable<U> {
   return value instanceof Promise ? value.then(map) : map(value);
 }
 
-/** setImmediate where the runtime has it (Node, Bun, Deno, workerd with nodejs_compat), else a timer. */
 function notAppliedIfBusy(error: unknown): false {
   if (isBusy(error)) return false;
   throw error;
