@@ -53,15 +53,17 @@ await storeConformance(
 type Query = (config: string | QueryConfig, ...rest: unknown[]) => Promise<unknown>;
 
 /** Counts the statements sent through a pool of its own, by wrapping that pool's query method. */
-function countingPool(): { pool: Pool; texts: string[]; reset: () => void } {
+function countingPool(): { pool: Pool; texts: string[]; values: unknown[][]; reset: () => void } {
   const counted = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
   const texts: string[] = [];
+  const values: unknown[][] = [];
   const original = counted.query.bind(counted) as Query;
   (counted as unknown as { query: Query }).query = (config, ...rest) => {
     texts.push(typeof config === "string" ? config : config.text);
+    values.push(typeof config === "string" ? [] : [...((config as { values?: unknown[] }).values ?? [])]);
     return original(config, ...rest);
   };
-  return { pool: counted, texts, reset: () => void texts.splice(0) };
+  return { pool: counted, texts, values, reset: () => void (texts.splice(0), values.splice(0)) };
 }
 
 // The exact DDL documented in docs/stores/postgres.md for createTable: false.
@@ -294,11 +296,29 @@ describe("PostgresStore", () => {
       counted.reset();
       const { texts } = counted;
       expect(await store.gc()).toBe(2500);
-      expect(texts.filter((text) => text.startsWith("DELETE"))).toHaveLength(3);
+      expect(texts.filter((text) => text.includes("DELETE FROM"))).toHaveLength(3);
       expect(await store.count()).toBe(7);
       expect(await store.gc()).toBe(0);
       await pool.query(`INSERT INTO "${tableName}" SELECT 'dead' || g, 'x', 1, 1 FROM generate_series(1, 2000) g`);
       expect(await store.gc()).toBe(2000); // an exact multiple ends on an empty batch
+    } finally {
+      await counted.pool.end();
+      await drop(tableName);
+    }
+  });
+
+  test("gc batches go oldest expiry first, each starting at the last expiry the batch before deleted", async () => {
+    const tableName = uniqueTable();
+    const counted = countingPool();
+    const store = new PostgresStore({ pool: counted.pool, tableName, gcBatchSize: 1000 });
+    try {
+      await store.count();
+      await pool.query(`INSERT INTO "${tableName}" SELECT 'dead' || g, 'x', g, 1 FROM generate_series(1, 2500) g`);
+      counted.reset();
+      expect(await store.gc()).toBe(2500);
+      const starts = counted.texts.flatMap((text, i) => (text.includes("DELETE FROM") ? [Number(counted.values[i]![2])] : []));
+      // Rows below a batch's start were deleted by the batches before: no batch walks their index entries again.
+      expect(starts).toEqual([0, 1000, 2000]);
     } finally {
       await counted.pool.end();
       await drop(tableName);

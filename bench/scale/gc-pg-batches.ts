@@ -11,7 +11,7 @@ const longest = { ms: 0 };
 const pool = timedPgPool(4, longest);
 const times: number[] = [];
 const q = pool.query.bind(pool) as (...a: unknown[]) => Promise<unknown>;
-(pool as { query: unknown }).query = async (...a: unknown[]) => { const t = performance.now(); try { return await q(...a); } finally { if (String((a[0] as { text?: string })?.text ?? a[0]).startsWith("DELETE")) times.push(performance.now() - t); } };
+(pool as { query: unknown }).query = async (...a: unknown[]) => { const t = performance.now(); try { return await q(...a); } finally { if (String((a[0] as { text?: string })?.text ?? a[0]).includes("DELETE FROM")) times.push(performance.now() - t); } };
 const tableName = `sk_scale_probe_${process.pid}`;
 const store = new PostgresStore({ pool, tableName });
 await store.count();

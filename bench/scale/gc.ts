@@ -118,7 +118,7 @@ const openers: Partial<Record<StoreName, () => Promise<Bed>>> = {
         pools.push(other);
         return new PostgresStore({ pool: other, tableName });
       },
-      bound: "gcBatchSize rows (default 1000) per DELETE … FOR UPDATE SKIP LOCKED, one statement each",
+      bound: "gcBatchSize rows (default 1000) per DELETE … ORDER BY expires_at LIMIT … FOR UPDATE SKIP LOCKED, each from the last expiry the batch before deleted",
       async fill(expired, live) {
         await fillPostgres(pool, tableName, { prefix: "dead", from: 1, to: expired, expiresAt: 1, data: PAYLOAD });
         await fillPostgres(pool, tableName, { prefix: "live", from: 1, to: live, expiresAt: Date.now() + HOUR, data: PAYLOAD });

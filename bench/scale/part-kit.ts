@@ -119,7 +119,7 @@ export async function withStall<R>(work: () => Promise<R>): Promise<{ result: R;
 export const privateName = (purpose: string): string => `sk_scale_${purpose}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
 
 /** A DELETE: what gc sends (the traffic's reads and writes through the same pool are not timed). */
-const isDelete = (statement: unknown) => /^\s*DELETE/i.test(typeof statement === "string" ? statement : String((statement as { text?: string })?.text ?? ""));
+const isDelete = (statement: unknown) => /^\s*(WITH deleted AS \()?DELETE/i.test(typeof statement === "string" ? statement : String((statement as { text?: string })?.text ?? ""));
 
 /** A pg pool whose query() records the longest single DELETE statement (ms) into `longest.ms`. */
 export function timedPgPool(max: number, longest: { ms: number }): pg.Pool {

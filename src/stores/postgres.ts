@@ -107,10 +107,19 @@ export class PostgresStore implements SessionStore {
     return Number((result.rows[0] as { live: string }).live);
   }
 
-  /** Deletes expired rows in batches of gcBatchSize until a batch comes back short. */
+  /**
+   * Deletes expired rows in batches of gcBatchSize, oldest expiry first, until a batch comes back
+   * short. Each batch starts at the latest expiry the previous one deleted, so it does not walk
+   * the index entries of rows deleted earlier in the run (dead until vacuumed).
+   */
   async gc(): Promise<number> {
     const now = Date.now();
-    return deleteInBatches(this.#gcBatchSize, async () => (await this.#query(this.#sql.gc, [now, this.#gcBatchSize])).rowCount ?? 0);
+    let from = 0;
+    return deleteInBatches(this.#gcBatchSize, async () => {
+      const batch = (await this.#query(this.#sql.gc, [now, this.#gcBatchSize, from])).rows[0] as { deleted: number; last: string | null };
+      if (batch.last !== null) from = Number(batch.last);
+      return batch.deleted;
+    });
   }
 
   /**
@@ -264,9 +273,10 @@ WHERE "key" = $1 AND "version" = $5 AND "expires_at" > $6`,
     count: named("count", `SELECT count(*) AS live FROM ${table} WHERE "expires_at" > $1`),
     // SKIP LOCKED lets two gc runs share the work; the outer re-check means a row revived by a
     // concurrent write after the subquery saw it is left alone (PostgreSQL re-evaluates outer quals on update conflicts).
+    // $3 is the latest expiry the run's previous batch deleted (a keyset: rows below it are gone).
     gc: named(
       "gc",
-      `DELETE FROM ${table} WHERE "key" IN (SELECT "key" FROM ${table} WHERE "expires_at" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED) AND "expires_at" <= $1`,
+      `WITH deleted AS (DELETE FROM ${table} WHERE "key" IN (SELECT "key" FROM ${table} WHERE "expires_at" <= $1 AND "expires_at" >= $3 ORDER BY "expires_at" LIMIT $2 FOR UPDATE SKIP LOCKED) AND "expires_at" <= $1 RETURNING "expires_at") SELECT count(*)::int AS deleted, max("expires_at") AS last FROM deleted`,
     ),
   };
 }
