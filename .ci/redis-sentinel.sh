@@ -3,6 +3,7 @@
 # three redis-sentinel processes watching it under the name "mymaster".
 #   .ci/redis-sentinel.sh start   # idempotent: does nothing when everything is already up
 #   .ci/redis-sentinel.sh stop    # stops the five processes and removes their directory
+#   .ci/redis-sentinel.sh install # only installs redis-sentinel (test/redis-replicas.test.ts and the chaos tests start their own)
 # Ports: REDIS_SENTINEL_BASE (default 7201) is the master, +1 the replica, +2..+4 the sentinels.
 # Each process has its own config file and dir under REDIS_SENTINEL_DIR (sentinels and failovers
 # rewrite them). No persistence: this is scratch space for tests and the chaos run.
@@ -93,7 +94,8 @@ stop() {
 }
 
 case "${1:-}" in
+  install) ;; # the install above is all: the tests start Sentinel setups of their own
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
 esac
