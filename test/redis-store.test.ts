@@ -448,8 +448,9 @@ describe.each(kinds)("RedisStore round trips ($name)", (kind) => {
       expect(await raw.hlen(indexKey), "one sign-in looks at a slice, not at 1,000 entries").toBeGreaterThan(900);
       for (let i = 0; i < 200; i++) await store.indexOwner("alice", `s${i}`, keepUntil);
       expect(Object.keys(await raw.hgetall(indexKey)).filter((key) => key.startsWith("old")), "200 sign-ins later every stale entry is gone").toEqual([]);
-      expect(await raw.hlen(indexKey)).toBe(201);
-      expect(await store.count(), "the sweep cursor is not counted as a session").toBe(0);
+      expect((await store.listByOwner("alice")).map(({ key }) => key), "the sweep's cursor (field \"\" of the index) is never listed").toEqual([]);
+      expect(Object.keys(await raw.hgetall(indexKey)).filter((key) => key !== "")).toHaveLength(201);
+      expect(await store.count(), "the index is not counted as a session").toBe(0);
     } finally {
       await close();
       await deleteKeys(kind.nodes, prefix);

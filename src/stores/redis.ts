@@ -10,8 +10,9 @@
  *
  * The sessions of one owner are listed from an index hash `${prefix}owner:{${owner}}` = { key:
  * "<keepUntil>:<indexedAt>" }, written by indexOwner before the record (the manager's order), so it
- * never misses a live session. The braces are a hash tag: an owner's index stays in one slot, with
- * `${prefix}owner:{${owner}}:sweep`, where a sign-in's bounded sweep for stale entries goes on.
+ * never misses a live session. The braces are a hash tag: an owner's index stays in one slot. Its
+ * field "" (never a session key) holds where a sign-in's bounded sweep for stale entries goes on:
+ * every call stays on one key, so none can meet TRYAGAIN while a slot migrates.
  */
 import { createHash } from "node:crypto";
 import type { Duration } from "../core/duration.js";
@@ -85,8 +86,8 @@ return 1`;
 
 // Adds (or refreshes) one entry of an owner's index: keepUntil never decreases, indexedAt is now.
 // Entries past their keepUntil are dropped (the manager never lets a record outlive it) a slice at
-// a time: each call looks at about ARGV[4] entries (HSCAN from a cursor kept in KEYS[2], beside the
-// index in its slot), not at the whole index, so a sign-in costs the same for a user of 10,000
+// a time: each call looks at about ARGV[4] entries (HSCAN from the cursor kept in the index's field
+// ""), not at the whole index, so a sign-in costs the same for a user of 10,000
 // sessions as for a user of one, and never holds Redis for long. The sweep covers the index every
 // (size / ARGV[4]) sign-ins, so stale entries stay a small share of it. The index key lives until
 // its latest keepUntil (its expiry already covers every earlier entry's), never less than it had.
@@ -97,27 +98,24 @@ local old = redis.call('HGET', KEYS[1], ARGV[2])
 if old then keep = math.max(keep, tonumber(string.match(old, '^%d+'))) end
 redis.call('HSET', KEYS[1], ARGV[2], string.format('%.0f:%s', keep, ARGV[3]))
 local last = keep
-local scanned = redis.call('HSCAN', KEYS[1], redis.call('GET', KEYS[2]) or '0', 'COUNT', ARGV[4])
+local scanned = redis.call('HSCAN', KEYS[1], redis.call('HGET', KEYS[1], '') or '0', 'COUNT', ARGV[4])
 local entries = scanned[2]
 for i = 1, #entries, 2 do
-  local until_ = tonumber(string.match(entries[i + 1], '^%d+'))
-  if until_ <= now then redis.call('HDEL', KEYS[1], entries[i]) elseif until_ > last then last = until_ end
+  if entries[i] ~= '' then
+    local until_ = tonumber(string.match(entries[i + 1], '^%d+'))
+    if until_ <= now then redis.call('HDEL', KEYS[1], entries[i]) elseif until_ > last then last = until_ end
+  end
 end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then last = math.max(last, now + ttl) end
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', last))
-if scanned[1] == '0' then
-  redis.call('DEL', KEYS[2])
-else
-  redis.call('SET', KEYS[2], scanned[1])
-  redis.call('PEXPIREAT', KEYS[2], string.format('%.0f', last))
-end
+if scanned[1] == '0' then redis.call('HDEL', KEYS[1], '') else redis.call('HSET', KEYS[1], '', scanned[1]) end
 return 1`;
 
 /** Index entries one sign-in looks at for stale ones (HSCAN's COUNT; a small index is read whole). */
 const INDEX_SWEEP_COUNT = 20;
-/** The sweep cursor's key is the index key with this suffix: same hash tag, so same slot. */
-const SWEEP_SUFFIX = "}:sweep";
+/** The index field that holds the sweep's cursor: no session key is empty. */
+const SWEEP_CURSOR_FIELD = "";
 
 // Removes the given entries unless they were re-indexed after ARGV[1] (the listing's start).
 const PRUNE_SCRIPT = `
@@ -207,8 +205,7 @@ export class RedisStore implements SessionStore {
   }
 
   async indexOwner(owner: string, key: string, expiresAt: number, options?: StoreCallOptions): Promise<void> {
-    const indexKey = this.#indexKey(owner);
-    await this.#script(SCRIPTS.index, [indexKey, indexKey.slice(0, -1) + SWEEP_SUFFIX], [String(expiresAt), key, String(Date.now()), String(INDEX_SWEEP_COUNT)], options);
+    await this.#script(SCRIPTS.index, this.#indexKey(owner), [String(expiresAt), key, String(Date.now()), String(INDEX_SWEEP_COUNT)], options);
   }
 
   /** One HDEL on the owner's index (its own slot in a Cluster); no WAIT: a lost one is pruned when listed. */
@@ -229,7 +226,7 @@ export class RedisStore implements SessionStore {
   async listByOwner(owner: string, options?: StoreCallOptions): Promise<OwnedSession[]> {
     const indexKey = this.#indexKey(owner);
     const reply = (await this.#driver.send(indexKey, ["HGETALL", indexKey], options)) as string[] | Record<string, string>;
-    const entries = Array.isArray(reply) ? pairs(reply) : Object.entries(reply);
+    const entries = (Array.isArray(reply) ? pairs(reply) : Object.entries(reply)).filter(([key]) => key !== SWEEP_CURSOR_FIELD);
     const now = Date.now();
     const pendingSince = now - PENDING_GRACE_MS;
     const records = await Promise.all(
@@ -249,15 +246,14 @@ export class RedisStore implements SessionStore {
   /**
    * SCANs every master for the prefix: O(all keys in the database), one round trip per
    * `scanCount` keys per master. SCAN may return a key twice while Redis resizes its table,
-   * so keys are de-duplicated in memory to keep the figure exact; owner index keys (and their
-   * sweep cursors) are left out.
+   * so keys are de-duplicated in memory to keep the figure exact; owner index keys are left out.
    * Meant for dashboards, not per request.
    */
   async count(): Promise<number> {
     const pattern = `${escapeGlob(this.#prefix)}*`;
     let total = 0;
     const indexPrefix = `${this.#prefix}owner:{`;
-    const isSession = (key: string) => !(key.startsWith(indexPrefix) && (key.endsWith("}") || key.endsWith(SWEEP_SUFFIX)));
+    const isSession = (key: string) => !(key.startsWith(indexPrefix) && key.endsWith("}"));
     for (const send of await this.#driver.masters()) total += await scanCount(send, pattern, this.#scanCount, isSession);
     return total;
   }
@@ -310,19 +306,16 @@ export class RedisStore implements SessionStore {
    * EVALSHA, falling back to EVAL once when the server has not seen the script (restart, SCRIPT FLUSH, new node).
    * With `then` (WAIT, which scripts may not call), both go in one round trip and both replies come back.
    */
-  async #script(script: Script, keys: string | string[], args: string[], call?: StoreCallOptions): Promise<unknown>;
-  async #script(script: Script, keys: string | string[], args: string[], call: StoreCallOptions | undefined, then: string[]): Promise<unknown[]>;
-  async #script(script: Script, keys: string | string[], args: string[], call?: StoreCallOptions, then?: string[]): Promise<unknown> {
-    // Several keys share one slot (a hash tag): the first routes the call.
-    const allKeys = typeof keys === "string" ? [keys] : keys;
-    const fullKey = allKeys[0]!;
+  async #script(script: Script, fullKey: string, args: string[], call?: StoreCallOptions): Promise<unknown>;
+  async #script(script: Script, fullKey: string, args: string[], call: StoreCallOptions | undefined, then: string[]): Promise<unknown[]>;
+  async #script(script: Script, fullKey: string, args: string[], call?: StoreCallOptions, then?: string[]): Promise<unknown> {
     const send = (command: string[]) => (then ? this.#driver.batch(fullKey, [command, then], call) : this.#driver.send(fullKey, command, call));
     try {
-      return await send(["EVALSHA", script.sha, String(allKeys.length), ...allKeys, ...args]);
+      return await send(["EVALSHA", script.sha, "1", fullKey, ...args]);
     } catch (error) {
       if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
       call?.signal?.throwIfAborted();
-      return send(["EVAL", script.text, String(allKeys.length), ...allKeys, ...args]);
+      return send(["EVAL", script.text, "1", fullKey, ...args]);
     }
   }
 }
