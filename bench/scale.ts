@@ -9,6 +9,7 @@
  *   --large-stores redis,postgres    these also go to --large-size (default 10,000,000)
  *   --smoke                          CI: N = 10k only, short runs, under a minute
  *   --out DIR                        results and charts elsewhere than bench/results/scale
+ *   --merge                          keep the earlier live.json rows of the stores not measured now
  *
  * Method and results: bench/README.md, "Scale".
  */

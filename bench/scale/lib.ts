@@ -25,6 +25,8 @@ export interface ScaleOptions {
   seconds: number;
   /** Where the result JSON (and the charts) go: default bench/results/scale. */
   out: string;
+  /** Keep the stores of the earlier result in `out` that this run does not measure again. */
+  merge: boolean;
 }
 
 export function parseOptions(argv: string[]): ScaleOptions {
@@ -41,6 +43,7 @@ export function parseOptions(argv: string[]): ScaleOptions {
     rate: Number(value("--rate") ?? (smoke ? 200 : 500)),
     seconds: Number(value("--seconds") ?? (smoke ? 1 : 5)),
     out: value("--out") ?? RESULTS_DIR,
+    merge: argv.includes("--merge"),
   };
 }
 

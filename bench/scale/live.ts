@@ -10,15 +10,18 @@
  * in this process (no HTTP): what grows with N is the store, and HTTP would only add noise.
  * Writes bench/results/scale/live.json (see bench/scale/lib.ts for the shape).
  */
+import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import type { StoredSession } from "../../src/index.js";
 import { SessionManager } from "../../src/index.js";
 import { hashToken } from "../../src/core/ids.js";
 import type { Curve, OpenLoopFigures, PartResult, ScaleOptions, Table } from "./lib.js";
-import { environment, keyOf, openLoop, parseOptions, processCpuMicros, quantile, round, tokenOf, writeResult } from "./lib.js";
+import { environment, keyOf, openLoop, parseOptions, processCpuMicros, quantile, readResult, round, tokenOf, writeResult } from "./lib.js";
 import type { LiveSubject, SubjectFactory } from "./live-stores.js";
 import { reachableFactories } from "./live-stores.js";
 import type { PeerFootprint } from "./peers.js";
-import { measurePeers, PAYLOAD } from "./peers.js";
+import { besideOf, measurePeers, PAYLOAD } from "./peers.js";
 
 /** The first sessions are written through the store's own `set`, the rest by the bulk fill in the same format. */
 const THROUGH_API = 1_000;
@@ -41,6 +44,8 @@ export interface LiveRow {
   countMs: number;
   counted: number;
   countMethod: string;
+  /** The machine's 1-minute load average when the requests ran (the machine is shared). */
+  loadAverage: number;
 }
 
 type Manager = SessionManager<Record<string, unknown>>;
@@ -129,6 +134,7 @@ async function measureStore(factory: SubjectFactory, sizes: number[], options: S
         countMs: round(countMs, 1),
         counted,
         countMethod: subject.countMethod,
+        loadAverage: round(loadavg()[0]!, 1),
       });
       progress(`${factory.name} N=${n}: load p50 ${rows.at(-1)!.loadP50} ms, commit p50 ${rows.at(-1)!.commitP50} ms, count ${countMs.toFixed(0)} ms`);
     }
@@ -144,8 +150,8 @@ const progress = (line: string) => process.stderr.write(`[scale live] ${line}\n`
 function tables(rows: LiveRow[], peers: PeerFootprint[], options: ScaleOptions): Table[] {
   const requestTable: Table = {
     title: `Live sessions: one request = manager load + commit of a change, open loop at ${options.rate}/s for ${options.seconds} s, in-process`,
-    columns: ["store", "N", "fill (s)", "load p50 (ms)", "load p99 (ms)", "commit p50 (ms)", "commit p99 (ms)", "CPU µs/req (bench process)", "server CPU µs/req", "not found", "max lag (ms)"],
-    rows: rows.map((r) => [r.store, r.n, r.fillSeconds, r.loadP50, r.loadP99, r.commitP50, r.commitP99, r.cpuMicrosPerRequest, r.serverCpuMicrosPerRequest ?? "–", r.notFound, r.maxLagMs]),
+    columns: ["store", "N", "fill (s)", "load p50 (ms)", "load p99 (ms)", "commit p50 (ms)", "commit p99 (ms)", "CPU µs/req (bench process)", "server CPU µs/req", "not found", "max lag (ms)", "load average"],
+    rows: rows.map((r) => [r.store, r.n, r.fillSeconds, r.loadP50, r.loadP99, r.commitP50, r.commitP99, r.cpuMicrosPerRequest, r.serverCpuMicrosPerRequest ?? "–", r.notFound, r.maxLagMs, r.loadAverage]),
   };
   const bytesTable: Table = {
     title: "Bytes per live session",
@@ -195,25 +201,46 @@ function curves(rows: LiveRow[], peers: PeerFootprint[]): Curve[] {
   ];
 }
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
-  const factories = await reachableFactories(options.stores);
-  const rows: LiveRow[] = [];
-  for (const factory of factories) {
-    const sizes = options.largeStores.includes(factory.name) ? [...options.sizes, options.largeSize] : options.sizes;
-    rows.push(...(await measureStore(factory, sizes, options)));
-  }
-  // The peers at the largest N every store reached (10M, where reached, is for some stores only).
-  const peers = await measurePeers(Math.max(...options.sizes), options.stores);
-  const result: PartResult = {
+/** The part's result, with the raw rows (so a later run with --merge can add stores to it). */
+interface LiveResult extends PartResult {
+  rows: LiveRow[];
+  peers: PeerFootprint[];
+}
+
+function result(rows: LiveRow[], peers: PeerFootprint[], options: ScaleOptions): LiveResult {
+  return {
+    rows,
+    peers,
     part: "live",
     settings: { sizes: options.sizes, largeStores: options.largeStores, largeSize: options.largeSize, rate: options.rate, seconds: options.seconds, smoke: options.smoke, throughApi: THROUGH_API, payload: PAYLOAD },
     env: environment(),
     tables: tables(rows, peers, options),
     curves: curves(rows, peers),
   };
-  const path = writeResult(result, options.out);
-  progress(`written: ${path}`);
+}
+
+/** With --merge: the rows and peers of an earlier run's live.json that this run does not measure again. */
+function earlier(dir: string, factories: SubjectFactory[]): Pick<LiveResult, "rows" | "peers"> {
+  const path = join(dir, "live.json");
+  if (!existsSync(path)) return { rows: [], peers: [] };
+  const measured = new Set(factories.map((f) => f.name));
+  const { rows, peers = [] } = readResult(path) as LiveResult;
+  return { rows: rows.filter((row) => !measured.has(row.store)), peers: peers.filter((peer) => !measured.has(besideOf(peer.name) ?? "")) };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const factories = await reachableFactories(options.stores);
+  const before = options.merge ? earlier(options.out, factories) : { rows: [], peers: [] };
+  const rows = before.rows;
+  for (const factory of factories) {
+    const sizes = options.largeStores.includes(factory.name) ? [...options.sizes, options.largeSize] : options.sizes;
+    rows.push(...(await measureStore(factory, sizes, options)));
+    writeResult(result(rows, [], options), options.out); // kept if a later store fails
+  }
+  // The peers at the largest N every store reached (10M, where reached, is for some stores only).
+  const peers = [...before.peers, ...(await measurePeers(Math.max(...options.sizes), factories.map((f) => f.name)))];
+  progress(`written: ${writeResult(result(rows, peers, options), options.out)}`);
 }
 
 await main();

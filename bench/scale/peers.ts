@@ -57,7 +57,11 @@ const memoryPeer: Peer = {
     const store = new session.MemoryStore();
     const sess = JSON.parse(expressSessionJson()) as session.SessionData;
     for (let i = 0; i < n; i++) store.set(sidOf(i), sess);
-    const bytesPerSession = (heap() - before) / n;
+    const after = heap();
+    // Used after the heap is read, so V8 cannot free the store before (a local it sees as dead is no GC root).
+    const last = await new Promise<session.SessionData | null | undefined>((resolve, reject) => store.get(sidOf(n - 1), (error, found) => (error ? reject(error) : resolve(found))));
+    if (!last) throw new Error("express-session's MemoryStore lost a session");
+    const bytesPerSession = (after - before) / n;
     return { name: this.name, n, bytesPerSession, method: "V8 heap delta / N (after global.gc())" };
   },
 };
@@ -147,6 +151,9 @@ const mysqlPeer: Peer = {
 };
 
 const peers: Peer[] = [memoryPeer, redisPeer, pgPeer, mysqlPeer];
+
+/** The live-part store a peer stands beside. */
+export const besideOf = (peerName: string): string | undefined => peers.find((peer) => peer.name === peerName)?.beside;
 
 /** Each peer beside a selected store (all when `stores` is undefined) whose server answers, at `n` sessions. */
 export async function measurePeers(n: number, stores: string[] | undefined): Promise<PeerFootprint[]> {
