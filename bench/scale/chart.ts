@@ -19,23 +19,35 @@ const COLOURS = ["#1c7ed6", "#f59f00", "#37b24d", "#e03131", "#7048e8", "#0c8599
 const escapeXml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const text = (x: number, y: number, content: string, attributes = "") => `<text x="${x}" y="${y}" ${attributes}>${escapeXml(content)}</text>`;
 
+/** The smallest of 1, 2, 5 × a power of ten at or above `value`: a tick step a reader can add up. */
+function niceCeiling(value: number): number {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return ([1, 2, 5, 10].find((step) => step * power >= value) ?? 10) * power;
+}
+
 /** Maps values of one axis to pixels, linear or log10. */
 function scale(values: number[], log: boolean, from: number, to: number): { at: (v: number) => number; ticks: number[] } {
   const usable = log ? values.filter((v) => v > 0) : values;
   let low = Math.min(...usable);
   let high = Math.max(...usable);
-  if (!log) low = Math.min(0, low);
-  if (log) [low, high] = [10 ** Math.floor(Math.log10(low)), 10 ** Math.ceil(Math.log10(high))];
-  if (high === low) high = low + (log ? low * 9 : 1);
+  const ticks: number[] = [];
+  if (log) {
+    [low, high] = [10 ** Math.floor(Math.log10(low)), 10 ** Math.ceil(Math.log10(high))];
+    if (high === low) high = low * 10;
+    for (let t = low; t <= high * 1.0001; t *= 10) ticks.push(t);
+  } else {
+    const step = niceCeiling((high - Math.min(0, low)) / 5);
+    [low, high] = [Math.floor(Math.min(0, low) / step) * step, Math.ceil(high / step) * step || step];
+    for (let t = low; t <= high + step / 2; t += step) ticks.push(Number(t.toPrecision(6)));
+  }
   const f = (v: number) => (log ? Math.log10(Math.max(v, low)) : v);
   const at = (v: number) => from + ((f(v) - f(low)) / (f(high) - f(low))) * (to - from);
-  const ticks: number[] = [];
-  if (log) for (let t = low; t <= high * 1.0001; t *= 10) ticks.push(t);
-  else for (let i = 0; i <= 5; i++) ticks.push(low + ((high - low) * i) / 5);
   return { at, ticks };
 }
 
-const label = (v: number) => (v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : Number(v.toPrecision(3)).toString());
+const short = (v: number) => Number(v.toPrecision(3)).toString();
+const label = (v: number) => (Math.abs(v) >= 1e6 ? `${short(v / 1e6)}M` : Math.abs(v) >= 1e3 ? `${short(v / 1e3)}k` : short(v));
 
 export function renderCurve(curve: Curve, part: PartResult): string {
   const points = curve.series.flatMap((s) => s.points);

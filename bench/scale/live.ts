@@ -192,8 +192,8 @@ function curves(rows: LiveRow[], peers: PeerFootprint[]): Curve[] {
   const bytes = curve("live-bytes-per-session", "Bytes per live session (peers: same data, largest N)", "bytes / session", (r) => r.bytesPerSession);
   bytes.series.push(...peers.map((p) => ({ name: p.name, points: [[p.n, p.bytesPerSession]] as [number, number][] })));
   return [
-    curve("live-load-p50", "load p50 vs live sessions", "ms", (r) => r.loadP50),
-    curve("live-commit-p50", "commit p50 vs live sessions", "ms", (r) => r.commitP50),
+    curve("live-load-p50", "load p50 vs live sessions", "ms", (r) => r.loadP50, true),
+    curve("live-commit-p50", "commit p50 vs live sessions", "ms", (r) => r.commitP50, true),
     curve("live-cpu-per-request", "CPU per request (bench process) vs live sessions", "µs / request", (r) => r.cpuMicrosPerRequest),
     curve("live-server-cpu-per-request", "Server CPU per request vs live sessions (Redis: whole server)", "µs / request", (r) => r.serverCpuMicrosPerRequest),
     bytes,
