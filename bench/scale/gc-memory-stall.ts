@@ -1,6 +1,6 @@
 /**
  * The longest gap of a 1 ms timer while MemoryStore.gc() removes 1M expired entries beside 100k
- * live ones: how long the process is held. Figures in bench/scale/README-gc.md ("Expired backlog").
+ * live ones: how long the process is held. Figures in bench/README.md ("Expired backlog").
  *
  *   npx tsx bench/scale/gc-memory-stall.ts
  */

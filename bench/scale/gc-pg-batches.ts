@@ -1,7 +1,7 @@
 /**
  * Times every DELETE of one PostgreSQL gc() run on N expired rows (no traffic): mean per tenth of
  * the run, p99, max and the five slowest batches by index — whether batch time grows as the run
- * goes on. Own table, dropped afterwards. Figures in bench/scale/README-gc.md ("Expired backlog").
+ * goes on. Own table, dropped afterwards. Figures in bench/README.md ("Expired backlog").
  *
  *   npx tsx bench/scale/gc-pg-batches.ts [N=1000000]
  */
