@@ -1,17 +1,17 @@
 /**
  * Helpers the scale parts gc, users and files share (args, the JSON every part writes, latency
- * figures, SQL bulk fills on tables of their own). Kept apart from bench/scale/lib.ts, which the
- * entry's owner writes, until both are merged.
+ * figures, SQL bulk fills on tables of their own); the JSON shape and its writer are lib.ts's.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { encodeRecord } from "../../src/stores/file/record.js";
-import { MYSQL_URL, POSTGRES_URL, REDIS_URL, REPO_ROOT, reachable } from "../lib.js";
+import { MYSQL_URL, POSTGRES_URL, REDIS_URL, reachable } from "../lib.js";
+import type { Curve, Table } from "./lib.js";
+import { environment, RESULTS_DIR, writeResult } from "./lib.js";
 
 export const ALL_STORES = ["memory", "file", "redis", "redis-cluster", "postgres", "mysql", "sqlite"] as const;
 export type StoreName = (typeof ALL_STORES)[number];
@@ -58,40 +58,16 @@ export function numberList(name: string, fallback: number[]): number[] {
   return args.includes(name) ? args[args.indexOf(name) + 1]!.split(",").filter(Boolean).map(Number) : fallback;
 }
 
-export interface Table {
-  title: string;
-  columns: string[];
-  rows: (string | number)[][];
-}
+export type { Curve, Table } from "./lib.js";
 
-export interface Curve {
-  id: string;
-  title: string;
-  xLabel: string;
-  yLabel: string;
-  logX?: boolean;
-  series: { name: string; points: [number, number][] }[];
-}
-
-/** Writes bench/results/scale/<part>.json (the layout's shape) and prints the tables as markdown. */
+/** Writes bench/results/scale/<part>.json (or into SCALE_RESULTS_DIR) in the layout's shape and prints the tables. */
 export function writePart(part: string, settings: object, tables: Table[], curves: Curve[]): string {
-  const dir = process.env.SCALE_RESULTS_DIR ?? join(REPO_ROOT, "bench", "results", "scale");
-  mkdirSync(dir, { recursive: true });
-  const env = { node: process.version, loadavg: loadavg(), cpu: `${cpus().length} × ${cpus()[0]?.model ?? "?"}` };
-  const path = join(dir, `${part}.json`);
-  writeFileSync(path, `${JSON.stringify({ part, settings, env, tables, curves }, null, 2)}\n`);
-  for (const table of tables) {
-    console.log(`\n#### ${table.title}\n\n| ${table.columns.join(" | ")} |\n|${table.columns.map(() => "---").join("|")}|`);
-    for (const row of table.rows) console.log(`| ${row.join(" | ")} |`);
-  }
+  const path = writeResult({ part, settings, env: environment(), tables, curves }, process.env.SCALE_RESULTS_DIR ?? RESULTS_DIR);
   console.log(`\nwrote ${path}`);
   return path;
 }
 
-export function percentile(sorted: number[], fraction: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))]!;
-}
+export { quantile as percentile } from "./lib.js";
 
 export const ms = (value: number, digits = 2): number => Number(value.toFixed(digits));
 
