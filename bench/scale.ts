@@ -31,7 +31,12 @@ for (const part of options.parts) {
   }
   console.error(`[scale] part "${part}"`);
   // --expose-gc: heap per session; the heap limit: a million in-memory sessions plus their peers'.
-  const child = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=6144", "--import", "tsx", script, ...args], { stdio: "inherit", cwd: REPO_ROOT });
+  const child = spawnSync(process.execPath, ["--expose-gc", "--max-old-space-size=6144", "--import", "tsx", script, ...args], {
+    stdio: "inherit",
+    cwd: REPO_ROOT,
+    // The gc, users and files parts take the results folder from the environment.
+    env: { ...process.env, SCALE_RESULTS_DIR: options.out },
+  });
   if (child.status !== 0) {
     console.error(`[scale] part "${part}" failed (exit ${child.status ?? child.signal})`);
     failed = true;

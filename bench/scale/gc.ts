@@ -90,7 +90,7 @@ const openers: Partial<Record<StoreName, () => Promise<Bed>>> = {
       bound: "gcBatchSize rows (default 1000) per DELETE, yielding to the event loop between batches",
       async fill(expired, live) {
         const db = openSqlite(path);
-        const insert = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?4) INSERT INTO "sessions" SELECT ?1 || i, ?2, ?3, 1, NULL FROM g`;
+        const insert = `WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < ?) INSERT INTO "sessions" SELECT ? || i, ?, ?, 1, NULL FROM g`;
         db.exec("BEGIN");
         try {
           fillSqlite(db, insert, "dead", expired, 1);
@@ -174,7 +174,8 @@ function openSqlite(path: string): SqliteHandle {
 }
 
 function fillSqlite(db: SqliteHandle, insert: string, prefix: string, count: number, expiresAt: number): void {
-  if (count > 0) db.prepare(insert).run(prefix, PAYLOAD, expiresAt, count);
+  // Plain "?" in order of appearance: better-sqlite3 (Node 20) refuses numbered ones given as a list.
+  if (count > 0) db.prepare(insert).run(count, prefix, PAYLOAD, expiresAt);
 }
 
 interface Traffic {
