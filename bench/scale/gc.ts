@@ -217,7 +217,7 @@ function traffic(store: SessionStore, live: number): Traffic {
 const backlogRows: (string | number)[][] = [];
 const concurrentRows: (string | number)[][] = [];
 const boundRows: (string | number)[][] = [];
-const gcCurve: Curve = { id: "gc-time-vs-expired", title: "gc() time vs expired sessions (100k live, traffic running)", xLabel: "expired sessions", yLabel: "gc time (s)", logX: true, series: [] };
+const gcCurve: Curve = { id: "gc-time-vs-expired", title: "gc() time vs expired sessions (100k live, traffic running)", xLabel: "expired sessions", yLabel: "gc time (s)", logX: true, logY: true, series: [] };
 
 async function backlog(name: StoreName, expired: number): Promise<number> {
   const bed = await openers[name]!();

@@ -205,9 +205,9 @@ const perUserRows: (string | number)[][] = [];
 const cappedRows: (string | number)[][] = [];
 const crowdRows: (string | number)[][] = [];
 const curves: Record<"list" | "revoke" | "signIn", Curve> = {
-  list: { id: "users-list-vs-sessions", title: "listSessions vs the user's sessions", xLabel: "sessions of the user", yLabel: "ms (median)", logX: true, series: [] },
-  revoke: { id: "users-revoke-vs-sessions", title: "revokeUser vs the user's sessions", xLabel: "sessions of the user", yLabel: "ms", logX: true, series: [] },
-  signIn: { id: "users-signin-vs-sessions", title: "signIn (no cap) vs the user's sessions", xLabel: "sessions of the user", yLabel: "ms (median)", logX: true, series: [] },
+  list: { id: "users-list-vs-sessions", title: "listSessions vs the user's sessions", xLabel: "sessions of the user", yLabel: "ms (median)", logX: true, logY: true, series: [] },
+  revoke: { id: "users-revoke-vs-sessions", title: "revokeUser vs the user's sessions", xLabel: "sessions of the user", yLabel: "ms", logX: true, logY: true, series: [] },
+  signIn: { id: "users-signin-vs-sessions", title: "signIn (no cap) vs the user's sessions", xLabel: "sessions of the user", yLabel: "ms (median)", logX: true, logY: true, series: [] },
 };
 
 for (const name of stores) {
